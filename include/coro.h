@@ -1,0 +1,329 @@
+/*
+ * coro.h - libcoro, stackful coroutines for C with Python's generator semantics.
+ *
+ * This header is the single source of truth for the API: every public call is
+ * declared here with what it does and every error code it returns.
+ *
+ * Concepts
+ * --------
+ * A coroutine is a function running on its own stack that can pause (yield)
+ * and be resumed later, inside one OS thread.  It is driven asymmetrically,
+ * like a Python generator: whoever calls coro_send() resumes it, and its next
+ * coro_yield() (or its return) hands control and a value back to that caller.
+ *
+ *   Python                          libcoro
+ *   g = gen(arg)                    coro_create(&g, gen, arg, NULL)
+ *   v = next(g)                     coro_next(g, &v)
+ *   v = g.send(x)                   coro_send(g, x, &v)
+ *   x = yield v                     coro_yield(v, &x)
+ *   return r                        return r;           (from the body)
+ *   raise E                         return coro_fail(E);
+ *   v = g.throw(E)                  coro_throw(g, E, &v)
+ *   g.close()                       coro_close(g)
+ *   r = yield from sub              coro_yield_from(sub, &r)
+ *   for v in g: ...                 CORO_FOREACH(v, g) { ... }
+ *   try: ... finally: ...           coro_cleanup_push(fn, arg)
+ *   inspect.getgeneratorstate(g)    coro_get_state(g)
+ *
+ * Values are untyped pointers; NULL plays the part of Python's None.
+ * Errors ("exceptions") are negative int codes: a negated errno (-EIO) or one of
+ * the CORO_E* codes below.  A thrown code arrives in the coroutine as the
+ * return value of the coro_yield() it is paused in.
+ *
+ * Resume is three-way, as in Lua: coro_send(), coro_next() and coro_throw()
+ * return CORO_YIELDED (the coroutine paused and handed out a value),
+ * CORO_RETURNED (it finished and handed out its return value: Python's
+ * StopIteration.value), or a negative code (it finished with that error, or the
+ * call was refused and nothing changed: see each call).
+ *
+ * Threads
+ * -------
+ * A coroutine belongs to the thread that created it and never migrates.  Any
+ * call on a coroutine from another thread returns -EPERM.  Several threads may
+ * each run their own coroutines; nothing here takes a lock.
+ *
+ * Stacks
+ * ------
+ * Each coroutine runs on an mmap'd stack that is reserved, not committed: an
+ * idle coroutine costs only the pages it touched.  A guard page below every
+ * stack turns an overflow into a report naming the coroutine ("stack overflow
+ * in coroutine 'name'") and an abort, never silent corruption.  Freed stacks are
+ * pooled per thread and reused.  See coro_stack_guard_mode() for how guards are
+ * kept within the kernel's limit on memory mappings.
+ *
+ * Errors
+ * ------
+ * Every call that can fail returns an int: >= 0 on success, a negated errno or
+ * a CORO_E* code on failure.  No call aborts on bad input; libcoro aborts only
+ * on a broken invariant (a smashed stack canary, a stack overflow).  errno is
+ * left alone: it belongs to the thread, not to the coroutine.
+ */
+#ifndef CORO_H
+#define CORO_H
+
+#include <errno.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CORO_STATIC_BUILD) || !defined(__GNUC__)
+#define CORO_API
+#else
+#define CORO_API __attribute__((visibility("default")))
+#endif
+
+#define CORO_VERSION_MAJOR 0
+#define CORO_VERSION_MINOR 1
+#define CORO_VERSION_PATCH 0
+
+/* ========================================================================== */
+/* Types                                                                       */
+/* ========================================================================== */
+
+/* An opaque coroutine handle. */
+typedef struct coro coro;
+
+/* The body of a coroutine.  `arg` is the pointer given to coro_create().  The
+ * pointer it returns is the coroutine's return value (Python's `return r`);
+ * `return coro_fail(err);` finishes it with an error instead. */
+typedef void *(*coro_fn)(void *arg);
+
+/* A cleanup handler: run with its `arg` when the coroutine finishes, is closed
+ * or is destroyed (Python's `finally`).  See coro_cleanup_push(). */
+typedef void (*coro_cleanup_fn)(void *arg);
+
+/* The state of a coroutine, as inspect.getgeneratorstate() reports it. */
+typedef enum coro_state {
+  CORO_CREATED = 0,   /* created, its body has not started (GEN_CREATED) */
+  CORO_RUNNING = 1,   /* executing now: it is the current coroutine (GEN_RUNNING) */
+  CORO_SUSPENDED = 2, /* paused in coro_yield(), can be resumed (GEN_SUSPENDED) */
+  CORO_NORMAL = 3,    /* active but not current: it resumed another coroutine
+                         that has not yielded back yet (Lua's "normal") */
+  CORO_CLOSED = 4     /* finished, failed or closed; can never run again (GEN_CLOSED) */
+} coro_state;
+
+/* The outcome of a resume (coro_send, coro_next, coro_throw). Errors are < 0. */
+enum {
+  CORO_RETURNED = 0, /* the coroutine finished; *out is its return value */
+  CORO_YIELDED = 1   /* the coroutine paused; *out is the value it yielded */
+};
+
+/* libcoro's own error codes, outside the errno range (as libuv's UV_EOF). */
+enum {
+  /* The coroutine has already finished (Python: StopIteration raised by a send
+   * to an exhausted generator).  Returned by every resume of a CLOSED coroutine. */
+  CORO_EDONE = -4001,
+  /* An exit request (Python: GeneratorExit): what coro_yield() returns inside a
+   * coroutine that is being closed.  The coroutine should clean up and return
+   * (or `return coro_fail(CORO_EEXIT);`). */
+  CORO_EEXIT = -4002,
+  /* The coroutine yielded a value after receiving CORO_EEXIT (Python:
+   * RuntimeError "generator ignored GeneratorExit").  It stays SUSPENDED. */
+  CORO_EIGNORED = -4003
+};
+
+/* Stack sizes, in bytes. */
+#define CORO_STACK_DEFAULT ((size_t)64 * 1024)          /* default usable stack */
+#define CORO_STACK_MIN ((size_t)16 * 1024)              /* smallest accepted */
+#define CORO_STACK_MAX ((size_t)1024 * 1024 * 1024)     /* largest accepted (1 GiB) */
+#define CORO_NAME_MAX 32                                /* name buffer, with the NUL */
+
+/* Creation attributes.  Initialise with coro_attr_init() or CORO_ATTR_INIT,
+ * then set what you need; a zeroed struct is rejected (stack_size 0). */
+typedef struct coro_attr {
+  size_t stack_size; /* usable stack in bytes, CORO_STACK_MIN..CORO_STACK_MAX;
+                        rounded up to whole pages */
+  const char *name;  /* name for reports and dumps (copied, truncated to
+                        CORO_NAME_MAX - 1 bytes); NULL for none */
+} coro_attr;
+
+#define CORO_ATTR_INIT {CORO_STACK_DEFAULT, NULL}
+
+/* ========================================================================== */
+/* Creating and destroying                                                     */
+/* ========================================================================== */
+
+/* Fill *attr with the defaults (CORO_STACK_DEFAULT, no name).
+ * Returns 0, or -EINVAL if attr is NULL. */
+CORO_API int coro_attr_init(coro_attr *attr);
+
+/* Create a coroutine that will run fn(arg) on its own stack, in state CREATED:
+ * nothing runs until the first coro_send()/coro_next().  attr may be NULL for
+ * the defaults.  On success stores the handle in *out and returns 0.
+ * Errors: -EINVAL (out or fn NULL, stack_size outside
+ * CORO_STACK_MIN..CORO_STACK_MAX), -ENOMEM (no memory or address space for the
+ * stack: nothing is leaked, *out is untouched). */
+CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr);
+
+/* Destroy a coroutine and give its stack back to the pool.  A SUSPENDED
+ * coroutine is closed first (as coro_close(), so its cleanup handlers run);
+ * CREATED and CLOSED ones are simply freed.  Returns 0, or what closing
+ * reported -- CORO_EIGNORED if the coroutine yielded instead of exiting (its
+ * remaining cleanup handlers are then run on the caller's stack), or the error
+ * it finished with -- and in those cases the coroutine is freed all the same.
+ * Refused, with nothing freed: -EINVAL (c NULL), -EPERM (c belongs to another
+ * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
+ * the current resume chain, or c is the target of another coroutine's
+ * coro_yield_from()). */
+CORO_API int coro_destroy(coro *c);
+
+/* ========================================================================== */
+/* Resuming (the caller's side)                                                */
+/* ========================================================================== */
+
+/* Resume c, handing it `value` as the result of the coro_yield() it is paused
+ * in (Python's g.send(value)).  The first send starts the body and must carry
+ * NULL.  On CORO_YIELDED or CORO_RETURNED stores the value handed out in *out
+ * (if out is not NULL).
+ * Returns CORO_YIELDED, CORO_RETURNED, or:
+ *   the negative code the coroutine finished with (via coro_fail()); it is
+ *     CLOSED, *out is set to NULL;
+ *   refused, nothing changes:
+ *   -EINVAL   c is NULL, or value is not NULL and c is CREATED (Python: "can't
+ *             send non-None value to a just-started generator");
+ *   -EBUSY    c is RUNNING or NORMAL (Python: "generator already executing");
+ *   -EPERM    c belongs to another thread;
+ *   CORO_EDONE  c is CLOSED (Python: StopIteration), on every call. */
+CORO_API int coro_send(coro *c, void *value, void **out);
+
+/* coro_send(c, NULL, out): Python's next(g).  Same returns as coro_send(). */
+CORO_API int coro_next(coro *c, void **out);
+
+/* Raise error `err` (< 0) inside c at the coro_yield() it is paused in
+ * (Python's g.throw(E)).  The coroutine may handle it and yield again, return,
+ * or finish with an error; the outcome is reported as for coro_send().
+ * On a CREATED coroutine the body never runs: c becomes CLOSED and err comes
+ * straight back.  On a CLOSED coroutine err comes straight back.
+ * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING
+ * or NORMAL), -EPERM (another thread's coroutine). */
+CORO_API int coro_throw(coro *c, int err, void **out);
+
+/* Close c (Python's g.close()).  A SUSPENDED coroutine sees CORO_EEXIT come
+ * out of its pending coro_yield(), and is expected to clean up and return.
+ * CREATED and CLOSED coroutines just become CLOSED.
+ * Returns 0 when c is CLOSED afterwards, whether it returned or finished with
+ * CORO_EEXIT.  Otherwise:
+ *   CORO_EIGNORED  c yielded a value instead ("generator ignored
+ *                  GeneratorExit"); c stays SUSPENDED;
+ *   err < 0        c finished with another error err; c is CLOSED;
+ *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING or NORMAL), -EPERM (another
+ *   thread's coroutine). */
+CORO_API int coro_close(coro *c);
+
+/* The outcome of a CLOSED coroutine: 0 with its return value in *ret (if ret
+ * is not NULL) when it returned or was closed, or the negative code it
+ * finished with.  -EAGAIN if it has not finished; -EINVAL if c is NULL. */
+CORO_API int coro_result(const coro *c, void **ret);
+
+/* Iterate over the values a generator yields (Python's `for v in g:`):
+ *     CORO_FOREACH(v, g) { use(v); }
+ * declares `void *v` for the loop body.  The loop ends on anything but
+ * CORO_YIELDED; coro_result(g, ...) then tells a return from an error. */
+#define CORO_FOREACH(var, gen) for (void *var = NULL; coro_next((gen), &var) == CORO_YIELDED;)
+
+/* ========================================================================== */
+/* Inside a coroutine                                                          */
+/* ========================================================================== */
+
+/* Pause the current coroutine, handing `value` to its resumer (Python's
+ * `x = yield value`).  When resumed, stores the sent value in *in (if in is not
+ * NULL; NULL after a throw or close) and returns:
+ *   0           resumed by coro_send()/coro_next();
+ *   err < 0     resumed by coro_throw(c, err): handle it or pass it on with
+ *               `return coro_fail(err);`;
+ *   CORO_EEXIT  resumed by coro_close()/coro_destroy(): clean up and return.
+ * Refused: -EPERM when called outside any coroutine, or from a cleanup handler. */
+CORO_API int coro_yield(void *value, void **in);
+
+/* Delegate to the generator `sub` until it finishes (Python's
+ * `r = yield from sub`): its yields pass out to our resumer, values sent to us
+ * go to it, throws are forwarded to it, and closing us closes it first.
+ * Returns 0 with sub's return value in *result (if result is not NULL; NULL if
+ * sub had already finished), or:
+ *   err < 0     sub finished with err (thrown into it, or raised by it);
+ *   CORO_EEXIT  we are being closed; sub has been closed; clean up and return;
+ *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
+ *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
+ *   handler, or sub belongs to another thread), -EBUSY (sub is the current
+ *   coroutine, RUNNING/NORMAL, or already delegated to by another coroutine).
+ * sub is not destroyed: the caller still owns it. */
+CORO_API int coro_yield_from(coro *sub, void **result);
+
+/* Record `err` (< 0) as the error the current coroutine finishes with and
+ * return NULL, for `return coro_fail(err);` in its body (Python's `raise`).
+ * err >= 0 records -EINVAL.  A later coro_yield() before the body returns
+ * discards it.  Outside a coroutine it does nothing and returns NULL. */
+CORO_API void *coro_fail(int err);
+
+/* Push a cleanup handler on the current coroutine.  Handlers run last-in
+ * first-out, each once, when the coroutine finishes (returns or fails), or is
+ * destroyed without finishing.  A handler may not yield (coro_yield returns
+ * -EPERM inside it).
+ * Returns 0, or -EINVAL (fn NULL), -EPERM (outside any coroutine, or inside a
+ * cleanup handler), -ENOMEM. */
+CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
+
+/* Pop the most recently pushed cleanup handler of the current coroutine,
+ * running it first if `execute` is non-zero (as pthread_cleanup_pop).
+ * Returns 0, or -ENOENT (none pushed), -EPERM (outside any coroutine, or
+ * inside a cleanup handler). */
+CORO_API int coro_cleanup_pop(int execute);
+
+/* ========================================================================== */
+/* Introspection                                                               */
+/* ========================================================================== */
+
+/* The coroutine running now on this thread, or NULL on the thread's own stack. */
+CORO_API coro *coro_self(void);
+
+/* The state of c (a coro_state value), or -EINVAL if c is NULL. */
+CORO_API int coro_get_state(const coro *c);
+
+/* "CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED"; "?" for anything else. */
+CORO_API const char *coro_state_name(int state);
+
+/* Set c's name (copied, truncated to CORO_NAME_MAX - 1 bytes; NULL clears it).
+ * Returns 0, or -EINVAL (c NULL). */
+CORO_API int coro_set_name(coro *c, const char *name);
+
+/* c's name ("" if none), or NULL if c is NULL. */
+CORO_API const char *coro_name(const coro *c);
+
+/* The usable stack size of c in bytes (page-rounded), or 0 if c is NULL. */
+CORO_API size_t coro_stack_size(const coro *c);
+
+/* How guard pages protect stacks on this thread.  Linux caps memory mappings
+ * per process (vm.max_map_count, 65530 by default) and an mprotect'ed guard
+ * page splits a mapping, which would cap guarded stacks near 32 000.
+ *   CORO_GUARD_MADVISE   guard pages installed with MADV_GUARD_INSTALL (Linux
+ *                        6.13+): they split nothing, every stack is guarded;
+ *   CORO_GUARD_MPROTECT  mprotect'ed guard pages while under a quarter of
+ *                        vm.max_map_count, then stacks without a guard page
+ *                        but with a canary checked at every switch;
+ *   CORO_GUARD_CANARY    no guard pages, a canary at the stack's low end,
+ *                        checked at every switch (a smashed canary aborts with
+ *                        the coroutine's name).
+ * The best mode the kernel supports is chosen at the first coroutine. */
+enum { CORO_GUARD_MADVISE = 1, CORO_GUARD_MPROTECT = 2, CORO_GUARD_CANARY = 3 };
+CORO_API int coro_stack_guard_mode(void);
+
+/* ========================================================================== */
+/* Errors                                                                      */
+/* ========================================================================== */
+
+/* A short message for an error code libcoro returns ("generator already
+ * executing", "resource busy", ...); never NULL.  Unknown codes give
+ * "unknown error". */
+CORO_API const char *coro_strerror(int err);
+
+/* The symbolic name of an error code ("EINVAL", "CORO_EDONE", ...); never
+ * NULL.  Unknown codes give "UNKNOWN". */
+CORO_API const char *coro_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CORO_H */

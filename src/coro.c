@@ -1,0 +1,405 @@
+/*
+ * coro.c - the coroutine object and its state machine (Python's generators).
+ *
+ * States and who moves between them:
+ *
+ *     CREATED --send(NULL)/next--> RUNNING --yield--> SUSPENDED --send--> RUNNING
+ *        |                          |   ^ resumes another / it yields back
+ *        |                          v   |
+ *        |                         NORMAL
+ *        +--throw/close--> CLOSED <--returns or fails (body ends)
+ *
+ * Invariants:
+ *   - t->current is the innermost RUNNING coroutine of this thread, or NULL
+ *     on the thread's own stack.  Every coroutine in the chain of resumers
+ *     above it is NORMAL.
+ *   - A coroutine only ever switches to its resumer (yield, finish) or to a
+ *     coroutine it resumes: the chain is a stack, as in Lua.
+ *   - The resumer sets `signal` and `transfer` before switching in; the
+ *     coroutine sets `transfer` (and state) before switching out.
+ *   - Cleanup handlers run exactly once, on the coroutine's own stack when it
+ *     finishes, or on the destroyer's stack when it is destroyed while still
+ *     suspended (it ignored the exit request).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifdef CORO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+/* --- switching ------------------------------------------------------------ */
+
+static inline coro__context *ctx_of(coro__tls *t, coro *c) { return c ? &c->ctx : &t->main_ctx; }
+
+/* Switch from `from` to `to` (either may be NULL: the thread's own stack).
+ * `dying` means `from` will never run again (its fake stack can go). */
+static inline void transfer(coro__tls *t, coro *from, coro *to, int dying) {
+#ifdef CORO_ASAN
+  void **fake = dying ? NULL : from ? &from->asan_fake : &t->main_asan_fake;
+  if (to) __sanitizer_start_switch_fiber(fake, to->stack.lo, (size_t)(to->stack.hi - to->stack.lo));
+  else __sanitizer_start_switch_fiber(fake, t->main_stack_lo, t->main_stack_size);
+#else
+  (void)dying;
+#endif
+  coro__context_switch(ctx_of(t, from), ctx_of(t, to));
+#ifdef CORO_ASAN
+  /* Back in `from`.  The side that switched to us is a coroutine or the
+   * thread stack; we only need to learn the thread stack's bounds. */
+  const void *lo;
+  size_t size;
+  __sanitizer_finish_switch_fiber(from ? from->asan_fake : t->main_asan_fake, &lo, &size);
+  (void)lo;
+  (void)size;
+#endif
+}
+
+static inline void check_canary(const coro *c) {
+  if (CORO__UNLIKELY(*c->canary != CORO__CANARY)) coro__stack_smashed(c);
+}
+
+/* --- cleanup handlers -------------------------------------------------------- */
+
+/* Run and free every handler of c, LIFO.  `host` is the coroutine whose stack
+ * they run on (c itself, another one, or NULL): it may not yield meanwhile. */
+static void run_cleanups(coro *c, coro *host) {
+  if (host) host->in_cleanup++;
+  while (c->cleanups) {
+    coro__cleanup *h = c->cleanups;
+    c->cleanups = h->next;
+    h->fn(h->arg);
+    coro__free(h);
+  }
+  if (host) host->in_cleanup--;
+}
+
+/* --- the body's life --------------------------------------------------------- */
+
+/* First and last frame of every coroutine's stack. */
+static void entry(void *arg) {
+  coro *c = arg;
+  coro__tls *t = &coro__this_thread;
+#ifdef CORO_ASAN
+  /* The first switch into this stack: learn the bounds of the stack that
+   * switched here if it was the thread's own (needed to switch back). */
+  const void *lo;
+  size_t size;
+  __sanitizer_finish_switch_fiber(NULL, &lo, &size);
+  if (!c->resumer) {
+    t->main_stack_lo = lo;
+    t->main_stack_size = size;
+  }
+#endif
+  void *r = c->fn(c->arg);
+  int code = c->fail;
+  run_cleanups(c, c);
+  c->result = code ? NULL : r;
+  c->result_code = code;
+  c->state = CORO_CLOSED;
+  check_canary(c);
+  transfer(t, c, c->resumer, 1);
+  __builtin_unreachable(); /* a CLOSED coroutine is never switched to */
+}
+
+/* Switch into c (CREATED or SUSPENDED, signal and transfer set) and report
+ * what it did when control comes back. */
+static int resume(coro__tls *t, coro *c, void **out) {
+  coro *self = t->current;
+  if (self) self->state = CORO_NORMAL;
+  c->resumer = self;
+  c->state = CORO_RUNNING;
+  t->current = c;
+  transfer(t, self, c, 0);
+  t->current = self;
+  if (self) self->state = CORO_RUNNING;
+  if (CORO__LIKELY(c->state == CORO_SUSPENDED)) {
+    if (out) *out = c->transfer;
+    return CORO_YIELDED;
+  }
+  if (out) *out = c->result;
+  return c->result_code ? c->result_code : CORO_RETURNED;
+}
+
+/* The checks every call on a coroutine handle starts with. */
+static inline int check_handle(coro__tls *t, const coro *c) {
+  if (CORO__UNLIKELY(!c)) return -EINVAL;
+  if (CORO__UNLIKELY(c->owner != t)) return -EPERM;
+  return 0;
+}
+
+static int send_internal(coro__tls *t, coro *c, void *value, void **out) {
+  switch (c->state) {
+  case CORO_SUSPENDED:
+    break;
+  case CORO_CREATED:
+    if (value) return -EINVAL; /* can't send non-None value to a just-started generator */
+    break;
+  case CORO_CLOSED:
+    return CORO_EDONE;
+  default:
+    return -EBUSY; /* generator already executing */
+  }
+  c->signal = 0;
+  c->transfer = value;
+  return resume(t, c, out);
+}
+
+static int throw_internal(coro__tls *t, coro *c, int err, void **out) {
+  switch (c->state) {
+  case CORO_SUSPENDED:
+    c->signal = err;
+    c->transfer = NULL;
+    return resume(t, c, out);
+  case CORO_CREATED: /* the body never runs */
+    c->state = CORO_CLOSED;
+    c->result = NULL;
+    c->result_code = err;
+    /* fall through */
+  case CORO_CLOSED:
+    if (out) *out = NULL;
+    return err;
+  default:
+    return -EBUSY;
+  }
+}
+
+static int close_internal(coro__tls *t, coro *c) {
+  switch (c->state) {
+  case CORO_SUSPENDED: {
+    int rc = throw_internal(t, c, CORO_EEXIT, NULL);
+    if (rc == CORO_YIELDED) return CORO_EIGNORED; /* it stays SUSPENDED */
+    if (rc == CORO_RETURNED || rc == CORO_EEXIT) {
+      c->result_code = 0; /* closed as asked: not an error */
+      return 0;
+    }
+    return rc;
+  }
+  case CORO_CREATED:
+    c->state = CORO_CLOSED;
+    c->result = NULL;
+    c->result_code = 0;
+    return 0;
+  case CORO_CLOSED:
+    return 0;
+  default:
+    return -EBUSY;
+  }
+}
+
+/* --- public: creating and destroying ------------------------------------------- */
+
+int coro_attr_init(coro_attr *attr) {
+  if (!attr) return -EINVAL;
+  attr->stack_size = CORO_STACK_DEFAULT;
+  attr->name = NULL;
+  return 0;
+}
+
+static void set_name(coro *c, const char *name) {
+  size_t n = name ? strnlen(name, CORO_NAME_MAX - 1) : 0;
+  memcpy(c->name, name ? name : "", n);
+  c->name[n] = '\0';
+}
+
+int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
+  coro__tls *t = &coro__this_thread;
+  size_t size = attr ? attr->stack_size : CORO_STACK_DEFAULT;
+  if (!out || !fn || size < CORO_STACK_MIN || size > CORO_STACK_MAX) return -EINVAL;
+  if (CORO__UNLIKELY(!t->ready)) {
+    int rc = coro__thread_setup(t);
+    if (rc < 0) return rc;
+  }
+  size = (size + coro__page_size - 1) & ~(coro__page_size - 1);
+
+  coro__stack st;
+  int rc = coro__stack_alloc(t, size, &st);
+  if (rc < 0) return rc;
+
+  /* The object sits at the top of its stack, cache-line aligned. */
+  uintptr_t at = ((uintptr_t)st.hi - sizeof(coro)) & ~(uintptr_t)63;
+  coro *c = (coro *)at;
+  memset(c, 0, sizeof(*c));
+  c->owner = t;
+  c->state = CORO_CREATED;
+  c->fn = fn;
+  c->arg = arg;
+  c->stack = st;
+  c->canary_word = CORO__CANARY;
+  if (st.guarded) {
+    c->canary = &c->canary_word;
+  } else {
+    uint64_t *low = (uint64_t *)(void *)st.lo;
+    *low = CORO__CANARY;
+    c->canary = low;
+  }
+  if (attr) set_name(c, attr->name);
+  coro__context_make(&c->ctx, st.lo, (void *)at, entry, c);
+  *out = c;
+  return 0;
+}
+
+int coro_destroy(coro *c) {
+  coro__tls *t = &coro__this_thread;
+  int rc = check_handle(t, c);
+  if (rc < 0) return rc;
+  if (c->state == CORO_RUNNING || c->state == CORO_NORMAL || c->delegator) return -EBUSY;
+  if (c->state == CORO_SUSPENDED) {
+    rc = close_internal(t, c);
+    /* It yielded instead of exiting: its frames are abandoned, but its
+     * handlers still owe their cleanup.  Run them here. */
+    if (c->cleanups) run_cleanups(c, t->current);
+  }
+  if (c->delegate) c->delegate->delegator = NULL;
+  coro__stack_free(t, &c->stack);
+  return rc;
+}
+
+/* --- public: resuming ------------------------------------------------------------ */
+
+int coro_send(coro *c, void *value, void **out) {
+  coro__tls *t = &coro__this_thread;
+  int rc = check_handle(t, c);
+  return rc < 0 ? rc : send_internal(t, c, value, out);
+}
+
+int coro_next(coro *c, void **out) {
+  coro__tls *t = &coro__this_thread;
+  int rc = check_handle(t, c);
+  return rc < 0 ? rc : send_internal(t, c, NULL, out);
+}
+
+int coro_throw(coro *c, int err, void **out) {
+  coro__tls *t = &coro__this_thread;
+  int rc = check_handle(t, c);
+  if (rc < 0) return rc;
+  if (err >= 0) return -EINVAL;
+  return throw_internal(t, c, err, out);
+}
+
+int coro_close(coro *c) {
+  coro__tls *t = &coro__this_thread;
+  int rc = check_handle(t, c);
+  return rc < 0 ? rc : close_internal(t, c);
+}
+
+int coro_result(const coro *c, void **ret) {
+  if (!c) return -EINVAL;
+  if (c->state != CORO_CLOSED) return -EAGAIN;
+  if (ret) *ret = c->result_code ? NULL : c->result;
+  return c->result_code;
+}
+
+/* --- public: inside a coroutine ----------------------------------------------------- */
+
+/* Suspend the current coroutine c with `value`; returns its resume signal. */
+static int yield_internal(coro__tls *t, coro *c, void *value, void **in) {
+  c->fail = 0;
+  c->transfer = value;
+  c->state = CORO_SUSPENDED;
+  check_canary(c);
+  transfer(t, c, c->resumer, 0);
+  if (in) *in = c->transfer;
+  return c->signal;
+}
+
+int coro_yield(void *value, void **in) {
+  coro__tls *t = &coro__this_thread;
+  coro *c = t->current;
+  if (CORO__UNLIKELY(!c || c->in_cleanup)) return -EPERM;
+  return yield_internal(t, c, value, in);
+}
+
+int coro_yield_from(coro *sub, void **result) {
+  coro__tls *t = &coro__this_thread;
+  coro *self = t->current;
+  if (!self || self->in_cleanup) return -EPERM;
+  int rc = check_handle(t, sub);
+  if (rc < 0) return rc;
+  if (sub == self || sub->delegator) return -EBUSY;
+
+  void *v = NULL;
+  rc = send_internal(t, sub, NULL, &v);
+  if (rc == -EBUSY) return rc; /* sub is in our resume chain: nothing started */
+  sub->delegator = self;
+  self->delegate = sub;
+  while (rc == CORO_YIELDED) {
+    void *in = NULL;
+    int sig = yield_internal(t, self, v, &in);
+    if (sig == 0) {
+      rc = send_internal(t, sub, in, &v);
+    } else if (sig == CORO_EEXIT) {
+      /* Closing us closes the delegate first (PEP 380). */
+      rc = close_internal(t, sub);
+      if (rc == 0) rc = CORO_EEXIT;
+      break;
+    } else {
+      rc = throw_internal(t, sub, sig, &v);
+    }
+  }
+  sub->delegator = NULL;
+  self->delegate = NULL;
+  if (rc == CORO_RETURNED || rc == CORO_EDONE) {
+    if (result) *result = rc == CORO_RETURNED ? v : NULL;
+    return 0;
+  }
+  if (result) *result = NULL;
+  return rc;
+}
+
+void *coro_fail(int err) {
+  coro *c = coro__this_thread.current;
+  if (c) c->fail = err < 0 ? err : -EINVAL;
+  return NULL;
+}
+
+int coro_cleanup_push(coro_cleanup_fn fn, void *arg) {
+  coro *c = coro__this_thread.current;
+  if (!fn) return -EINVAL;
+  if (!c || c->in_cleanup) return -EPERM;
+  coro__cleanup *h = coro__malloc(sizeof(*h));
+  if (!h) return -ENOMEM;
+  h->fn = fn;
+  h->arg = arg;
+  h->next = c->cleanups;
+  c->cleanups = h;
+  return 0;
+}
+
+int coro_cleanup_pop(int execute) {
+  coro *c = coro__this_thread.current;
+  if (!c || c->in_cleanup) return -EPERM;
+  coro__cleanup *h = c->cleanups;
+  if (!h) return -ENOENT;
+  c->cleanups = h->next;
+  if (execute) {
+    c->in_cleanup++;
+    h->fn(h->arg);
+    c->in_cleanup--;
+  }
+  coro__free(h);
+  return 0;
+}
+
+/* --- public: introspection ------------------------------------------------------------ */
+
+coro *coro_self(void) { return coro__this_thread.current; }
+
+int coro_get_state(const coro *c) { return c ? c->state : -EINVAL; }
+
+const char *coro_state_name(int state) {
+  static const char *const names[] = {"CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED"};
+  return state >= 0 && state <= CORO_CLOSED ? names[state] : "?";
+}
+
+int coro_set_name(coro *c, const char *name) {
+  if (!c) return -EINVAL;
+  set_name(c, name);
+  return 0;
+}
+
+const char *coro_name(const coro *c) { return c ? c->name : NULL; }
+
+size_t coro_stack_size(const coro *c) { return c ? c->stack.size : 0; }

@@ -1,0 +1,169 @@
+/*
+ * internal.h - what the library's files share and nothing more.
+ *
+ * Naming: coro_ public (include/coro.h), coro__ internal but not static,
+ * short unprefixed names for static helpers.
+ *
+ * Layout of one stack slot (see stack.c):
+ *
+ *     slot base                                                   slot end
+ *     | guard page | usable stack, grows down <- ... | struct coro |
+ *                  ^ stack.lo                        ^ struct, 64-byte aligned
+ *                                                    = initial stack top
+ *
+ * The coroutine object lives at the top of its own stack, so creating one
+ * costs no malloc and a suspended coroutine that used little stack touches a
+ * single page.
+ */
+#ifndef CORO_INTERNAL_H
+#define CORO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/switch.h"
+#include "coro.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CORO_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORO_ASAN 1
+#endif
+#endif
+
+#define CORO__TLS __thread __attribute__((tls_model("initial-exec")))
+#define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
+#define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The value a stack canary holds while intact. */
+#define CORO__CANARY UINT64_C(0x6c6962636f726f21) /* "libcoro!" */
+
+typedef struct coro__tls coro__tls;
+typedef struct coro__slab coro__slab;
+
+/* A stack handed out by the pool. */
+typedef struct coro__stack {
+  char *lo;         /* lowest usable byte, just above the guard page */
+  char *hi;         /* one past the highest byte of the slot */
+  size_t size;      /* usable size requested, page-rounded (what coro_stack_size reports) */
+  coro__slab *slab; /* slab the slot belongs to, to give it back */
+  unsigned slot;    /* index of the slot in its slab */
+  int guarded;      /* 1 if a guard page protects this slot */
+} coro__stack;
+
+/* One pushed cleanup handler. */
+typedef struct coro__cleanup {
+  coro_cleanup_fn fn;          /* handler */
+  void *arg;                   /* its argument */
+  struct coro__cleanup *next;  /* the handler pushed before this one */
+} coro__cleanup;
+
+struct coro {
+  coro__context ctx;      /* saved machine context while not running; first
+                             member so the switch finds it at offset 0 */
+  coro__tls *owner;       /* thread context that created it: calls from any
+                             other thread are refused (-EPERM) */
+  coro *resumer;          /* who resumed it last: where coro_yield returns;
+                             NULL for the thread's own stack */
+  int state;              /* a coro_state value */
+  int signal;             /* what the pending coro_yield returns: 0 (send),
+                             a thrown code, or CORO_EEXIT (close) */
+  void *transfer;         /* value in flight: sent in, or yielded out */
+  coro_fn fn;             /* body */
+  void *arg;              /* its argument */
+  void *result;           /* return value once CLOSED */
+  int result_code;        /* 0, or the error it finished with, once CLOSED */
+  int fail;               /* error recorded by coro_fail(), applied on return */
+  int in_cleanup;         /* > 0 while cleanup handlers run on this stack:
+                             yield and cleanup_push are refused */
+  coro__cleanup *cleanups; /* pushed handlers, most recent first */
+  coro *delegator;        /* coroutine delegating to us via yield_from, or NULL */
+  coro *delegate;         /* coroutine we delegate to via yield_from, or NULL */
+  const uint64_t *canary; /* word checked at every switch away: the stack's low
+                             end when unguarded, else canary_word below */
+  uint64_t canary_word;   /* always CORO__CANARY; the canary of guarded stacks */
+  coro__stack stack;      /* the stack we run on (this struct is at its top) */
+#ifdef CORO_ASAN
+  void *asan_fake;        /* ASan fake-stack handle saved while switched away */
+#endif
+  char name[CORO_NAME_MAX]; /* NUL-terminated; read by the overflow handler */
+};
+
+/* A pool of stack slots of one size, per thread. */
+typedef struct coro__stack_class {
+  size_t size;                     /* usable size of its stacks (page multiple) */
+  size_t slot_size;                /* size + the guard page */
+  unsigned nslots;                 /* slots per slab */
+  unsigned nempty;                 /* slabs with no slot in use (at most 1 kept) */
+  unsigned nslabs;                 /* slabs mapped */
+  coro__slab *avail;               /* slabs with a free slot, most recently freed into first */
+  struct coro__stack_class *next;  /* next size class of this thread */
+} coro__stack_class;
+
+/* Per-thread state of the library: one instance per thread, zero-initialised. */
+struct coro__tls {
+  coro *current;                /* running coroutine; NULL on the thread's own stack */
+  coro__context main_ctx;       /* the thread's own stack while a coroutine runs */
+  coro__stack_class *classes;   /* stack pools, one per size in use */
+  int ready;                    /* per-thread setup done (alt signal stack, exit hook) */
+  void *altstack;               /* alternate signal stack we installed, or NULL */
+  size_t altstack_size;         /* its size */
+#ifdef CORO_ASAN
+  const void *main_stack_lo;    /* the thread stack's bounds, learnt from ASan */
+  size_t main_stack_size;
+  void *main_asan_fake;         /* ASan fake-stack handle of the thread stack */
+#endif
+};
+
+extern CORO__TLS coro__tls coro__this_thread;
+
+/* --- stack.c ------------------------------------------------------------ */
+
+/* The system page size, valid once coro__thread_setup() has run. */
+extern size_t coro__page_size;
+
+/* One-time per-thread setup: alternate signal stack, overflow handler, the
+ * thread-exit hook.  Returns 0 or a negated errno. */
+int coro__thread_setup(coro__tls *t);
+
+/* Take a stack of `size` usable bytes (page-rounded) from this thread's pool.
+ * Returns 0, or -ENOMEM.  Nothing is leaked on failure. */
+int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out);
+
+/* Give a stack back to the pool it came from. */
+void coro__stack_free(coro__tls *t, const coro__stack *s);
+
+/* Print which coroutine smashed its canary, then abort: a broken invariant. */
+__attribute__((noreturn)) void coro__stack_smashed(const coro *c);
+
+/* --- sys.c: system calls and allocation behind wrappers tests can fail --- */
+
+enum coro__fault_site {
+  CORO__FAULT_MMAP,     /* coro__mmap */
+  CORO__FAULT_MPROTECT, /* coro__mprotect */
+  CORO__FAULT_MADVISE,  /* coro__madvise */
+  CORO__FAULT_MALLOC,   /* coro__malloc */
+  CORO__FAULT_NSITES
+};
+
+/* Make the calls through `site` fail with `err` (a positive errno) once
+ * `after` more calls have succeeded, until coro__fault_reset().  For tests. */
+void coro__fault_arm(int site, long after, int err);
+void coro__fault_reset(void);
+
+/* Anonymous private read/write reservation, committed by touch.  Returns NULL
+ * and stores a negated errno in *err on failure. */
+void *coro__mmap(size_t len, int *err);
+int coro__munmap(void *p, size_t len);
+int coro__mprotect(void *p, size_t len, int prot); /* 0 or a negated errno */
+int coro__madvise(void *p, size_t len, int advice); /* 0 or a negated errno */
+void *coro__malloc(size_t n);
+void coro__free(void *p);
+
+/* Test hook: force a guard mode (CORO_GUARD_*) before the first coroutine of
+ * the process; 0 restores automatic choice.  Also CORO_STACK_GUARD in the
+ * environment: madvise, mprotect or canary. */
+void coro__stack_force_guard_mode(int mode);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * sys.c - the system calls and allocations libcoro makes, behind wrappers.
+ *
+ * Every mmap, munmap, mprotect, madvise and malloc of the library goes through
+ * here so that a test can make any of them fail on demand (fault injection,
+ * as neco does) and check that the caller returns a clear error and leaks
+ * nothing.  Disarmed, a wrapper costs one predictable branch.
+ *
+ * The fault counters are process-wide and unsynchronised: they are for
+ * single-threaded tests only.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+static struct {
+  int armed;                      /* any site armed: the fast-path check */
+  long after[CORO__FAULT_NSITES]; /* successes left before failing; -1 = disarmed */
+  int err[CORO__FAULT_NSITES];    /* errno to fail with */
+} faults = {0, {-1, -1, -1, -1}, {0, 0, 0, 0}};
+
+void coro__fault_arm(int site, long after, int err) {
+  if (site < 0 || site >= CORO__FAULT_NSITES) return;
+  faults.after[site] = after;
+  faults.err[site] = err;
+  faults.armed = 1;
+}
+
+void coro__fault_reset(void) {
+  for (int i = 0; i < CORO__FAULT_NSITES; i++) faults.after[i] = -1;
+  faults.armed = 0;
+}
+
+/* 0 to proceed, or the errno the call must fail with. */
+static int injected(int site) {
+  if (CORO__LIKELY(!faults.armed) || faults.after[site] < 0) return 0;
+  if (faults.after[site] > 0) {
+    faults.after[site]--;
+    return 0;
+  }
+  return faults.err[site];
+}
+
+void *coro__mmap(size_t len, int *err) {
+  int e = injected(CORO__FAULT_MMAP);
+  if (e) {
+    *err = -e;
+    return NULL;
+  }
+  /* MAP_NORESERVE: stacks are reserved address space, not committed memory,
+   * so a million idle 64 KiB stacks do not count against overcommit. */
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (p == MAP_FAILED) {
+    *err = -errno;
+    return NULL;
+  }
+  return p;
+}
+
+int coro__munmap(void *p, size_t len) { return munmap(p, len) == 0 ? 0 : -errno; }
+
+int coro__mprotect(void *p, size_t len, int prot) {
+  int e = injected(CORO__FAULT_MPROTECT);
+  if (e) return -e;
+  return mprotect(p, len, prot) == 0 ? 0 : -errno;
+}
+
+int coro__madvise(void *p, size_t len, int advice) {
+  int e = injected(CORO__FAULT_MADVISE);
+  if (e) return -e;
+  return madvise(p, len, advice) == 0 ? 0 : -errno;
+}
+
+void *coro__malloc(size_t n) {
+  if (injected(CORO__FAULT_MALLOC)) return NULL;
+  return malloc(n);
+}
+
+void coro__free(void *p) { free(p); }
