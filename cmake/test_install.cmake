@@ -1,0 +1,53 @@
+# cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK=... -P test_install.cmake
+# Installs the build into a scratch prefix, then builds and runs a consumer
+# project against it three ways: find_package (shared and static),
+# add_subdirectory, and pkg-config when it is installed.
+file(REMOVE_RECURSE ${WORK})
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+endfunction()
+function(expect_output exe)
+  run(${exe})
+  if(NOT out STREQUAL "3 2 1 returned\n")
+    message(FATAL_ERROR "${exe} printed '${out}'")
+  endif()
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK}/prefix)
+foreach(f include/coro.h lib/libcoro.a lib/pkgconfig/coro.pc lib/cmake/coro/coroConfig.cmake)
+  string(REPLACE "lib/" "${LIBDIR}/" f "${f}")
+  if(NOT EXISTS ${WORK}/prefix/${f})
+    message(FATAL_ERROR "not installed: ${f}")
+  endif()
+endforeach()
+
+# find_package(coro) against the installed package.
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK}/pkg -DCMAKE_PREFIX_PATH=${WORK}/prefix)
+run(${CMAKE_COMMAND} --build ${WORK}/pkg)
+expect_output(${WORK}/pkg/consumer)
+expect_output(${WORK}/pkg/consumer_static)
+
+# add_subdirectory(libcoro) from the source tree.
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK}/sub -DCORO_SOURCE_DIR=${SOURCE_DIR})
+run(${CMAKE_COMMAND} --build ${WORK}/sub)
+expect_output(${WORK}/sub/consumer)
+
+# pkg-config, when the machine has it (a fresh Debian may not).
+find_program(PKG_CONFIG pkg-config)
+find_program(CC NAMES cc gcc)
+if(PKG_CONFIG AND CC)
+  set(ENV{PKG_CONFIG_PATH} ${WORK}/prefix/${LIBDIR}/pkgconfig)
+  run(${PKG_CONFIG} --cflags --libs --static coro)
+  string(STRIP "${out}" flags)
+  separate_arguments(flags UNIX_COMMAND "${flags}")
+  run(${CC} ${SOURCE_DIR}/tests/consumer/main.c -o ${WORK}/pc_consumer ${flags}
+      -Wl,-rpath,${WORK}/prefix/${LIBDIR})
+  expect_output(${WORK}/pc_consumer)
+else()
+  message(STATUS "pkg-config not installed: that route is not checked")
+endif()
+message(STATUS "install: find_package, add_subdirectory and pkg-config consumers all work")
