@@ -15,8 +15,11 @@
  *     above it is NORMAL.
  *   - A coroutine only ever switches to its resumer (yield, finish) or to a
  *     coroutine it resumes: the chain is a stack, as in Lua.
- *   - The resumer sets `signal` and `transfer` before switching in; the
- *     coroutine sets `transfer` (and state) before switching out.
+ *   - The side that switches away does the bookkeeping of the side it
+ *     resumes (current, states, *out or *in) and passes the resumed side's
+ *     return code through the switch: nothing runs after a switch, so every
+ *     switch is a tail call and no `ret` lands on the other side's
+ *     return-stack entries.
  *   - Cleanup handlers run exactly once, on the coroutine's own stack when it
  *     finishes, or on the destroyer's stack when it is destroyed while still
  *     suspended (it ignored the exit request).
@@ -35,30 +38,54 @@
 
 static inline coro__context *ctx_of(coro__tls *t, coro *c) { return c ? &c->ctx : &t->main_ctx; }
 
-/* Switch from `from` to `to` (either may be NULL: the thread's own stack).
- * `dying` means `from` will never run again (its fake stack can go). */
-static inline void transfer(coro__tls *t, coro *from, coro *to, int dying) {
+/* Switch from `from` to `to` (either may be NULL: the thread's own stack),
+ * handing `to` the int its pending switch returns.  All bookkeeping is done
+ * before: callers end with `return switch_to(...)`, which compiles to a tail
+ * call (see arch/switch.h).  `dying`: `from` never runs again. */
+static inline int switch_to(coro__tls *t, coro *from, coro *to, int pass, int dying) {
 #ifdef CORO_ASAN
   void **fake = dying ? NULL : from ? &from->asan_fake : &t->main_asan_fake;
   if (to) __sanitizer_start_switch_fiber(fake, to->stack.lo, (size_t)(to->stack.hi - to->stack.lo));
   else __sanitizer_start_switch_fiber(fake, t->main_stack_lo, t->main_stack_size);
+  int got = coro__context_switch(ctx_of(t, from), ctx_of(t, to), pass);
+  /* Back in `from` (never reached when dying). */
+  __sanitizer_finish_switch_fiber(from ? from->asan_fake : t->main_asan_fake, NULL, NULL);
+  return got;
 #else
   (void)dying;
-#endif
-  coro__context_switch(ctx_of(t, from), ctx_of(t, to));
-#ifdef CORO_ASAN
-  /* Back in `from`.  The side that switched to us is a coroutine or the
-   * thread stack; we only need to learn the thread stack's bounds. */
-  const void *lo;
-  size_t size;
-  __sanitizer_finish_switch_fiber(from ? from->asan_fake : t->main_asan_fake, &lo, &size);
-  (void)lo;
-  (void)size;
+  return coro__context_switch(ctx_of(t, from), ctx_of(t, to), pass);
 #endif
 }
 
 static inline void check_canary(const coro *c) {
   if (CORO__UNLIKELY(*c->canary != CORO__CANARY)) coro__stack_smashed(c);
+}
+
+/* Start or continue c (CREATED or SUSPENDED): its pending coro_yield returns
+ * `signal` with `value` in its *in.  Returns, once c yields or finishes, the
+ * outcome for the caller: CORO_YIELDED, CORO_RETURNED or c's error, with the
+ * value handed out already stored in *out by c. */
+static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
+  coro *self = t->current;
+  if (self) self->state = CORO_NORMAL;
+  if (c->in) *c->in = value;
+  c->resumer = self;
+  c->out = out;
+  c->state = CORO_RUNNING;
+  t->current = c;
+  return switch_to(t, self, c, signal, 0);
+}
+
+/* The running coroutine c hands `outcome` and `value` to its resumer and
+ * stops: SUSPENDED (outcome CORO_YIELDED), or CLOSED for good.  Returns, when
+ * c is resumed, the signal for its pending coro_yield. */
+static inline int leave(coro__tls *t, coro *c, int outcome, void *value, int dying) {
+  coro *r = c->resumer;
+  check_canary(c);
+  if (c->out) *c->out = value;
+  t->current = r;
+  if (r) r->state = CORO_RUNNING;
+  return switch_to(t, c, r, outcome, dying);
 }
 
 /* --- cleanup handlers -------------------------------------------------------- */
@@ -99,28 +126,8 @@ static void entry(void *arg) {
   c->result = code ? NULL : r;
   c->result_code = code;
   c->state = CORO_CLOSED;
-  check_canary(c);
-  transfer(t, c, c->resumer, 1);
+  leave(t, c, code ? code : CORO_RETURNED, c->result, 1);
   __builtin_unreachable(); /* a CLOSED coroutine is never switched to */
-}
-
-/* Switch into c (CREATED or SUSPENDED, signal and transfer set) and report
- * what it did when control comes back. */
-static int resume(coro__tls *t, coro *c, void **out) {
-  coro *self = t->current;
-  if (self) self->state = CORO_NORMAL;
-  c->resumer = self;
-  c->state = CORO_RUNNING;
-  t->current = c;
-  transfer(t, self, c, 0);
-  t->current = self;
-  if (self) self->state = CORO_RUNNING;
-  if (CORO__LIKELY(c->state == CORO_SUSPENDED)) {
-    if (out) *out = c->transfer;
-    return CORO_YIELDED;
-  }
-  if (out) *out = c->result;
-  return c->result_code ? c->result_code : CORO_RETURNED;
 }
 
 /* The checks every call on a coroutine handle starts with. */
@@ -142,17 +149,13 @@ static int send_internal(coro__tls *t, coro *c, void *value, void **out) {
   default:
     return -EBUSY; /* generator already executing */
   }
-  c->signal = 0;
-  c->transfer = value;
-  return resume(t, c, out);
+  return resume(t, c, 0, value, out);
 }
 
 static int throw_internal(coro__tls *t, coro *c, int err, void **out) {
   switch (c->state) {
   case CORO_SUSPENDED:
-    c->signal = err;
-    c->transfer = NULL;
-    return resume(t, c, out);
+    return resume(t, c, err, NULL, out);
   case CORO_CREATED: /* the body never runs */
     c->state = CORO_CLOSED;
     c->result = NULL;
@@ -294,15 +297,13 @@ int coro_result(const coro *c, void **ret) {
 
 /* --- public: inside a coroutine ----------------------------------------------------- */
 
-/* Suspend the current coroutine c with `value`; returns its resume signal. */
-static int yield_internal(coro__tls *t, coro *c, void *value, void **in) {
+/* Suspend the current coroutine c with `value`; returns its resume signal,
+ * the sent value already in *in. */
+static inline int yield_internal(coro__tls *t, coro *c, void *value, void **in) {
   c->fail = 0;
-  c->transfer = value;
+  c->in = in;
   c->state = CORO_SUSPENDED;
-  check_canary(c);
-  transfer(t, c, c->resumer, 0);
-  if (in) *in = c->transfer;
-  return c->signal;
+  return leave(t, c, CORO_YIELDED, value, 0);
 }
 
 int coro_yield(void *value, void **in) {

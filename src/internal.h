@@ -67,9 +67,10 @@ struct coro {
   coro *resumer;          /* who resumed it last: where coro_yield returns;
                              NULL for the thread's own stack */
   int state;              /* a coro_state value */
-  int signal;             /* what the pending coro_yield returns: 0 (send),
-                             a thrown code, or CORO_EEXIT (close) */
-  void *transfer;         /* value in flight: sent in, or yielded out */
+  void **out;             /* where the resumer wants the value we hand out
+                             (yielded or returned); NULL to discard */
+  void **in;              /* where our pending coro_yield wants the sent value;
+                             NULL before the first yield or if not wanted */
   coro_fn fn;             /* body */
   void *arg;              /* its argument */
   void *result;           /* return value once CLOSED */

@@ -44,8 +44,14 @@ typedef struct coro__context {
 void coro__context_make(coro__context *ctx, void *stack_lo, void *stack_hi, coro__entry_fn entry,
                         void *arg);
 
-/* Save the running context into `from` and resume `to`.  Returns when some
- * other switch resumes `from`. */
-void coro__context_switch(coro__context *from, coro__context *to);
+/* Save the running context into `from` and resume `to`, which sees its own
+ * pending coro__context_switch() call return `pass`.  Returns, in `from`, the
+ * `pass` of whichever switch resumes it later.
+ *
+ * Passing the result in a register is what lets callers tail-call the switch:
+ * the side that switches away does all the bookkeeping for the side it
+ * resumes, so nothing runs after the switch and no `ret` executes on the
+ * other side's return-stack entries (each such `ret` mispredicts). */
+int coro__context_switch(coro__context *from, coro__context *to, int pass);
 
 #endif

@@ -19,7 +19,7 @@
         .hidden coro__context_switch
         .type   coro__context_switch, %function
         .p2align 4
-/* void coro__context_switch(coro__context *from (x0), coro__context *to (x1)) */
+/* int coro__context_switch(coro__context *from (x0), coro__context *to (x1), int pass (w2)) */
 coro__context_switch:
         .cfi_startproc
         sub     sp, sp, #176
@@ -52,6 +52,7 @@ coro__context_switch:
         ldp     d12, d13, [sp, #128]
         ldp     d14, d15, [sp, #144]
         add     sp, sp, #176
+        mov     w0, w2                  /* `pass` is what its switch call returns */
         ret                             /* to x30: the resumed side's return address */
         .cfi_endproc
         .size   coro__context_switch, .-coro__context_switch

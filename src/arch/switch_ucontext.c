@@ -22,6 +22,9 @@ typedef struct start_args {
  * entered right after the switch to it, on the same thread. */
 static _Thread_local start_args pending_start[1];
 
+/* The `pass` of the last switch on this thread, read by the side it resumed. */
+static _Thread_local int passed;
+
 static void start(void) {
   start_args a = pending_start[0];
   a.entry(a.arg);
@@ -40,11 +43,13 @@ void coro__context_make(coro__context *ctx, void *stack_lo, void *stack_hi, coro
   ctx->arg = arg;
 }
 
-void coro__context_switch(coro__context *from, coro__context *to) {
+int coro__context_switch(coro__context *from, coro__context *to, int pass) {
   if (to->entry) {
     pending_start[0].entry = to->entry;
     pending_start[0].arg = to->arg;
     to->entry = NULL;
   }
+  passed = pass;
   swapcontext(&from->uc, &to->uc);
+  return passed;
 }

@@ -19,7 +19,7 @@
         .hidden coro__context_switch
         .type   coro__context_switch, @function
         .p2align 4
-/* void coro__context_switch(coro__context *from (rdi), coro__context *to (rsi)) */
+/* int coro__context_switch(coro__context *from (rdi), coro__context *to (rsi), int pass (edx)) */
 coro__context_switch:
         .cfi_startproc
         pushq   %rbp
@@ -43,6 +43,7 @@ coro__context_switch:
         popq    %rbx
         popq    %rbp
         popq    %rcx                    /* return address of the resumed side */
+        movl    %edx, %eax              /* `pass` is what its switch call returns */
         jmp     *%rcx                   /* not `ret`: see the file comment */
         .cfi_endproc
         .size   coro__context_switch, .-coro__context_switch
