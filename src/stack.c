@@ -371,9 +371,11 @@ int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out) {
   unsigned i;
   char *slot;
   if (s->free_head) {
-    slot = (char *)s->free_head - cls->slot_size + sizeof(void *);
-    s->free_head = *(void **)s->free_head;
-    i = (unsigned)((size_t)(slot - s->base) / cls->slot_size);
+    /* A free slot's top two words: the link, then its index (no division). */
+    void **link = s->free_head;
+    s->free_head = link[0];
+    i = (unsigned)(uintptr_t)link[-1];
+    slot = s->base + (size_t)i * cls->slot_size;
   } else {
     i = s->bumped++;
     slot = s->base + (size_t)i * cls->slot_size;
@@ -404,9 +406,10 @@ void coro__stack_free(coro__tls *t, const coro__stack *st) {
   /* Frames abandoned on this stack left their redzones poisoned. */
   ASAN_UNPOISON_MEMORY_REGION(st->lo, (size_t)(st->hi - st->lo));
 #endif
-  /* Link through the slot's top word: that page is resident already. */
+  /* Link through the slot's top words, a page that is resident already. */
   void **link = (void **)(st->hi - sizeof(void *));
-  *link = s->free_head;
+  link[0] = s->free_head;
+  link[-1] = (void *)(uintptr_t)st->slot;
   s->free_head = link;
   if (!s->in_avail) avail_push(cls, s);
   if (--s->nused == 0 && ++cls->nempty > 1) release_slab(s); /* keep one spare */
