@@ -12,7 +12,8 @@
  * Invariants:
  *   - t->current is the innermost RUNNING coroutine of this thread, or NULL
  *     on the thread's own stack.  Every coroutine in the chain of resumers
- *     above it is NORMAL.
+ *     above it is marked RUNNING too and reported NORMAL (coro_get_state), so
+ *     resuming and yielding touch only the two coroutines involved.
  *   - A coroutine only ever switches to its resumer (yield, finish) or to a
  *     coroutine it resumes: the chain is a stack, as in Lua.
  *   - The side that switches away does the bookkeeping of the side it
@@ -58,7 +59,7 @@ static inline int switch_to(coro__tls *t, coro *from, coro *to, int pass, int dy
 }
 
 static inline void check_canary(const coro *c) {
-  if (CORO__UNLIKELY(*c->canary != CORO__CANARY)) coro__stack_smashed(c);
+  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c);
 }
 
 /* Start or continue c (CREATED or SUSPENDED): its pending coro_yield returns
@@ -66,11 +67,10 @@ static inline void check_canary(const coro *c) {
  * outcome for the caller: CORO_YIELDED, CORO_RETURNED or c's error, with the
  * value handed out already stored in *out by c. */
 static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
-  coro *self = t->current;
-  if (self) self->state = CORO_NORMAL;
-  if (c->in) *c->in = value;
+  coro *self = t->current; /* stays RUNNING: not current, so it reads as NORMAL */
+  *c->in = value;
   c->resumer = self;
-  c->out = out;
+  c->out = out ? out : &c->sink;
   c->state = CORO_RUNNING;
   t->current = c;
   return switch_to(t, self, c, signal, 0);
@@ -82,9 +82,8 @@ static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **
 static inline int leave(coro__tls *t, coro *c, int outcome, void *value, int dying) {
   coro *r = c->resumer;
   check_canary(c);
-  if (c->out) *c->out = value;
+  *c->out = value;
   t->current = r;
-  if (r) r->state = CORO_RUNNING;
   return switch_to(t, c, r, outcome, dying);
 }
 
@@ -122,7 +121,7 @@ static void entry(void *arg) {
 #endif
   void *r = c->fn(c->arg);
   int code = c->fail;
-  run_cleanups(c, c);
+  if (c->cleanups) run_cleanups(c, c);
   c->result = code ? NULL : r;
   c->result_code = code;
   c->state = CORO_CLOSED;
@@ -218,27 +217,34 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   size = (size + coro__page_size - 1) & ~(coro__page_size - 1);
 
   coro__stack st;
-  int rc = coro__stack_alloc(t, size, &st);
+  int rc = coro__stack_get(t, size, &st);
   if (rc < 0) return rc;
+  coro__stack_set_canary(&st);
 
-  /* The object sits at the top of its stack, cache-line aligned. */
+  /* The object sits at the top of its stack, cache-line aligned.  Every
+   * field is set here: no memset of the whole object on the create path. */
   uintptr_t at = ((uintptr_t)st.hi - sizeof(coro)) & ~(uintptr_t)63;
   coro *c = (coro *)at;
-  memset(c, 0, sizeof(*c));
   c->owner = t;
+  c->resumer = NULL;
   c->state = CORO_CREATED;
+  c->out = &c->sink;
+  c->in = &c->sink;
   c->fn = fn;
   c->arg = arg;
+  c->result = NULL;
+  c->result_code = 0;
+  c->fail = 0;
+  c->in_cleanup = 0;
+  c->cleanups = NULL;
+  c->delegator = NULL;
+  c->delegate = NULL;
   c->stack = st;
-  c->canary_word = CORO__CANARY;
-  if (st.guarded) {
-    c->canary = &c->canary_word;
-  } else {
-    uint64_t *low = (uint64_t *)(void *)st.lo;
-    *low = CORO__CANARY;
-    c->canary = low;
-  }
-  if (attr) set_name(c, attr->name);
+#ifdef CORO_ASAN
+  c->asan_fake = NULL;
+#endif
+  c->name[0] = '\0';
+  if (attr && attr->name) set_name(c, attr->name);
   coro__context_make(&c->ctx, st.lo, (void *)at, entry, c);
   *out = c;
   return 0;
@@ -248,7 +254,7 @@ int coro_destroy(coro *c) {
   coro__tls *t = &coro__this_thread;
   int rc = check_handle(t, c);
   if (rc < 0) return rc;
-  if (c->state == CORO_RUNNING || c->state == CORO_NORMAL || c->delegator) return -EBUSY;
+  if (c->state == CORO_RUNNING || c->delegator) return -EBUSY; /* RUNNING includes NORMAL */
   if (c->state == CORO_SUSPENDED) {
     rc = close_internal(t, c);
     /* It yielded instead of exiting: its frames are abandoned, but its
@@ -256,7 +262,7 @@ int coro_destroy(coro *c) {
     if (c->cleanups) run_cleanups(c, t->current);
   }
   if (c->delegate) c->delegate->delegator = NULL;
-  coro__stack_free(t, &c->stack);
+  coro__stack_put(t, &c->stack);
   return rc;
 }
 
@@ -301,7 +307,7 @@ int coro_result(const coro *c, void **ret) {
  * the sent value already in *in. */
 static inline int yield_internal(coro__tls *t, coro *c, void *value, void **in) {
   c->fail = 0;
-  c->in = in;
+  c->in = in ? in : &c->sink;
   c->state = CORO_SUSPENDED;
   return leave(t, c, CORO_YIELDED, value, 0);
 }
@@ -388,7 +394,13 @@ int coro_cleanup_pop(int execute) {
 
 coro *coro_self(void) { return coro__this_thread.current; }
 
-int coro_get_state(const coro *c) { return c ? c->state : -EINVAL; }
+int coro_get_state(const coro *c) {
+  if (!c) return -EINVAL;
+  /* Every coroutine of a resume chain is marked RUNNING; all but the
+   * innermost (the owner thread's current one) are NORMAL. */
+  if (c->state == CORO_RUNNING && c->owner->current != c) return CORO_NORMAL;
+  return c->state;
+}
 
 const char *coro_state_name(int state) {
   static const char *const names[] = {"CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED"};

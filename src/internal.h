@@ -66,11 +66,16 @@ struct coro {
                              other thread are refused (-EPERM) */
   coro *resumer;          /* who resumed it last: where coro_yield returns;
                              NULL for the thread's own stack */
-  int state;              /* a coro_state value */
+  int state;              /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
+                             coroutine that is not the current one is NORMAL
+                             (it resumed another), which saves the resume
+                             path from updating the whole chain */
   void **out;             /* where the resumer wants the value we hand out
-                             (yielded or returned); NULL to discard */
+                             (yielded or returned); &sink to discard */
   void **in;              /* where our pending coro_yield wants the sent value;
-                             NULL before the first yield or if not wanted */
+                             &sink if not wanted */
+  void *sink;             /* target of out/in when the caller passed NULL, so
+                             the hot paths store without a branch */
   coro_fn fn;             /* body */
   void *arg;              /* its argument */
   void *result;           /* return value once CLOSED */
@@ -81,9 +86,6 @@ struct coro {
   coro__cleanup *cleanups; /* pushed handlers, most recent first */
   coro *delegator;        /* coroutine delegating to us via yield_from, or NULL */
   coro *delegate;         /* coroutine we delegate to via yield_from, or NULL */
-  const uint64_t *canary; /* word checked at every switch away: the stack's low
-                             end when unguarded, else canary_word below */
-  uint64_t canary_word;   /* always CORO__CANARY; the canary of guarded stacks */
   coro__stack stack;      /* the stack we run on (this struct is at its top) */
 #ifdef CORO_ASAN
   void *asan_fake;        /* ASan fake-stack handle saved while switched away */
@@ -102,8 +104,13 @@ typedef struct coro__stack_class {
   struct coro__stack_class *next;  /* next size class of this thread */
 } coro__stack_class;
 
+/* Stacks freed most recently, kept whole for the next create (LIFO). */
+#define CORO__STACK_CACHE 16
+
 /* Per-thread state of the library: one instance per thread, zero-initialised. */
 struct coro__tls {
+  unsigned ncached;             /* entries in cache[] */
+  coro__stack cache[CORO__STACK_CACHE]; /* freed stacks, ready for reuse */
   coro *current;                /* running coroutine; NULL on the thread's own stack */
   coro__context main_ctx;       /* the thread's own stack while a coroutine runs */
   coro__stack_class *classes;   /* stack pools, one per size in use */
@@ -128,12 +135,37 @@ extern size_t coro__page_size;
  * thread-exit hook.  Returns 0 or a negated errno. */
 int coro__thread_setup(coro__tls *t);
 
-/* Take a stack of `size` usable bytes (page-rounded) from this thread's pool.
- * Returns 0, or -ENOMEM.  Nothing is leaked on failure. */
+/* Take a stack of `size` usable bytes (page-rounded) from this thread's slabs.
+ * Returns 0, or -ENOMEM.  Nothing is leaked on failure.  Callers try the
+ * cache first (coro__stack_get). */
 int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out);
 
-/* Give a stack back to the pool it came from. */
+/* Give a stack back to its slab. */
 void coro__stack_free(coro__tls *t, const coro__stack *s);
+
+/* An unguarded stack carries this canary at its low end. */
+static inline void coro__stack_set_canary(const coro__stack *s) {
+  if (!s->guarded) *(uint64_t *)(void *)s->lo = CORO__CANARY;
+}
+
+static inline int coro__stack_canary_ok(const coro__stack *s) {
+  return s->guarded || *(const uint64_t *)(const void *)s->lo == CORO__CANARY;
+}
+
+/* The fast path: reuse a recently freed stack of the same size. */
+static inline int coro__stack_get(coro__tls *t, size_t size, coro__stack *out) {
+  if (CORO__LIKELY(t->ncached && t->cache[t->ncached - 1].size == size)) {
+    *out = t->cache[--t->ncached];
+    return 0;
+  }
+  return coro__stack_alloc(t, size, out);
+}
+
+/* Keep a freed stack for the next create, or give it back to its slab. */
+static inline void coro__stack_put(coro__tls *t, const coro__stack *s) {
+  if (CORO__LIKELY(t->ncached < CORO__STACK_CACHE)) t->cache[t->ncached++] = *s;
+  else coro__stack_free(t, s);
+}
 
 /* Print which coroutine smashed its canary, then abort: a broken invariant. */
 __attribute__((noreturn)) void coro__stack_smashed(const coro *c);

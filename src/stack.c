@@ -209,6 +209,7 @@ static void release_slab(coro__slab *s);
  * Coroutines still alive keep their slabs (the program leaked them). */
 static void thread_exit(void *arg) {
   coro__tls *t = arg;
+  while (t->ncached) coro__stack_free(t, &t->cache[--t->ncached]);
   if (t->altstack) {
     stack_t ss = {.ss_flags = SS_DISABLE};
     sigaltstack(&ss, NULL);
@@ -407,7 +408,7 @@ void coro__stack_free(coro__tls *t, const coro__stack *st) {
   ASAN_UNPOISON_MEMORY_REGION(st->lo, (size_t)(st->hi - st->lo));
 #endif
   /* Link through the slot's top words, a page that is resident already. */
-  void **link = (void **)(st->hi - sizeof(void *));
+  void **link = (void **)(void *)(st->hi - sizeof(void *));
   link[0] = s->free_head;
   link[-1] = (void *)(uintptr_t)st->slot;
   s->free_head = link;
