@@ -10,8 +10,9 @@
  *        +--throw/close--> CLOSED <--returns or fails (body ends)
  *
  * Invariants:
- *   - t->current is the innermost RUNNING coroutine of this thread, or NULL
- *     on the thread's own stack.  Every coroutine in the chain of resumers
+ *   - t->current is the innermost RUNNING coroutine of this thread, or
+ *     &t->main on the thread's own stack (NULL before the thread's first
+ *     coroutine).  Every coroutine in the chain of resumers
  *     above it is marked RUNNING too and reported NORMAL (coro_get_state), so
  *     resuming and yielding touch only the two coroutines involved.
  *   - A coroutine only ever switches to its resumer (yield, finish) or to a
@@ -27,6 +28,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -35,26 +37,37 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+/* This thread's state.  gcc 12 with -fsanitize=null miscompiles the null
+ * check of a TLS variable's address in some inlining contexts (the branch
+ * reuses stale flags and always reports a null pointer), so sanitizer
+ * builds launder the address through an empty asm; elsewhere the compiler
+ * keeps its cheaper %fs-relative addressing.  Code that has a coroutine at
+ * hand uses c->owner instead, which is the same by invariant. */
+static inline coro__tls *this_thread(void) {
+  coro__tls *t = &coro__this_thread;
+#ifdef CORO_SANITIZE_BUILD
+  __asm__("" : "+r"(t));
+#endif
+  return t;
+}
+
 /* --- switching ------------------------------------------------------------ */
 
-static inline coro__context *ctx_of(coro__tls *t, coro *c) { return c ? &c->ctx : &t->main_ctx; }
-
-/* Switch from `from` to `to` (either may be NULL: the thread's own stack),
- * handing `to` the int its pending switch returns.  All bookkeeping is done
- * before: callers end with `return switch_to(...)`, which compiles to a tail
- * call (see arch/switch.h).  `dying`: `from` never runs again. */
-static inline int switch_to(coro__tls *t, coro *from, coro *to, int pass, int dying) {
+/* Switch from `from` to `to` (either may be &t->main, the thread's own
+ * stack), handing `to` the int its pending switch returns.  All bookkeeping
+ * is done before: callers end with `return switch_to(...)`, which compiles to
+ * a tail call (see arch/switch.h).  `dying`: `from` never runs again. */
+static inline int switch_to(coro *from, coro *to, int pass, int dying) {
 #ifdef CORO_ASAN
-  void **fake = dying ? NULL : from ? &from->asan_fake : &t->main_asan_fake;
-  if (to) __sanitizer_start_switch_fiber(fake, to->stack.lo, (size_t)(to->stack.hi - to->stack.lo));
-  else __sanitizer_start_switch_fiber(fake, t->main_stack_lo, t->main_stack_size);
-  int got = coro__context_switch(ctx_of(t, from), ctx_of(t, to), pass);
+  __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, to->stack.lo,
+                                 (size_t)(to->stack.hi - to->stack.lo));
+  int got = coro__context_switch(&from->ctx, &to->ctx, pass);
   /* Back in `from` (never reached when dying). */
-  __sanitizer_finish_switch_fiber(from ? from->asan_fake : t->main_asan_fake, NULL, NULL);
+  __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
   return got;
 #else
   (void)dying;
-  return coro__context_switch(ctx_of(t, from), ctx_of(t, to), pass);
+  return coro__context_switch(&from->ctx, &to->ctx, pass);
 #endif
 }
 
@@ -73,18 +86,19 @@ static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **
   c->out = out ? out : &c->sink;
   c->state = CORO_RUNNING;
   t->current = c;
-  return switch_to(t, self, c, signal, 0);
+  return switch_to(self, c, signal, 0);
 }
 
 /* The running coroutine c hands `outcome` and `value` to its resumer and
  * stops: SUSPENDED (outcome CORO_YIELDED), or CLOSED for good.  Returns, when
  * c is resumed, the signal for its pending coro_yield. */
-static inline int leave(coro__tls *t, coro *c, int outcome, void *value, int dying) {
+static inline int leave(coro *c, int outcome, void *value, int dying) {
+  coro__tls *t = c->owner; /* see this_thread() */
   coro *r = c->resumer;
-  check_canary(c);
+  if (CORO__UNLIKELY(c->flags & CORO__F_UNGUARDED)) check_canary(c);
   *c->out = value;
   t->current = r;
-  return switch_to(t, c, r, outcome, dying);
+  return switch_to(c, r, outcome, dying);
 }
 
 /* --- cleanup handlers -------------------------------------------------------- */
@@ -92,14 +106,14 @@ static inline int leave(coro__tls *t, coro *c, int outcome, void *value, int dyi
 /* Run and free every handler of c, LIFO.  `host` is the coroutine whose stack
  * they run on (c itself, another one, or NULL): it may not yield meanwhile. */
 static void run_cleanups(coro *c, coro *host) {
-  if (host) host->in_cleanup++;
+  host->flags += CORO__F_CLEANUP_ONE;
   while (c->cleanups) {
     coro__cleanup *h = c->cleanups;
     c->cleanups = h->next;
     h->fn(h->arg);
     coro__free(h);
   }
-  if (host) host->in_cleanup--;
+  host->flags -= CORO__F_CLEANUP_ONE;
 }
 
 /* --- the body's life --------------------------------------------------------- */
@@ -107,16 +121,16 @@ static void run_cleanups(coro *c, coro *host) {
 /* First and last frame of every coroutine's stack. */
 static void entry(void *arg) {
   coro *c = arg;
-  coro__tls *t = &coro__this_thread;
 #ifdef CORO_ASAN
+  coro__tls *t = c->owner; /* see this_thread() */
   /* The first switch into this stack: learn the bounds of the stack that
    * switched here if it was the thread's own (needed to switch back). */
   const void *lo;
   size_t size;
   __sanitizer_finish_switch_fiber(NULL, &lo, &size);
-  if (!c->resumer) {
-    t->main_stack_lo = lo;
-    t->main_stack_size = size;
+  if (c->resumer == &t->main) {
+    t->main.stack.lo = (char *)(uintptr_t)lo;
+    t->main.stack.hi = (char *)(uintptr_t)lo + size;
   }
 #endif
   void *r = c->fn(c->arg);
@@ -125,8 +139,10 @@ static void entry(void *arg) {
   c->result = code ? NULL : r;
   c->result_code = code;
   c->state = CORO_CLOSED;
-  leave(t, c, code ? code : CORO_RETURNED, c->result, 1);
-  __builtin_unreachable(); /* a CLOSED coroutine is never switched to */
+  leave(c, code ? code : CORO_RETURNED, c->result, 1);
+  /* A CLOSED coroutine is never switched to.  Not __builtin_unreachable():
+   * gcc 12 with -fsanitize=undefined then prunes the checks in leave(). */
+  abort();
 }
 
 /* The checks every call on a coroutine handle starts with. */
@@ -207,7 +223,7 @@ static void set_name(coro *c, const char *name) {
 }
 
 int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   size_t size = attr ? attr->stack_size : CORO_STACK_DEFAULT;
   if (!out || !fn || size < CORO_STACK_MIN || size > CORO_STACK_MAX) return -EINVAL;
   if (CORO__UNLIKELY(!t->ready)) {
@@ -226,7 +242,7 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   uintptr_t at = ((uintptr_t)st.hi - sizeof(coro)) & ~(uintptr_t)63;
   coro *c = (coro *)at;
   c->owner = t;
-  c->resumer = NULL;
+  c->resumer = &t->main;
   c->state = CORO_CREATED;
   c->out = &c->sink;
   c->in = &c->sink;
@@ -235,7 +251,7 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->result = NULL;
   c->result_code = 0;
   c->fail = 0;
-  c->in_cleanup = 0;
+  c->flags = st.guarded ? 0u : CORO__F_UNGUARDED;
   c->cleanups = NULL;
   c->delegator = NULL;
   c->delegate = NULL;
@@ -251,7 +267,7 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 }
 
 int coro_destroy(coro *c) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   int rc = check_handle(t, c);
   if (rc < 0) return rc;
   if (c->state == CORO_RUNNING || c->delegator) return -EBUSY; /* RUNNING includes NORMAL */
@@ -269,19 +285,19 @@ int coro_destroy(coro *c) {
 /* --- public: resuming ------------------------------------------------------------ */
 
 int coro_send(coro *c, void *value, void **out) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   int rc = check_handle(t, c);
   return rc < 0 ? rc : send_internal(t, c, value, out);
 }
 
 int coro_next(coro *c, void **out) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   int rc = check_handle(t, c);
   return rc < 0 ? rc : send_internal(t, c, NULL, out);
 }
 
 int coro_throw(coro *c, int err, void **out) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   int rc = check_handle(t, c);
   if (rc < 0) return rc;
   if (err >= 0) return -EINVAL;
@@ -289,7 +305,7 @@ int coro_throw(coro *c, int err, void **out) {
 }
 
 int coro_close(coro *c) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   int rc = check_handle(t, c);
   return rc < 0 ? rc : close_internal(t, c);
 }
@@ -303,26 +319,40 @@ int coro_result(const coro *c, void **ret) {
 
 /* --- public: inside a coroutine ----------------------------------------------------- */
 
+/* coro_yield when the current coroutine has any flag set: refuse on the
+ * thread's own stack or in a cleanup handler, else check the canary. */
+static int yield_slow(coro *c, void *value, void **in);
+
 /* Suspend the current coroutine c with `value`; returns its resume signal,
  * the sent value already in *in. */
-static inline int yield_internal(coro__tls *t, coro *c, void *value, void **in) {
+static inline int yield_internal(coro *c, void *value, void **in) {
   c->fail = 0;
   c->in = in ? in : &c->sink;
   c->state = CORO_SUSPENDED;
-  return leave(t, c, CORO_YIELDED, value, 0);
+  return leave(c, CORO_YIELDED, value, 0);
 }
 
 int coro_yield(void *value, void **in) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   coro *c = t->current;
-  if (CORO__UNLIKELY(!c || c->in_cleanup)) return -EPERM;
-  return yield_internal(t, c, value, in);
+  if (CORO__UNLIKELY(!c || c->flags)) return yield_slow(c, value, in);
+  return yield_internal(c, value, in);
+}
+
+/* Is c a coroutine that may yield or push cleanups now? */
+static inline int may_yield(const coro *c) {
+  return c && !(c->flags & (CORO__F_MAIN | CORO__F_IN_CLEANUP));
+}
+
+static int yield_slow(coro *c, void *value, void **in) {
+  if (!may_yield(c)) return -EPERM;
+  return yield_internal(c, value, in); /* unguarded: leave() checks the canary */
 }
 
 int coro_yield_from(coro *sub, void **result) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = this_thread();
   coro *self = t->current;
-  if (!self || self->in_cleanup) return -EPERM;
+  if (!may_yield(self)) return -EPERM;
   int rc = check_handle(t, sub);
   if (rc < 0) return rc;
   if (sub == self || sub->delegator) return -EBUSY;
@@ -334,7 +364,7 @@ int coro_yield_from(coro *sub, void **result) {
   self->delegate = sub;
   while (rc == CORO_YIELDED) {
     void *in = NULL;
-    int sig = yield_internal(t, self, v, &in);
+    int sig = yield_internal(self, v, &in);
     if (sig == 0) {
       rc = send_internal(t, sub, in, &v);
     } else if (sig == CORO_EEXIT) {
@@ -357,15 +387,15 @@ int coro_yield_from(coro *sub, void **result) {
 }
 
 void *coro_fail(int err) {
-  coro *c = coro__this_thread.current;
-  if (c) c->fail = err < 0 ? err : -EINVAL;
+  coro *c = this_thread()->current;
+  if (c && !(c->flags & CORO__F_MAIN)) c->fail = err < 0 ? err : -EINVAL;
   return NULL;
 }
 
 int coro_cleanup_push(coro_cleanup_fn fn, void *arg) {
-  coro *c = coro__this_thread.current;
+  coro *c = this_thread()->current;
   if (!fn) return -EINVAL;
-  if (!c || c->in_cleanup) return -EPERM;
+  if (!may_yield(c)) return -EPERM;
   coro__cleanup *h = coro__malloc(sizeof(*h));
   if (!h) return -ENOMEM;
   h->fn = fn;
@@ -376,15 +406,15 @@ int coro_cleanup_push(coro_cleanup_fn fn, void *arg) {
 }
 
 int coro_cleanup_pop(int execute) {
-  coro *c = coro__this_thread.current;
-  if (!c || c->in_cleanup) return -EPERM;
+  coro *c = this_thread()->current;
+  if (!may_yield(c)) return -EPERM;
   coro__cleanup *h = c->cleanups;
   if (!h) return -ENOENT;
   c->cleanups = h->next;
   if (execute) {
-    c->in_cleanup++;
+    c->flags += CORO__F_CLEANUP_ONE;
     h->fn(h->arg);
-    c->in_cleanup--;
+    c->flags -= CORO__F_CLEANUP_ONE;
   }
   coro__free(h);
   return 0;
@@ -392,7 +422,10 @@ int coro_cleanup_pop(int execute) {
 
 /* --- public: introspection ------------------------------------------------------------ */
 
-coro *coro_self(void) { return coro__this_thread.current; }
+coro *coro_self(void) {
+  coro *c = this_thread()->current;
+  return c && !(c->flags & CORO__F_MAIN) ? c : NULL;
+}
 
 int coro_get_state(const coro *c) {
   if (!c) return -EINVAL;

@@ -32,6 +32,10 @@
 #endif
 #endif
 
+#ifdef CORO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define CORO__TLS __thread __attribute__((tls_model("initial-exec")))
 #define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -40,6 +44,16 @@
 #define CORO__CANARY UINT64_C(0x6c6962636f726f21) /* "libcoro!" */
 
 typedef struct coro__tls coro__tls;
+
+/* coro.flags.  Anything set sends coro_yield down its slow path. */
+enum {
+  CORO__F_MAIN = 1u,             /* the thread's own stack (coro__tls.main) */
+  CORO__F_UNGUARDED = 2u,        /* no guard page: check the canary at switches */
+  CORO__F_CLEANUP_ONE = 1u << 8  /* one level of cleanup handlers running on
+                                    this stack (a count in the high bits):
+                                    yield and cleanup_push are refused */
+};
+#define CORO__F_IN_CLEANUP (~0u << 8)
 typedef struct coro__slab coro__slab;
 
 /* A stack handed out by the pool. */
@@ -81,8 +95,8 @@ struct coro {
   void *result;           /* return value once CLOSED */
   int result_code;        /* 0, or the error it finished with, once CLOSED */
   int fail;               /* error recorded by coro_fail(), applied on return */
-  int in_cleanup;         /* > 0 while cleanup handlers run on this stack:
-                             yield and cleanup_push are refused */
+  unsigned flags;         /* CORO__F_*: zero for an ordinary guarded
+                             coroutine, so the yield path tests one word */
   coro__cleanup *cleanups; /* pushed handlers, most recent first */
   coro *delegator;        /* coroutine delegating to us via yield_from, or NULL */
   coro *delegate;         /* coroutine we delegate to via yield_from, or NULL */
@@ -111,17 +125,17 @@ typedef struct coro__stack_class {
 struct coro__tls {
   unsigned ncached;             /* entries in cache[] */
   coro__stack cache[CORO__STACK_CACHE]; /* freed stacks, ready for reuse */
-  coro *current;                /* running coroutine; NULL on the thread's own stack */
-  coro__context main_ctx;       /* the thread's own stack while a coroutine runs */
+  coro *current;                /* running coroutine, &main on the thread's own
+                                   stack; NULL until the thread's first create */
   coro__stack_class *classes;   /* stack pools, one per size in use */
   int ready;                    /* per-thread setup done (alt signal stack, exit hook) */
   void *altstack;               /* alternate signal stack we installed, or NULL */
   size_t altstack_size;         /* its size */
-#ifdef CORO_ASAN
-  const void *main_stack_lo;    /* the thread stack's bounds, learnt from ASan */
-  size_t main_stack_size;
-  void *main_asan_fake;         /* ASan fake-stack handle of the thread stack */
-#endif
+  coro main;                    /* the thread's own stack as a coroutine (flag
+                                   CORO__F_MAIN): the resumer at the root of
+                                   every chain, so a resumer is never NULL;
+                                   under ASan its stack bounds are learnt at
+                                   the first switch */
 };
 
 extern CORO__TLS coro__tls coro__this_thread;
@@ -163,6 +177,10 @@ static inline int coro__stack_get(coro__tls *t, size_t size, coro__stack *out) {
 
 /* Keep a freed stack for the next create, or give it back to its slab. */
 static inline void coro__stack_put(coro__tls *t, const coro__stack *s) {
+#ifdef CORO_ASAN
+  /* Frames abandoned on this stack left their redzones poisoned. */
+  ASAN_UNPOISON_MEMORY_REGION(s->lo, (size_t)(s->hi - s->lo));
+#endif
   if (CORO__LIKELY(t->ncached < CORO__STACK_CACHE)) t->cache[t->ncached++] = *s;
   else coro__stack_free(t, s);
 }

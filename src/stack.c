@@ -185,7 +185,7 @@ void coro__stack_smashed(const coro *c) {
 static void on_segv(int sig, siginfo_t *info, void *uctx) {
   coro *c = coro__this_thread.current;
   char *addr = info->si_addr;
-  if (c && c->stack.guarded && addr >= c->stack.lo - page_size && addr < c->stack.lo) {
+  if (c && !(c->flags & CORO__F_MAIN) && c->stack.guarded && addr >= c->stack.lo - page_size && addr < c->stack.lo) {
     report(c, "stack overflow", addr);
     die();
   }
@@ -274,6 +274,13 @@ int coro__thread_setup(coro__tls *t) {
     t->altstack = p;
     t->altstack_size = ALTSTACK_SIZE;
   }
+  /* The thread's own stack becomes the root resumer of every chain. */
+  t->main.owner = t;
+  t->main.state = CORO_RUNNING;
+  t->main.flags = CORO__F_MAIN;
+  t->main.out = t->main.in = &t->main.sink;
+  memcpy(t->main.name, "(thread)", sizeof("(thread)"));
+  t->current = &t->main;
   pthread_setspecific(exit_key, t);
   t->ready = 1;
   return 0;
@@ -404,7 +411,8 @@ void coro__stack_free(coro__tls *t, const coro__stack *st) {
   coro__stack_class *cls = s->cls;
   (void)t;
 #ifdef CORO_ASAN
-  /* Frames abandoned on this stack left their redzones poisoned. */
+  /* Frames abandoned on this stack left their redzones poisoned (a stack
+   * that went through the cache was cleaned there already: harmless). */
   ASAN_UNPOISON_MEMORY_REGION(st->lo, (size_t)(st->hi - st->lo));
 #endif
   /* Link through the slot's top words, a page that is resident already. */
