@@ -708,15 +708,15 @@ enum {
   F_COUNT
 };
 
-#define TIMING(k, l, kd, fn, full, quick, b)                                       \
-  {                                                                                \
-    .key = k, .label = l, .kind = kd, .unit = "ns", .run = fn, .iters_full = full, \
-    .iters_quick = quick, .base = b, .enabled = 1                                  \
+#define TIMING(k, l, kd, fn, full, quick, b)                                                       \
+  {                                                                                                \
+    .key = k, .label = l, .kind = kd, .unit = "ns", .run = fn, .iters_full = full,                 \
+    .iters_quick = quick, .base = b, .enabled = 1                                                  \
   }
-#define MEMORY_ROW(k, l, full, quick, b)                                                         \
-  {                                                                                              \
-    .key = k, .label = l, .kind = MEMORY, .unit = "B", .iters_full = full, .iters_quick = quick, \
-    .base = b, .enabled = 1                                                                      \
+#define MEMORY_ROW(k, l, full, quick, b)                                                           \
+  {                                                                                                \
+    .key = k, .label = l, .kind = MEMORY, .unit = "B", .iters_full = full, .iters_quick = quick,   \
+    .base = b, .enabled = 1                                                                        \
   }
 
 /* Iterations per repeat are sized for ~50-500 ms per repeat on the reference

@@ -35,7 +35,7 @@ static void *range(void *arg) {
   long n = 0;
   for (long i = r->lo; i < r->hi; i++, n++)
     if (coro_yield(V(i), NULL) < 0) return NULL; /* closed */
-  return V(n); /* the value of `yield from range(...)` */
+  return V(n);                                   /* the value of `yield from range(...)` */
 }
 
 static void report_closed(void *name) { printf("  (%s finished)\n", (const char *)name); }

@@ -125,10 +125,10 @@ enum {
 };
 
 /* Stack sizes, in bytes. */
-#define CORO_STACK_DEFAULT ((size_t)64 * 1024)          /* default usable stack */
-#define CORO_STACK_MIN ((size_t)16 * 1024)              /* smallest accepted */
-#define CORO_STACK_MAX ((size_t)1024 * 1024 * 1024)     /* largest accepted (1 GiB) */
-#define CORO_NAME_MAX 32                                /* name buffer, with the NUL */
+#define CORO_STACK_DEFAULT ((size_t)64 * 1024)      /* default usable stack */
+#define CORO_STACK_MIN ((size_t)16 * 1024)          /* smallest accepted */
+#define CORO_STACK_MAX ((size_t)1024 * 1024 * 1024) /* largest accepted (1 GiB) */
+#define CORO_NAME_MAX 32                            /* name buffer, with the NUL */
 
 /* Creation attributes.  Initialise with coro_attr_init() or CORO_ATTR_INIT,
  * then set what you need; a zeroed struct is rejected (stack_size 0). */
@@ -139,7 +139,8 @@ typedef struct coro_attr {
                         CORO_NAME_MAX - 1 bytes); NULL for none */
 } coro_attr;
 
-#define CORO_ATTR_INIT {CORO_STACK_DEFAULT, NULL}
+#define CORO_ATTR_INIT                                                                             \
+  { CORO_STACK_DEFAULT, NULL }
 
 /* ========================================================================== */
 /* Creating and destroying                                                     */

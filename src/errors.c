@@ -10,9 +10,9 @@
 #include "coro.h"
 
 static const struct {
-  int code;          /* negative code */
-  const char *name;  /* symbolic name */
-  const char *msg;   /* short message */
+  int code;         /* negative code */
+  const char *name; /* symbolic name */
+  const char *msg;  /* short message */
 } table[] = {
     {CORO_EDONE, "CORO_EDONE", "generator already finished (StopIteration)"},
     {CORO_EEXIT, "CORO_EEXIT", "generator exit requested (GeneratorExit)"},

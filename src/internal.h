@@ -47,11 +47,11 @@ typedef struct coro__tls coro__tls;
 
 /* coro.flags.  Anything set sends coro_yield down its slow path. */
 enum {
-  CORO__F_MAIN = 1u,             /* the thread's own stack (coro__tls.main) */
-  CORO__F_UNGUARDED = 2u,        /* no guard page: check the canary at switches */
-  CORO__F_CLEANUP_ONE = 1u << 8  /* one level of cleanup handlers running on
-                                    this stack (a count in the high bits):
-                                    yield and cleanup_push are refused */
+  CORO__F_MAIN = 1u,            /* the thread's own stack (coro__tls.main) */
+  CORO__F_UNGUARDED = 2u,       /* no guard page: check the canary at switches */
+  CORO__F_CLEANUP_ONE = 1u << 8 /* one level of cleanup handlers running on
+                                   this stack (a count in the high bits):
+                                   yield and cleanup_push are refused */
 };
 #define CORO__F_IN_CLEANUP (~0u << 8)
 typedef struct coro__slab coro__slab;
@@ -68,54 +68,54 @@ typedef struct coro__stack {
 
 /* One pushed cleanup handler. */
 typedef struct coro__cleanup {
-  coro_cleanup_fn fn;          /* handler */
-  void *arg;                   /* its argument */
-  struct coro__cleanup *next;  /* the handler pushed before this one */
+  coro_cleanup_fn fn;         /* handler */
+  void *arg;                  /* its argument */
+  struct coro__cleanup *next; /* the handler pushed before this one */
 } coro__cleanup;
 
 struct coro {
-  coro__context ctx;      /* saved machine context while not running; first
-                             member so the switch finds it at offset 0 */
-  coro__tls *owner;       /* thread context that created it: calls from any
-                             other thread are refused (-EPERM) */
-  coro *resumer;          /* who resumed it last: where coro_yield returns;
-                             NULL for the thread's own stack */
-  int state;              /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
-                             coroutine that is not the current one is NORMAL
-                             (it resumed another), which saves the resume
-                             path from updating the whole chain */
-  void **out;             /* where the resumer wants the value we hand out
-                             (yielded or returned); &sink to discard */
-  void **in;              /* where our pending coro_yield wants the sent value;
-                             &sink if not wanted */
-  void *sink;             /* target of out/in when the caller passed NULL, so
-                             the hot paths store without a branch */
-  coro_fn fn;             /* body */
-  void *arg;              /* its argument */
-  void *result;           /* return value once CLOSED */
-  int result_code;        /* 0, or the error it finished with, once CLOSED */
-  int fail;               /* error recorded by coro_fail(), applied on return */
-  unsigned flags;         /* CORO__F_*: zero for an ordinary guarded
-                             coroutine, so the yield path tests one word */
+  coro__context ctx;       /* saved machine context while not running; first
+                              member so the switch finds it at offset 0 */
+  coro__tls *owner;        /* thread context that created it: calls from any
+                              other thread are refused (-EPERM) */
+  coro *resumer;           /* who resumed it last: where coro_yield returns;
+                              &owner->main for the thread's own stack */
+  int state;               /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
+                              coroutine that is not the current one is NORMAL
+                              (it resumed another), which saves the resume
+                              path from updating the whole chain */
+  void **out;              /* where the resumer wants the value we hand out
+                              (yielded or returned); &sink to discard */
+  void **in;               /* where our pending coro_yield wants the sent value;
+                              &sink if not wanted */
+  void *sink;              /* target of out/in when the caller passed NULL, so
+                              the hot paths store without a branch */
+  coro_fn fn;              /* body */
+  void *arg;               /* its argument */
+  void *result;            /* return value once CLOSED */
+  int result_code;         /* 0, or the error it finished with, once CLOSED */
+  int fail;                /* error recorded by coro_fail(), applied on return */
+  unsigned flags;          /* CORO__F_*: zero for an ordinary guarded
+                              coroutine, so the yield path tests one word */
   coro__cleanup *cleanups; /* pushed handlers, most recent first */
-  coro *delegator;        /* coroutine delegating to us via yield_from, or NULL */
-  coro *delegate;         /* coroutine we delegate to via yield_from, or NULL */
-  coro__stack stack;      /* the stack we run on (this struct is at its top) */
+  coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
+  coro *delegate;          /* coroutine we delegate to via yield_from, or NULL */
+  coro__stack stack;       /* the stack we run on (this struct is at its top) */
 #ifdef CORO_ASAN
-  void *asan_fake;        /* ASan fake-stack handle saved while switched away */
+  void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif
   char name[CORO_NAME_MAX]; /* NUL-terminated; read by the overflow handler */
 };
 
 /* A pool of stack slots of one size, per thread. */
 typedef struct coro__stack_class {
-  size_t size;                     /* usable size of its stacks (page multiple) */
-  size_t slot_size;                /* size + the guard page */
-  unsigned nslots;                 /* slots per slab */
-  unsigned nempty;                 /* slabs with no slot in use (at most 1 kept) */
-  unsigned nslabs;                 /* slabs mapped */
-  coro__slab *avail;               /* slabs with a free slot, most recently freed into first */
-  struct coro__stack_class *next;  /* next size class of this thread */
+  size_t size;                    /* usable size of its stacks (page multiple) */
+  size_t slot_size;               /* size + the guard page */
+  unsigned nslots;                /* slots per slab */
+  unsigned nempty;                /* slabs with no slot in use (at most 1 kept) */
+  unsigned nslabs;                /* slabs mapped */
+  coro__slab *avail;              /* slabs with a free slot, most recently freed into first */
+  struct coro__stack_class *next; /* next size class of this thread */
 } coro__stack_class;
 
 /* Stacks freed most recently, kept whole for the next create (LIFO). */
@@ -123,19 +123,19 @@ typedef struct coro__stack_class {
 
 /* Per-thread state of the library: one instance per thread, zero-initialised. */
 struct coro__tls {
-  unsigned ncached;             /* entries in cache[] */
+  unsigned ncached;                     /* entries in cache[] */
   coro__stack cache[CORO__STACK_CACHE]; /* freed stacks, ready for reuse */
-  coro *current;                /* running coroutine, &main on the thread's own
-                                   stack; NULL until the thread's first create */
-  coro__stack_class *classes;   /* stack pools, one per size in use */
-  int ready;                    /* per-thread setup done (alt signal stack, exit hook) */
-  void *altstack;               /* alternate signal stack we installed, or NULL */
-  size_t altstack_size;         /* its size */
-  coro main;                    /* the thread's own stack as a coroutine (flag
-                                   CORO__F_MAIN): the resumer at the root of
-                                   every chain, so a resumer is never NULL;
-                                   under ASan its stack bounds are learnt at
-                                   the first switch */
+  coro *current;                        /* running coroutine, &main on the thread's own
+                                           stack; NULL until the thread's first create */
+  coro__stack_class *classes;           /* stack pools, one per size in use */
+  int ready;                            /* per-thread setup done (alt signal stack, exit hook) */
+  void *altstack;                       /* alternate signal stack we installed, or NULL */
+  size_t altstack_size;                 /* its size */
+  coro main;                            /* the thread's own stack as a coroutine (flag
+                                           CORO__F_MAIN): the resumer at the root of
+                                           every chain, so a resumer is never NULL;
+                                           under ASan its stack bounds are learnt at
+                                           the first switch */
 };
 
 extern CORO__TLS coro__tls coro__this_thread;
@@ -181,8 +181,10 @@ static inline void coro__stack_put(coro__tls *t, const coro__stack *s) {
   /* Frames abandoned on this stack left their redzones poisoned. */
   ASAN_UNPOISON_MEMORY_REGION(s->lo, (size_t)(s->hi - s->lo));
 #endif
-  if (CORO__LIKELY(t->ncached < CORO__STACK_CACHE)) t->cache[t->ncached++] = *s;
-  else coro__stack_free(t, s);
+  if (CORO__LIKELY(t->ncached < CORO__STACK_CACHE))
+    t->cache[t->ncached++] = *s;
+  else
+    coro__stack_free(t, s);
 }
 
 /* Print which coroutine smashed its canary, then abort: a broken invariant. */
@@ -207,7 +209,7 @@ void coro__fault_reset(void);
  * and stores a negated errno in *err on failure. */
 void *coro__mmap(size_t len, int *err);
 int coro__munmap(void *p, size_t len);
-int coro__mprotect(void *p, size_t len, int prot); /* 0 or a negated errno */
+int coro__mprotect(void *p, size_t len, int prot);  /* 0 or a negated errno */
 int coro__madvise(void *p, size_t len, int advice); /* 0 or a negated errno */
 void *coro__malloc(size_t n);
 void coro__free(void *p);

@@ -77,27 +77,27 @@ typedef struct slot_info {
 } slot_info;
 
 struct coro__slab {
-  char *base;                /* start of the mapping */
-  coro__stack_class *cls;    /* size class it belongs to */
-  unsigned bumped;           /* slots [0, bumped) have been handed out at least once */
-  unsigned nused;            /* slots in use now */
-  unsigned nguarded;         /* slots with an mprotect guard (for the process budget) */
-  void *free_head;           /* free slots, linked through their top word */
-  coro__slab *prev, *next;   /* links in cls->avail while it has a free slot */
-  int in_avail;              /* 1 while linked in cls->avail */
-  slot_info slots[];         /* one per slot */
+  char *base;              /* start of the mapping */
+  coro__stack_class *cls;  /* size class it belongs to */
+  unsigned bumped;         /* slots [0, bumped) have been handed out at least once */
+  unsigned nused;          /* slots in use now */
+  unsigned nguarded;       /* slots with an mprotect guard (for the process budget) */
+  void *free_head;         /* free slots, linked through their top word */
+  coro__slab *prev, *next; /* links in cls->avail while it has a free slot */
+  int in_avail;            /* 1 while linked in cls->avail */
+  slot_info slots[];       /* one per slot */
 };
 
 /* --- process-wide state -------------------------------------------------- */
 
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
-static pthread_key_t exit_key;      /* its destructor tidies a thread's pools at exit */
-static int guard_mode;              /* CORO_GUARD_*, chosen once */
-static int forced_guard_mode;       /* test hook, read by the once-init */
-static long guard_budget;           /* mprotect guards allowed in the process */
-static long guards_in_use;          /* mprotect guards now (atomic: many threads) */
-static struct sigaction old_segv;   /* handler before ours, to chain to */
-size_t coro__page_size; /* set once by process_setup */
+static pthread_key_t exit_key;    /* its destructor tidies a thread's pools at exit */
+static int guard_mode;            /* CORO_GUARD_*, chosen once */
+static int forced_guard_mode;     /* test hook, read by the once-init */
+static long guard_budget;         /* mprotect guards allowed in the process */
+static long guards_in_use;        /* mprotect guards now (atomic: many threads) */
+static struct sigaction old_segv; /* handler before ours, to chain to */
+size_t coro__page_size;           /* set once by process_setup */
 #define page_size coro__page_size
 
 CORO__TLS coro__tls coro__this_thread;
@@ -185,7 +185,8 @@ void coro__stack_smashed(const coro *c) {
 static void on_segv(int sig, siginfo_t *info, void *uctx) {
   coro *c = coro__this_thread.current;
   char *addr = info->si_addr;
-  if (c && !(c->flags & CORO__F_MAIN) && c->stack.guarded && addr >= c->stack.lo - page_size && addr < c->stack.lo) {
+  if (c && !(c->flags & CORO__F_MAIN) && c->stack.guarded && addr >= c->stack.lo - page_size &&
+      addr < c->stack.lo) {
     report(c, "stack overflow", addr);
     die();
   }
@@ -238,9 +239,12 @@ static void process_setup(void) {
   const char *env = getenv("CORO_STACK_GUARD");
   int mode = forced_guard_mode;
   if (!mode && env) {
-    if (strcmp(env, "madvise") == 0) mode = CORO_GUARD_MADVISE;
-    else if (strcmp(env, "mprotect") == 0) mode = CORO_GUARD_MPROTECT;
-    else if (strcmp(env, "canary") == 0) mode = CORO_GUARD_CANARY;
+    if (strcmp(env, "madvise") == 0)
+      mode = CORO_GUARD_MADVISE;
+    else if (strcmp(env, "mprotect") == 0)
+      mode = CORO_GUARD_MPROTECT;
+    else if (strcmp(env, "canary") == 0)
+      mode = CORO_GUARD_CANARY;
   }
   if (mode == CORO_GUARD_MADVISE && !probe_madvise_guard()) mode = CORO_GUARD_MPROTECT;
   if (!mode) mode = probe_madvise_guard() ? CORO_GUARD_MADVISE : CORO_GUARD_MPROTECT;
@@ -297,8 +301,10 @@ static void avail_push(coro__stack_class *cls, coro__slab *s) {
 }
 
 static void avail_remove(coro__stack_class *cls, coro__slab *s) {
-  if (s->prev) s->prev->next = s->next;
-  else cls->avail = s->next;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    cls->avail = s->next;
   if (s->next) s->next->prev = s->prev;
   s->prev = s->next = NULL;
   s->in_avail = 0;

@@ -51,8 +51,8 @@ void *coro__mmap(size_t len, int *err) {
   }
   /* MAP_NORESERVE: stacks are reserved address space, not committed memory,
    * so a million idle 64 KiB stacks do not count against overcommit. */
-  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void *p =
+      mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     *err = -errno;
     return NULL;

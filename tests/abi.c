@@ -74,7 +74,8 @@ static long expected_sum(long seed) {
 
 TEST(callee_saved_registers_survive_switches) {
   coro *c[3];
-  for (int i = 0; i < 3; i++) ASSERT_EQ(coro_create(&c[i], registers_body, IV(i * 1000 + 17), NULL), 0);
+  for (int i = 0; i < 3; i++)
+    ASSERT_EQ(coro_create(&c[i], registers_body, IV(i * 1000 + 17), NULL), 0);
   /* Interleave them so each switch lands on different register contents. */
   long live_main = 424242;
   for (int round = 0; round < 100; round++)

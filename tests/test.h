@@ -19,44 +19,44 @@ void test__register(const char *name, test_fn fn);
 void test__fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
-#define TEST(name)                                                                            \
-  static void test_##name(void);                                                              \
-  __attribute__((constructor)) static void test_register_##name(void) {                      \
-    test__register(#name, test_##name);                                                       \
-  }                                                                                           \
+#define TEST(name)                                                                                 \
+  static void test_##name(void);                                                                   \
+  __attribute__((constructor)) static void test_register_##name(void) {                            \
+    test__register(#name, test_##name);                                                            \
+  }                                                                                                \
   static void test_##name(void)
 
-#define ASSERT_TRUE(cond)                                                                     \
-  do {                                                                                        \
-    if (!(cond)) test__fail(__FILE__, __LINE__, "ASSERT_TRUE(%s)", #cond);                    \
+#define ASSERT_TRUE(cond)                                                                          \
+  do {                                                                                             \
+    if (!(cond)) test__fail(__FILE__, __LINE__, "ASSERT_TRUE(%s)", #cond);                         \
   } while (0)
 
-#define ASSERT_EQ(a, b)                                                                       \
-  do {                                                                                        \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                       \
-    if (a_ != b_) test__fail(__FILE__, __LINE__, "ASSERT_EQ(%s, %s): %lld != %lld", #a, #b,   \
-                             a_, b_);                                                         \
+#define ASSERT_EQ(a, b)                                                                            \
+  do {                                                                                             \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                            \
+    if (a_ != b_)                                                                                  \
+      test__fail(__FILE__, __LINE__, "ASSERT_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_);           \
   } while (0)
 
-#define ASSERT_NE(a, b)                                                                       \
-  do {                                                                                        \
-    long long a_ = (long long)(a), b_ = (long long)(b);                                       \
-    if (a_ == b_) test__fail(__FILE__, __LINE__, "ASSERT_NE(%s, %s): both %lld", #a, #b, a_); \
+#define ASSERT_NE(a, b)                                                                            \
+  do {                                                                                             \
+    long long a_ = (long long)(a), b_ = (long long)(b);                                            \
+    if (a_ == b_) test__fail(__FILE__, __LINE__, "ASSERT_NE(%s, %s): both %lld", #a, #b, a_);      \
   } while (0)
 
-#define ASSERT_PTR_EQ(a, b)                                                                   \
-  do {                                                                                        \
-    const void *a_ = (const void *)(a), *b_ = (const void *)(b);                              \
-    if (a_ != b_) test__fail(__FILE__, __LINE__, "ASSERT_PTR_EQ(%s, %s): %p != %p", #a, #b,   \
-                             a_, b_);                                                         \
+#define ASSERT_PTR_EQ(a, b)                                                                        \
+  do {                                                                                             \
+    const void *a_ = (const void *)(a), *b_ = (const void *)(b);                                   \
+    if (a_ != b_)                                                                                  \
+      test__fail(__FILE__, __LINE__, "ASSERT_PTR_EQ(%s, %s): %p != %p", #a, #b, a_, b_);           \
   } while (0)
 
-#define ASSERT_STR_EQ(a, b)                                                                   \
-  do {                                                                                        \
-    const char *a_ = (a), *b_ = (b);                                                          \
-    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                    \
-      test__fail(__FILE__, __LINE__, "ASSERT_STR_EQ(%s, %s): \"%s\" != \"%s\"", #a, #b,       \
-                 a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                     \
+#define ASSERT_STR_EQ(a, b)                                                                        \
+  do {                                                                                             \
+    const char *a_ = (a), *b_ = (b);                                                               \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                         \
+      test__fail(__FILE__, __LINE__, "ASSERT_STR_EQ(%s, %s): \"%s\" != \"%s\"", #a, #b,            \
+                 a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                          \
   } while (0)
 
 /* Pointer <-> small integer, for passing values through void *. */

@@ -18,8 +18,8 @@ void coro__context_make(coro__context *ctx, void *stack_lo, void *stack_hi, coro
   uint64_t *frame = (uint64_t *)stack_hi - 22; /* 176 bytes */
   (void)stack_lo;
   memset(frame, 0, 22 * sizeof(*frame));
-  frame[0] = (uint64_t)(uintptr_t)arg;                 /* x19 */
-  frame[1] = (uint64_t)(uintptr_t)entry;               /* x20 */
+  frame[0] = (uint64_t)(uintptr_t)arg;                  /* x19 */
+  frame[1] = (uint64_t)(uintptr_t)entry;                /* x20 */
   frame[11] = (uint64_t)(uintptr_t)coro__context_start; /* x30 */
   ctx->sp = frame;
 }

@@ -27,12 +27,12 @@ void coro__context_make(coro__context *ctx, void *stack_lo, void *stack_hi, coro
   uint64_t *sp = (uint64_t *)stack_hi;
   (void)stack_lo;
   *--sp = (uint64_t)(uintptr_t)coro__context_start;
-  *--sp = 0;                         /* rbp */
-  *--sp = (uint64_t)(uintptr_t)arg;  /* rbx */
-  *--sp = (uint64_t)(uintptr_t)entry; /* r12 */
-  *--sp = 0;                         /* r13 */
-  *--sp = 0;                         /* r14 */
-  *--sp = 0;                         /* r15 */
+  *--sp = 0;                               /* rbp */
+  *--sp = (uint64_t)(uintptr_t)arg;        /* rbx */
+  *--sp = (uint64_t)(uintptr_t)entry;      /* r12 */
+  *--sp = 0;                               /* r13 */
+  *--sp = 0;                               /* r14 */
+  *--sp = 0;                               /* r15 */
   *--sp = (uint64_t)0x037f << 32 | 0x1f80; /* x87 CW in the high half, MXCSR low */
   ctx->sp = sp;
 }
