@@ -71,6 +71,7 @@ static inline int switch_to(coro *from, coro *to, int pass, int dying) {
 #endif
 }
 
+
 static inline void check_canary(const coro *c) {
   if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c);
 }
@@ -81,6 +82,7 @@ static inline void check_canary(const coro *c) {
  * value handed out already stored in *out by c. */
 static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
   coro *self = t->current; /* stays RUNNING: not current, so it reads as NORMAL */
+  if (CORO__UNLIKELY(self->flags & CORO__F_UNGUARDED)) check_canary(self);
   *c->in = value;
   c->resumer = self;
   c->out = out ? out : &c->sink;
