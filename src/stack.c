@@ -110,12 +110,15 @@ int coro_stack_guard_mode(void) {
 }
 
 /* Does MADV_GUARD_INSTALL really guard?  Install one and read through it with
- * write(): the kernel answers EFAULT for a guard page, without any signal. */
+ * write(): the kernel answers EFAULT for a guard page, without any signal.
+ * 1 yes, 0 no, -1 cannot tell now (no memory or no file descriptor). */
 static int probe_madvise_guard(void) {
-  int err = 0, ok = 0, fds[2];
+  int err = 0, ok = -1, fds[2];
   char *p = coro__mmap(2 * page_size, &err);
-  if (!p) return 0;
-  if (coro__madvise(p, page_size, MADV_GUARD_INSTALL) == 0 && pipe2(fds, O_CLOEXEC) == 0) {
+  if (!p) return -1;
+  if (coro__madvise(p, page_size, MADV_GUARD_INSTALL) != 0) {
+    ok = 0;
+  } else if (pipe2(fds, O_CLOEXEC) == 0) {
     ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
     close(fds[0]);
     close(fds[1]);
@@ -123,6 +126,10 @@ static int probe_madvise_guard(void) {
   coro__munmap(p, 2 * page_size);
   return ok;
 }
+
+/* Set when the probe could not tell: the next new slab probes again, so one
+ * failed mmap at start-up does not leave the process with weaker guards. */
+static int reprobe;
 
 static long read_max_map_count(void) {
   long n = 65530;
@@ -246,9 +253,12 @@ static void process_setup(void) {
     else if (strcmp(env, "canary") == 0)
       mode = CORO_GUARD_CANARY;
   }
-  if (mode == CORO_GUARD_MADVISE && !probe_madvise_guard()) mode = CORO_GUARD_MPROTECT;
-  if (!mode) mode = probe_madvise_guard() ? CORO_GUARD_MADVISE : CORO_GUARD_MPROTECT;
-  guard_mode = mode;
+  if (!mode || mode == CORO_GUARD_MADVISE) {
+    int probe = probe_madvise_guard();
+    mode = probe == 1 ? CORO_GUARD_MADVISE : CORO_GUARD_MPROTECT;
+    reprobe = probe < 0;
+  }
+  __atomic_store_n(&guard_mode, mode, __ATOMIC_RELAXED);
   guard_budget = read_max_map_count() / 4;
 
   struct sigaction sa;
@@ -332,6 +342,11 @@ static coro__slab *new_slab(coro__stack_class *cls, int *err) {
     return NULL;
   }
   memset(s, 0, sizeof(*s) + cls->nslots * sizeof(s->slots[0]));
+  if (__atomic_exchange_n(&reprobe, 0, __ATOMIC_RELAXED)) {
+    int probe = probe_madvise_guard();
+    if (probe == 1) __atomic_store_n(&guard_mode, CORO_GUARD_MADVISE, __ATOMIC_RELAXED);
+    else if (probe < 0) __atomic_store_n(&reprobe, 1, __ATOMIC_RELAXED);
+  }
   s->base = coro__mmap(cls->slot_size * cls->nslots, err);
   if (!s->base) {
     coro__free(s);
@@ -358,7 +373,7 @@ static void release_slab(coro__slab *s) {
 
 /* Decide and install the guard of a slot handed out for the first time. */
 static void guard_slot(coro__slab *s, char *slot, slot_info *si) {
-  if (guard_mode == CORO_GUARD_MADVISE) {
+  if (__atomic_load_n(&guard_mode, __ATOMIC_RELAXED) == CORO_GUARD_MADVISE) {
     si->guarded = coro__madvise(slot, page_size, MADV_GUARD_INSTALL) == 0;
   } else if (guard_mode == CORO_GUARD_MPROTECT) {
     if (__atomic_add_fetch(&guards_in_use, 1, __ATOMIC_RELAXED) <= guard_budget &&

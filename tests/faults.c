@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -430,4 +431,40 @@ TEST(mprotect_guard_failure_falls_back_to_canary) {
   }
   ASSERT_EQ(coro_stack_guard_mode(), CORO_GUARD_MPROTECT);
   guard_fails_then_canary(CORO__FAULT_MPROTECT, 140 * KIB);
+}
+
+/* --- the guard-mode probe ------------------------------------------------------ */
+
+/* The test's own oracle: does this kernel turn MADV_GUARD_INSTALL (102) into a
+ * real guard?  A write() that reads from a guard page fails with EFAULT. */
+static int kernel_has_guard_pages(void) {
+  long page = sysconf(_SC_PAGESIZE);
+  char *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_TRUE(p != MAP_FAILED);
+  int fds[2], yes = 0;
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  if (madvise(p, (size_t)page, 102) == 0) yes = write(fds[1], p, 1) < 0 && errno == EFAULT;
+  close(fds[0]);
+  close(fds[1]);
+  munmap(p, (size_t)page);
+  return yes;
+}
+
+/* The probe runs on the process's first mmap.  If that mmap fails, the probe
+ * cannot tell, and the process must not settle for mprotect guards for good:
+ * the next slab probes again. */
+TEST(inconclusive_guard_probe_is_retried) {
+  if (in_child()) {
+    coro__fault_arm(CORO__FAULT_MMAP, 0, ENOMEM);
+    coro *g = SENTINEL_HANDLE;
+    ASSERT_EQ(coro_create(&g, counter, IV(1), NULL), -ENOMEM);
+    ASSERT_PTR_EQ(g, SENTINEL_HANDLE);
+    coro__fault_reset();
+    ASSERT_EQ(coro_create(&g, counter, IV(3), NULL), 0);
+    counter_finish(g, 3, 0);
+    int want = kernel_has_guard_pages() ? CORO_GUARD_MADVISE : CORO_GUARD_MPROTECT;
+    ASSERT_EQ(coro_stack_guard_mode(), want);
+    return;
+  }
+  run_in_fresh_process(FRESH(inconclusive_guard_probe_is_retried), NULL);
 }
