@@ -344,8 +344,10 @@ static coro__slab *new_slab(coro__stack_class *cls, int *err) {
   memset(s, 0, sizeof(*s) + cls->nslots * sizeof(s->slots[0]));
   if (__atomic_exchange_n(&reprobe, 0, __ATOMIC_RELAXED)) {
     int probe = probe_madvise_guard();
-    if (probe == 1) __atomic_store_n(&guard_mode, CORO_GUARD_MADVISE, __ATOMIC_RELAXED);
-    else if (probe < 0) __atomic_store_n(&reprobe, 1, __ATOMIC_RELAXED);
+    if (probe == 1)
+      __atomic_store_n(&guard_mode, CORO_GUARD_MADVISE, __ATOMIC_RELAXED);
+    else if (probe < 0)
+      __atomic_store_n(&reprobe, 1, __ATOMIC_RELAXED);
   }
   s->base = coro__mmap(cls->slot_size * cls->nslots, err);
   if (!s->base) {
