@@ -71,7 +71,6 @@ static inline int switch_to(coro *from, coro *to, int pass, int dying) {
 #endif
 }
 
-
 static inline void check_canary(const coro *c) {
   if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c);
 }
