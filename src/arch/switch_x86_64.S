@@ -5,9 +5,11 @@
  * stack pointer, the MXCSR control/status word and the x87 control word.  The
  * signal mask is not touched (that is what makes swapcontext a system call).
  *
- * The switch resumes with `pop` + `jmp` rather than `ret`: a `ret` onto another
+ * The switch resumes with a load + `jmp` rather than `ret`: a `ret` onto another
  * stack always mispredicts the return-address stack, while the indirect jump is
  * predicted from history (measured: 6.3 ns vs 19.5 ns per round trip here).
+ * The target is loaded first, right after the stack switch, so it is known
+ * long before the jump; the registers then come back with plain loads.
  *
  * Frame pushed on the suspended stack (64 bytes, top first):
  *     [sp+56] return address (pushed by the caller's `call`)
@@ -33,16 +35,17 @@ coro__context_switch:
         fnstcw  4(%rsp)                 /* x87 precision and rounding control */
         movq    %rsp, (%rdi)            /* from->sp: this side is now suspended */
         movq    (%rsi), %rsp            /* to->sp: from here on we run on the other stack */
+        movq    56(%rsp), %rcx          /* its return address, first: the jump target is
+                                           known long before the jump */
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
-        addq    $8, %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbx
-        popq    %rbp
-        popq    %rcx                    /* return address of the resumed side */
+        movq    8(%rsp), %r15
+        movq    16(%rsp), %r14
+        movq    24(%rsp), %r13
+        movq    32(%rsp), %r12
+        movq    40(%rsp), %rbx
+        movq    48(%rsp), %rbp
+        leaq    64(%rsp), %rsp          /* drop the frame and the return address */
         movl    %edx, %eax              /* `pass` is what its switch call returns */
         jmp     *%rcx                   /* not `ret`: see the file comment */
         .cfi_endproc
