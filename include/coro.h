@@ -63,6 +63,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -101,7 +102,10 @@ typedef enum coro_state {
   CORO_SUSPENDED = 2, /* paused in coro_yield(), can be resumed (GEN_SUSPENDED) */
   CORO_NORMAL = 3,    /* active but not current: it resumed another coroutine
                          that has not yielded back yet (Lua's "normal") */
-  CORO_CLOSED = 4     /* finished, failed or closed; can never run again (GEN_CLOSED) */
+  CORO_CLOSED = 4,    /* finished, failed or closed; can never run again (GEN_CLOSED) */
+  CORO_WAITING = 5    /* a micro-thread, or a coroutine of its resume chain, waiting
+                         for the scheduler: blocked in a call such as coro_sleep, or
+                         queued for its turn.  Only the scheduler resumes it */
 } coro_state;
 
 /* The outcome of a resume (coro_send, coro_next, coro_throw). Errors are < 0. */
@@ -282,7 +286,8 @@ CORO_API coro *coro_self(void);
 /* The state of c (a coro_state value), or -EINVAL if c is NULL. */
 CORO_API int coro_get_state(const coro *c);
 
-/* "CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED"; "?" for anything else. */
+/* "CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED", "WAITING"; "?" for
+ * anything else. */
 CORO_API const char *coro_state_name(int state);
 
 /* Set c's name (copied, truncated to CORO_NAME_MAX - 1 bytes; NULL clears it).
@@ -309,6 +314,71 @@ CORO_API size_t coro_stack_size(const coro *c);
  * The best mode the kernel supports is chosen at the first coroutine. */
 enum { CORO_GUARD_MADVISE = 1, CORO_GUARD_MPROTECT = 2, CORO_GUARD_CANARY = 3 };
 CORO_API int coro_stack_guard_mode(void);
+
+/* ========================================================================== */
+/* Micro-threads: the cooperative scheduler                                    */
+/* ========================================================================== */
+/*
+ * A micro-thread is a coroutine spawned onto this thread's scheduler, which
+ * resumes it, lets it run until it blocks, yields or finishes, and runs the
+ * next one: first in, first out.  coro_run() drives the scheduler from an
+ * ordinary call (main, or any thread's own stack).
+ *
+ * A blocking call (coro_sleep, coro_join, coro_sched_yield, and later channels,
+ * locks and I/O) parks the coroutine that makes it -- the innermost of its
+ * resume chain -- and runs others; the chain above it stays intact.  So a
+ * generator resumed from a micro-thread may block, and when it later yields
+ * its value still goes to its resumer.  Blocking with no scheduler running on
+ * the thread returns -EDEADLK: nothing could ever wake the caller.
+ *
+ * Deadlines are absolute times on the monotonic clock in nanoseconds
+ * (coro_now() + 1000000 is "in a millisecond"), the last argument of every
+ * blocking call: -1 waits forever, 0 (or any time already past) does not wait.
+ *
+ * Cancelling a micro-thread makes every blocking call made in its chain
+ * return -ECANCELED, the one it is blocked in at once and every later one,
+ * so it can run its cleanup and finish.
+ */
+
+/* Now, on the monotonic clock, in nanoseconds (never fails, never goes back). */
+CORO_API int64_t coro_now(void);
+
+/* Create a micro-thread running fn(arg) and queue it on this thread's
+ * scheduler; it starts at the scheduler's next turn.  With out non-NULL the
+ * handle is stored there: coro_join() gets its result and coro_destroy()
+ * frees it once finished.  With out NULL it is detached: freed when it
+ * finishes.  A spawned micro-thread is not a generator: coro_send/next/throw/
+ * close refuse it (-EBUSY while it runs, CORO_EDONE once finished).
+ * Errors: as coro_create() (-EINVAL, -ENOMEM). */
+CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr);
+
+/* Run this thread's scheduler until no micro-thread is left.  Returns 0, or
+ * -EBUSY when called while the scheduler already runs (from a micro-thread),
+ * -EPERM from inside a generator. */
+CORO_API int coro_run(void);
+
+/* Let the other runnable micro-threads run, then continue.  Returns 0, or
+ * -ECANCELED (cancelled), -EDEADLK (no scheduler running). */
+CORO_API int coro_sched_yield(void);
+
+/* Sleep until `deadline` (see above).  Returns 0 once it has passed, or
+ * -ECANCELED (cancelled: at once), -EDEADLK (no scheduler running). */
+CORO_API int coro_sleep(int64_t deadline);
+
+/* Wait until micro-thread c finishes, then return what it finished with: 0
+ * with its return value in *result (if result is not NULL), or its error
+ * (-ECANCELED if it was cancelled before it could finish).  Every join waiting
+ * when c finishes gets the result; c stays allocated until coro_destroy().
+ * Errors: -EINVAL (c NULL, not a spawned micro-thread, detached, or already
+ * joined), -EPERM (another thread's), -EDEADLK (c is the caller's own
+ * micro-thread, or no scheduler runs), -ETIMEDOUT (deadline passed; c goes on,
+ * join again later), -ECANCELED (the caller was cancelled). */
+CORO_API int coro_join(coro *c, void **result, int64_t deadline);
+
+/* Cancel micro-thread c: see above.  One that has not started never runs and
+ * finishes with -ECANCELED.  Returns 0, or -EINVAL (c NULL or not a spawned
+ * micro-thread), -EPERM (another thread's), -ESRCH (c has already finished). */
+CORO_API int coro_cancel(coro *c);
 
 /* ========================================================================== */
 /* Errors                                                                      */

@@ -430,15 +430,19 @@ coro *coro_self(void) {
 
 int coro_get_state(const coro *c) {
   if (!c) return -EINVAL;
-  /* Every coroutine of a resume chain is marked RUNNING; all but the
-   * innermost (the owner thread's current one) are NORMAL. */
-  if (c->state == CORO_RUNNING && c->owner->current != c) return CORO_NORMAL;
-  return c->state;
+  if (c->state != CORO_RUNNING || c->owner->current == c) return c->state;
+  /* Marked RUNNING but not current: NORMAL if it is in the current resume
+   * chain (it resumed the coroutine below it), else its chain is parked or
+   * queued by the scheduler. */
+  for (const coro *r = c->owner->current; r && !(r->flags & CORO__F_MAIN); r = r->resumer)
+    if (r == c) return CORO_NORMAL;
+  return CORO_WAITING;
 }
 
 const char *coro_state_name(int state) {
-  static const char *const names[] = {"CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED"};
-  return state >= 0 && state <= CORO_CLOSED ? names[state] : "?";
+  static const char *const names[] = {"CREATED", "RUNNING", "SUSPENDED",
+                                      "NORMAL",  "CLOSED",  "WAITING"};
+  return state >= 0 && state <= CORO_WAITING ? names[state] : "?";
 }
 
 int coro_set_name(coro *c, const char *name) {
@@ -450,3 +454,14 @@ int coro_set_name(coro *c, const char *name) {
 const char *coro_name(const coro *c) { return c ? c->name : NULL; }
 
 size_t coro_stack_size(const coro *c) { return c ? c->stack.size : 0; }
+
+/* --- for the scheduler (sched.c) ----------------------------------------------------- */
+
+int coro__enter(coro__tls *t, coro *c, int signal) { return resume(t, c, signal, NULL, NULL); }
+
+int coro__transfer(coro__tls *t, coro *to, int pass) {
+  coro *from = t->current;
+  if (CORO__UNLIKELY(from->flags & CORO__F_UNGUARDED)) check_canary(from);
+  t->current = to;
+  return switch_to(from, to, pass, 0);
+}

@@ -19,6 +19,7 @@ static const struct {
     {CORO_EIGNORED, "CORO_EIGNORED", "generator ignored GeneratorExit"},
     {-EPERM, "EPERM", "operation not permitted here"},
     {-ENOENT, "ENOENT", "no such entry"},
+    {-ESRCH, "ESRCH", "no such micro-thread running (already finished)"},
     {-EINTR, "EINTR", "interrupted"},
     {-EIO, "EIO", "input/output error"},
     {-EBADF, "EBADF", "bad file descriptor"},

@@ -44,6 +44,7 @@
 #define CORO__CANARY UINT64_C(0x6c6962636f726f21) /* "libcoro!" */
 
 typedef struct coro__tls coro__tls;
+typedef struct coro__waiter coro__waiter;
 
 /* coro.flags.  Anything set sends coro_yield down its slow path. */
 enum {
@@ -101,6 +102,15 @@ struct coro {
   coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
   coro *delegate;          /* coroutine we delegate to via yield_from, or NULL */
   coro__stack stack;       /* the stack we run on (this struct is at its top) */
+  /* --- scheduling (sched.c, timer.c); unused by plain generators --- */
+  unsigned sched;        /* CORO__S_* */
+  coro *run_next;        /* next in the run queue */
+  coro *root;            /* while parked: the micro-thread whose chain we block */
+  coro *parked;          /* micro-thread: the coroutine of its chain parked now */
+  int wake;              /* what the pending park returns once woken */
+  size_t heap_at;        /* 1 + index in the timer heap; 0 when not in it */
+  int64_t deadline;      /* while in the timer heap: when to wake */
+  coro__waiter *joiners; /* micro-thread: joins waiting for it to finish */
 #ifdef CORO_ASAN
   void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif
@@ -118,6 +128,39 @@ typedef struct coro__stack_class {
   struct coro__stack_class *next; /* next size class of this thread */
 } coro__stack_class;
 
+/* coro.sched: a coroutine's relation to the scheduler. */
+enum {
+  CORO__S_SPAWNED = 1u,   /* a micro-thread: state stays RUNNING until it ends */
+  CORO__S_DETACHED = 2u,  /* spawned without a handle: freed when it ends */
+  CORO__S_STARTED = 4u,   /* its body has been entered */
+  CORO__S_CANCELLED = 8u, /* coro_cancel()ed: blocking calls in its chain fail */
+  CORO__S_JOINED = 16u,   /* its result has been taken by coro_join() */
+  CORO__S_QUEUED = 32u,   /* in the run queue */
+  CORO__S_YIELDED = 64u   /* a micro-thread that called coro_yield(): resume it */
+};
+
+/* What a parked coroutine passes to the scheduler: not a resume outcome. */
+#define CORO__PARKED 2
+
+/* A coroutine waiting in a list (joins now; channels and locks later). */
+struct coro__waiter {
+  coro *who;                 /* the parked coroutine */
+  coro__waiter *prev, *next; /* neighbours in the list */
+};
+
+/* This thread's scheduler. */
+typedef struct coro__sched {
+  coro *head, *tail; /* run queue, FIFO: micro-threads to start or resume, and
+                        parked coroutines to wake */
+  coro **heap;       /* timer min-heap by deadline, heap[0] the earliest */
+  size_t nheap;      /* entries in heap */
+  size_t capheap;    /* its allocated length */
+  coro *host;        /* where coro_run() runs: every micro-thread's resumer */
+  coro *root;        /* the micro-thread whose chain runs now */
+  size_t live;       /* micro-threads spawned and not yet finished */
+  int running;       /* coro_run() is active */
+} coro__sched;
+
 /* Stacks freed most recently, kept whole for the next create (LIFO). */
 #define CORO__STACK_CACHE 16
 
@@ -131,6 +174,7 @@ struct coro__tls {
   int ready;                            /* per-thread setup done (alt signal stack, exit hook) */
   void *altstack;                       /* alternate signal stack we installed, or NULL */
   size_t altstack_size;                 /* its size */
+  coro__sched sched;                    /* micro-threads: the scheduler of this thread */
   coro main;                            /* the thread's own stack as a coroutine (flag
                                            CORO__F_MAIN): the resumer at the root of
                                            every chain, so a resumer is never NULL;
@@ -189,6 +233,23 @@ static inline void coro__stack_put(coro__tls *t, const coro__stack *s) {
 
 /* Print which coroutine smashed its canary, then abort: a broken invariant. */
 __attribute__((noreturn)) void coro__stack_smashed(const coro *c);
+
+/* --- coro.c: the switching primitives the scheduler builds on ------------ */
+
+/* Enter c, which must be a fresh or yielded coroutine, as coro_send would; returns its
+ * outcome (CORO_YIELDED, CORO_RETURNED, its error) or CORO__PARKED when a
+ * coroutine of its chain parked. */
+int coro__enter(coro__tls *t, coro *c, int signal);
+
+/* Switch from the current coroutine to `to`, whose pending switch returns
+ * `pass`; returns what the switch that resumes us later passes. */
+int coro__transfer(coro__tls *t, coro *to, int pass);
+
+/* --- timer.c: the min-heap of deadlines ---------------------------------- */
+
+int coro__timer_add(coro__sched *s, coro *c, int64_t deadline); /* 0 or -ENOMEM */
+void coro__timer_remove(coro__sched *s, coro *c);
+coro *coro__timer_first(const coro__sched *s); /* NULL if empty */
 
 /* --- sys.c: system calls and allocation behind wrappers tests can fail --- */
 

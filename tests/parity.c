@@ -939,7 +939,8 @@ TEST(states_created_running_suspended_normal_closed) {
   ASSERT_STR_EQ(coro_state_name(CORO_SUSPENDED), "SUSPENDED");
   ASSERT_STR_EQ(coro_state_name(CORO_NORMAL), "NORMAL");
   ASSERT_STR_EQ(coro_state_name(CORO_CLOSED), "CLOSED");
-  ASSERT_STR_EQ(coro_state_name(5), "?");
+  ASSERT_STR_EQ(coro_state_name(CORO_WAITING), "WAITING");
+  ASSERT_STR_EQ(coro_state_name(CORO_WAITING + 1), "?");
   ASSERT_STR_EQ(coro_state_name(-1), "?");
   ASSERT_STR_EQ(coro_state_name(-EINVAL), "?");
   ASSERT_EQ(coro_destroy(state_outer), 0);

@@ -1,0 +1,71 @@
+/*
+ * timer.c - the deadlines of parked coroutines, in a binary min-heap.
+ *
+ * heap[0] is the earliest deadline.  Each coroutine in the heap knows its
+ * position (heap_at = index + 1; 0 = not in the heap), so removing one that
+ * was woken early (its event came, or it was cancelled) costs O(log n) too:
+ * a million sleeping coroutines cost no O(n) work per tick.
+ */
+#include <errno.h>
+
+#include "internal.h"
+
+static void place(coro__sched *s, size_t i, coro *c) {
+  s->heap[i] = c;
+  c->heap_at = i + 1;
+}
+
+static void sift_up(coro__sched *s, size_t i) {
+  coro *c = s->heap[i];
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (s->heap[parent]->deadline <= c->deadline) break;
+    place(s, i, s->heap[parent]);
+    i = parent;
+  }
+  place(s, i, c);
+}
+
+static void sift_down(coro__sched *s, size_t i) {
+  coro *c = s->heap[i];
+  for (;;) {
+    size_t child = 2 * i + 1;
+    if (child >= s->nheap) break;
+    if (child + 1 < s->nheap && s->heap[child + 1]->deadline < s->heap[child]->deadline) child++;
+    if (c->deadline <= s->heap[child]->deadline) break;
+    place(s, i, s->heap[child]);
+    i = child;
+  }
+  place(s, i, c);
+}
+
+int coro__timer_add(coro__sched *s, coro *c, int64_t deadline) {
+  if (s->nheap == s->capheap) {
+    size_t cap = s->capheap ? 2 * s->capheap : 64;
+    coro **heap = coro__malloc(cap * sizeof(*heap));
+    if (!heap) return -ENOMEM;
+    for (size_t i = 0; i < s->nheap; i++) heap[i] = s->heap[i];
+    coro__free(s->heap);
+    s->heap = heap;
+    s->capheap = cap;
+  }
+  c->deadline = deadline;
+  s->heap[s->nheap] = c;
+  sift_up(s, s->nheap++);
+  return 0;
+}
+
+void coro__timer_remove(coro__sched *s, coro *c) {
+  if (!c->heap_at) return;
+  size_t i = c->heap_at - 1;
+  c->heap_at = 0;
+  coro *last = s->heap[--s->nheap];
+  if (i == s->nheap) return; /* it was the last one */
+  place(s, i, last);
+  if (i > 0 && s->heap[(i - 1) / 2]->deadline > last->deadline)
+    sift_up(s, i);
+  else
+    sift_down(s, i);
+}
+
+coro *coro__timer_first(const coro__sched *s) { return s->nheap ? s->heap[0] : NULL; }
