@@ -42,9 +42,11 @@ test: build
 bench: build
 	$(BUILD)/bench/bench_core
 	@sh bench/plot.sh $(BUILD)
+	$(BUILD)/bench/bench_sched
 
 bench-json: build
 	@$(BUILD)/bench/bench_core --json
+	@$(BUILD)/bench/bench_sched --json
 
 install: build
 	cmake --install $(BUILD)

@@ -1,0 +1,713 @@
+/*
+ * bench_sched.c - the micro-thread scheduler next to threads, side by side in one run.
+ *
+ * What it measures (see bench/README.md, section "bench_sched"):
+ *   round trips   two micro-threads alternating with coro_sched_yield (one
+ *                 round trip = each ran once), against two threads handing a
+ *                 turn back and forth with mutex+condvar (bench_core's
+ *                 condvar row, re-measured here so the ratio is same-run);
+ *   spawn + join  per micro-thread: one parent micro-thread spawns N of them
+ *                 (16 KiB stacks, handles kept in an array) that return at
+ *                 once, then joins and destroys each; the first round (fresh
+ *                 stacks) apart from the later ones; against pthread_create +
+ *                 pthread_join;
+ *   timers        N detached micro-threads, each sleeping until a common base
+ *                 (coro_now() + 5 ms, taken after spawning) + (i % 1000) us:
+ *                 coro_run's whole time divided by N.
+ * N is 1 000 000 (100 000 with --quick).
+ *
+ * Method (as bench_core): every timing figure is the median of >= 5 repeats,
+ * reported with min..max.  The rows run round-robin (repeat 1 of every row,
+ * then repeat 2, ...) after one warm-up round, so a noisy stretch of the
+ * shared machine hits all rows alike.  The warm-up round is discarded, except
+ * that spawn+join runs it at full N as the very first use of 16 KiB stacks in
+ * the process: that is its "first round" figure.  Ratios are paired: the
+ * ratio of the two samples of each round, then their median.
+ *
+ * Nothing is asserted and no target is printed: the issue's targets for the
+ * scheduler concern channels, which come later.  With --json, stdout is
+ * exactly one JSON object on one line; progress goes to stderr in table mode
+ * only.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coro.h"
+
+#ifdef __clang__
+#define COMPILER "clang " __clang_version__
+#else
+#define COMPILER "gcc " __VERSION__
+#endif
+
+#ifndef CORO_BENCH_SWITCH
+#define CORO_BENCH_SWITCH "unknown" /* set by bench/CMakeLists.txt */
+#endif
+
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define MAX_REPEATS 50
+#define BIG_N_FULL 1000000L   /* micro-threads per spawn+join and timers repeat */
+#define BIG_N_QUICK 100000L   /* the same with --quick */
+#define TIMER_LEAD_NS 5000000 /* base = coro_now() + 5 ms, taken after spawning */
+#define TIMER_SPREAD 1000     /* deadlines: base + (i % 1000) us */
+
+/* --- options and small helpers ---------------------------------------------------------------- */
+
+typedef struct options {
+  int quick;   /* --quick: N = 100 000, fewer iterations */
+  int json;    /* --json: one JSON object on stdout, nothing else */
+  int samples; /* --samples: print every repeat's figure under its row */
+  int repeats; /* timed repeats per figure (>= 5) */
+} options;
+
+static options opt = {0, 0, 0, 0};
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void progress(const char *fmt, ...) {
+  if (opt.json) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fflush(stderr);
+}
+
+__attribute__((noreturn)) static void die(const char *what, int err) {
+  fprintf(stderr, "bench_sched: %s failed: %s\n", what, err ? strerror(err) : "unexpected result");
+  exit(2);
+}
+
+/* libcoro returns a negated errno or a CORO_E* code. */
+static void check_coro(int rc, const char *what) {
+  if (rc < 0) {
+    fprintf(stderr, "bench_sched: %s failed: %s (%s)\n", what, coro_strerror(rc),
+            coro_err_name(rc));
+    exit(2);
+  }
+}
+
+/* pthread_* style: 0 or an errno value. */
+static void check_pt(int rc, const char *what) {
+  if (rc != 0) die(what, rc > 0 ? rc : errno);
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double per_op(int64_t t0, int64_t t1, long n) { return (double)(t1 - t0) / (double)n; }
+
+/* 16 KiB stacks, for the N-micro-thread rows. */
+static coro_attr small_stack(void) {
+  coro_attr a;
+  check_coro(coro_attr_init(&a), "coro_attr_init");
+  a.stack_size = CORO_STACK_MIN;
+  return a;
+}
+
+/* --- statistics ------------------------------------------------------------------------------- */
+
+typedef struct stats {
+  double median, min, max; /* NAN when the figure is not available */
+} stats;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static stats summarize(const double *v, int n) {
+  stats s = {NAN, NAN, NAN};
+  double tmp[MAX_REPEATS];
+  if (n <= 0) return s;
+  memcpy(tmp, v, (size_t)n * sizeof(tmp[0]));
+  qsort(tmp, (size_t)n, sizeof(tmp[0]), cmp_double);
+  s.min = tmp[0];
+  s.max = tmp[n - 1];
+  s.median = n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2.0;
+  return s;
+}
+
+/* --- round trip: two micro-threads, coro_sched_yield ----------------------------------------- */
+
+typedef struct yield_pair {
+  long iters; /* yields per micro-thread */
+  int turn;   /* whose turn it is: 0 or 1 */
+  long bad;   /* turns found out of order (FIFO says never) */
+} yield_pair;
+
+static yield_pair ypair;
+
+/* Micro-thread `arg` (0 or 1): check it is its turn, hand it over, yield. */
+static void *yield_body(void *arg) {
+  int me = (int)(uintptr_t)arg;
+  yield_pair *p = &ypair;
+  for (long i = 0; i < p->iters; i++) {
+    p->bad += p->turn != me;
+    p->turn = !me;
+    int rc = coro_sched_yield();
+    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_sched_yield");
+  }
+  return NULL;
+}
+
+/* Spawn both, then time coro_run: 2 spawns and 2 finishes ride on `iters`
+ * round trips (millions), which is noise. */
+static double bench_sched_yield(long iters) {
+  ypair.iters = iters;
+  ypair.turn = 0;
+  ypair.bad = 0;
+  check_coro(coro_spawn(NULL, yield_body, (void *)(uintptr_t)0, NULL), "coro_spawn");
+  check_coro(coro_spawn(NULL, yield_body, (void *)(uintptr_t)1, NULL), "coro_spawn");
+  int64_t t0 = now_ns();
+  check_coro(coro_run(), "coro_run");
+  int64_t t1 = now_ns();
+  if (ypair.bad) die("sched_yield alternation check", 0);
+  return per_op(t0, t1, iters);
+}
+
+/* --- round trip: two threads, mutex + condition variables (as bench_core) --------------------- */
+
+typedef struct cv_pingpong {
+  pthread_mutex_t mu;  /* guards everything below */
+  pthread_cond_t ping; /* main -> partner: turn became 1 */
+  pthread_cond_t pong; /* partner -> main: turn became 0 */
+  int turn;            /* 1: the partner's turn, 0: main's */
+  int stop;            /* set with turn = 1 to end the partner */
+  long value;          /* the int handed back and forth (partner adds 1) */
+} cv_pingpong;
+
+static void *cv_partner(void *arg) {
+  cv_pingpong *p = arg;
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    while (p->turn != 1) pthread_cond_wait(&p->ping, &p->mu);
+    if (p->stop) break;
+    p->value++;
+    p->turn = 0;
+    pthread_cond_signal(&p->pong);
+  }
+  pthread_mutex_unlock(&p->mu);
+  return NULL;
+}
+
+/* One round trip: hand the turn over, wait until it comes back.  Called
+ * with p->mu held (cond_wait releases it while waiting). */
+static inline void cv_roundtrip(cv_pingpong *p) {
+  p->turn = 1;
+  pthread_cond_signal(&p->ping);
+  while (p->turn != 0) pthread_cond_wait(&p->pong, &p->mu);
+}
+
+static double bench_thread_yield(long iters) {
+  cv_pingpong p;
+  memset(&p, 0, sizeof(p));
+  pthread_mutex_init(&p.mu, NULL);
+  pthread_cond_init(&p.ping, NULL);
+  pthread_cond_init(&p.pong, NULL);
+  pthread_t t;
+  check_pt(pthread_create(&t, NULL, cv_partner, &p), "pthread_create");
+  pthread_mutex_lock(&p.mu);
+  for (int i = 0; i < 100; i++) cv_roundtrip(&p); /* both threads awake and scheduled */
+  int64_t t0 = now_ns();
+  for (long i = 0; i < iters; i++) cv_roundtrip(&p);
+  int64_t t1 = now_ns();
+  long got = p.value;
+  p.stop = 1;
+  p.turn = 1;
+  pthread_cond_signal(&p.ping);
+  pthread_mutex_unlock(&p.mu);
+  pthread_join(t, NULL);
+  if (got != iters + 100) die("condvar handoff check", 0);
+  pthread_cond_destroy(&p.ping);
+  pthread_cond_destroy(&p.pong);
+  pthread_mutex_destroy(&p.mu);
+  return per_op(t0, t1, iters);
+}
+
+/* --- spawn + join: N micro-threads from one parent micro-thread ------------------------------- */
+
+static coro **handles; /* BIG_N handles, allocated and touched once in main */
+
+typedef struct spawn_job {
+  long n;         /* micro-threads to spawn */
+  int64_t t0, t1; /* the parent's clock readings around its work */
+  uintptr_t sum;  /* the joined results */
+} spawn_job;
+
+static void *return_arg(void *arg) { return arg; }
+
+static void *spawn_parent(void *arg) {
+  spawn_job *j = arg;
+  coro_attr a = small_stack();
+  j->t0 = now_ns();
+  for (long i = 0; i < j->n; i++) {
+    int rc = coro_spawn(&handles[i], return_arg, (void *)(uintptr_t)i, &a);
+    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_spawn");
+  }
+  for (long i = 0; i < j->n; i++) {
+    void *out = NULL;
+    int rc = coro_join(handles[i], &out, -1);
+    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_join");
+    j->sum += (uintptr_t)out;
+    rc = coro_destroy(handles[i]);
+    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_destroy");
+  }
+  j->t1 = now_ns();
+  return NULL;
+}
+
+/* Timed inside the parent, from before its first spawn to after its last
+ * destroy; the parent's own spawn and finish are outside. */
+static double bench_spawn_join(long n) {
+  spawn_job j = {n, 0, 0, 0};
+  check_coro(coro_spawn(NULL, spawn_parent, &j, NULL), "coro_spawn");
+  check_coro(coro_run(), "coro_run");
+  if (j.sum != (uintptr_t)n * (uintptr_t)(n - 1) / 2u) die("spawn/join result check", 0);
+  return per_op(j.t0, j.t1, n);
+}
+
+static double bench_pthread_create_join(long iters) {
+  int64_t t0 = now_ns();
+  for (long i = 0; i < iters; i++) {
+    pthread_t t;
+    check_pt(pthread_create(&t, NULL, return_arg, NULL), "pthread_create");
+    check_pt(pthread_join(t, NULL), "pthread_join");
+  }
+  int64_t t1 = now_ns();
+  return per_op(t0, t1, iters);
+}
+
+/* --- timers: N detached micro-threads sleeping until base + (i % 1000) us -------------------- */
+
+static int64_t timer_base; /* set after spawning, read by every sleeper */
+static long timer_waited;  /* sleepers whose deadline was still ahead when they slept */
+static long timer_early;   /* sleepers that woke before their deadline (never, if correct) */
+
+static void *sleeper(void *arg) {
+  long i = (long)(uintptr_t)arg;
+  int64_t deadline = timer_base + (int64_t)(i % TIMER_SPREAD) * 1000;
+  timer_waited += coro_now() < deadline;
+  int rc = coro_sleep(deadline);
+  if (UNLIKELY(rc < 0)) check_coro(rc, "coro_sleep");
+  timer_early += coro_now() < deadline;
+  return NULL;
+}
+
+static double timers_total_s[MAX_REPEATS + 1]; /* coro_run's time per repeat, seconds */
+static double timers_waited[MAX_REPEATS + 1];  /* fraction that waited, per repeat */
+static int timers_nrec;                        /* entries above (the warm-up excluded) */
+static int timers_recording;                   /* 0 during the warm-up round */
+
+static double bench_timers(long n) {
+  coro_attr a = small_stack();
+  for (long i = 0; i < n; i++) {
+    int rc = coro_spawn(NULL, sleeper, (void *)(uintptr_t)i, &a);
+    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_spawn");
+  }
+  timer_waited = timer_early = 0;
+  timer_base = coro_now() + TIMER_LEAD_NS;
+  int64_t t0 = now_ns();
+  check_coro(coro_run(), "coro_run");
+  int64_t t1 = now_ns();
+  if (timer_early) die("timers: a sleeper woke before its deadline", 0);
+  if (timers_recording && timers_nrec < MAX_REPEATS) {
+    timers_total_s[timers_nrec] = (double)(t1 - t0) / 1e9;
+    timers_waited[timers_nrec++] = (double)timer_waited / (double)n;
+  }
+  return per_op(t0, t1, n);
+}
+
+/* --- the figures ------------------------------------------------------------------------------ */
+
+enum kind { ROUNDTRIP, SPAWN, TIMERS };
+
+typedef struct figure {
+  const char *key;             /* JSON key */
+  const char *label;           /* what it is, for the table */
+  enum kind kind;              /* section of the table */
+  double (*run)(long);         /* one repeat: ns per operation */
+  long iters_full;             /* iterations per repeat, default run */
+  long iters_quick;            /* iterations per repeat, --quick */
+  int base;                    /* index of the figure it is compared with, -1 if none */
+  int timed;                   /* measured in the timed rounds (0: the first round only) */
+  double samples[MAX_REPEATS]; /* one per repeat */
+  int nsamples;                /* samples taken */
+  stats s;                     /* their median and spread */
+} figure;
+
+enum { F_YIELD, F_THREAD_YIELD, F_SPAWN_FIRST, F_SPAWN, F_PTHREAD, F_TIMERS, F_COUNT };
+
+#define ROW(k, l, kd, fn, full, quick, b, t)                                                       \
+  {                                                                                                \
+    .key = k, .label = l, .kind = kd, .run = fn, .iters_full = full, .iters_quick = quick,         \
+    .base = b, .timed = t                                                                          \
+  }
+
+/* Iterations per repeat: ~50-500 ms each here, except the N rows (N is the point). */
+static figure figs[F_COUNT] = {
+    [F_YIELD] = ROW("sched_yield_roundtrip_ns", "2 micro-threads, coro_sched_yield", ROUNDTRIP,
+                    bench_sched_yield, 3000000, 1000000, -1, 1),
+    [F_THREAD_YIELD] = ROW("thread_yield_roundtrip_ns", "2 threads, mutex+condvar", ROUNDTRIP,
+                           bench_thread_yield, 20000, 5000, F_YIELD, 1),
+    [F_SPAWN_FIRST] = ROW("spawn_join_first_ns", "spawn+join+destroy, 1st round", SPAWN,
+                          bench_spawn_join, BIG_N_FULL, BIG_N_QUICK, F_SPAWN, 0),
+    [F_SPAWN] = ROW("spawn_join_ns", "spawn+join+destroy, later rounds", SPAWN, bench_spawn_join,
+                    BIG_N_FULL, BIG_N_QUICK, -1, 1),
+    [F_PTHREAD] = ROW("pthread_create_join_ns", "pthread_create+join", SPAWN,
+                      bench_pthread_create_join, 2000, 1000, F_SPAWN, 1),
+    [F_TIMERS] = ROW("timers_1m_ns", "sleepers: coro_run time / N", TIMERS, bench_timers,
+                     BIG_N_FULL, BIG_N_QUICK, F_SPAWN, 1),
+};
+
+static long iters_of(const figure *f) { return opt.quick ? f->iters_quick : f->iters_full; }
+static long big_n(void) { return opt.quick ? BIG_N_QUICK : BIG_N_FULL; }
+
+/* num / den: paired round by round when both were measured in the same
+ * rounds (this machine drifts between speed states by ~30% for everything
+ * at once; a paired ratio cancels that), else the ratio of the medians with
+ * the widest spread the two allow. */
+static stats ratio_stats(int num, int den) {
+  const figure *a = &figs[num], *b = &figs[den];
+  stats none = {NAN, NAN, NAN};
+  if (!a->nsamples || !b->nsamples) return none;
+  if (a->timed && b->timed && a->nsamples == b->nsamples) {
+    double r[MAX_REPEATS];
+    for (int i = 0; i < a->nsamples; i++) r[i] = a->samples[i] / b->samples[i];
+    return summarize(r, a->nsamples);
+  }
+  if (b->s.median <= 0) return none;
+  stats s = {a->s.median / b->s.median, a->s.min / b->s.max, a->s.max / b->s.min};
+  return s;
+}
+
+static double ratio(int num, int den) { return ratio_stats(num, den).median; }
+
+/* One warm-up round, then repeat r of every row before repeat r+1 of any.
+ * The warm-up runs each row at a tenth of its size, except spawn+join, which
+ * runs at full N: the first use of 16 KiB stacks in this process, recorded
+ * as the first-round figure. */
+static void run_timing(void) {
+  progress("bench_sched: N = %ld; warm-up round (spawn+join's first round at full N), then %d "
+           "rounds:",
+           big_n(), opt.repeats);
+  for (int i = 0; i < F_COUNT; i++) {
+    figure *f = &figs[i];
+    if (i == F_SPAWN_FIRST) {
+      f->samples[f->nsamples++] = f->run(iters_of(f));
+      continue;
+    }
+    if (!f->timed) continue;
+    if (i == F_SPAWN) continue; /* its warm-up is the first round above */
+    long n = iters_of(f) / 10;
+    f->run(n < 10 ? 10 : n);
+  }
+  timers_recording = 1;
+  for (int r = 0; r < opt.repeats; r++) {
+    for (int i = 0; i < F_COUNT; i++) {
+      figure *f = &figs[i];
+      if (!f->timed) continue;
+      f->samples[f->nsamples++] = f->run(iters_of(f));
+    }
+    progress(" %d", r + 1);
+  }
+  progress("\n");
+}
+
+/* --- machine description ---------------------------------------------------------------------- */
+
+typedef struct machine {
+  char cpu[128];    /* "model name" of the first CPU in /proc/cpuinfo */
+  long nproc;       /* online CPUs */
+  char kernel[128]; /* uname -r */
+} machine;
+
+static void describe_machine(machine *m) {
+  struct utsname u;
+  char line[512];
+  snprintf(m->cpu, sizeof(m->cpu), "unknown");
+  FILE *f = fopen("/proc/cpuinfo", "re");
+  if (f) {
+    while (fgets(line, sizeof(line), f)) {
+      char *colon = strchr(line, ':');
+      if (strncmp(line, "model name", 10) != 0 || !colon) continue;
+      colon++;
+      while (*colon == ' ' || *colon == '\t') colon++;
+      colon[strcspn(colon, "\n")] = '\0';
+      snprintf(m->cpu, sizeof(m->cpu), "%s", colon);
+      break;
+    }
+    fclose(f);
+  }
+  m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
+  snprintf(m->kernel, sizeof(m->kernel), "%s", uname(&u) == 0 ? u.release : "unknown");
+}
+
+static const char *guard_mode_name(int mode) {
+  switch (mode) {
+  case CORO_GUARD_MADVISE:
+    return "madvise";
+  case CORO_GUARD_MPROTECT:
+    return "mprotect";
+  case CORO_GUARD_CANARY:
+    return "canary";
+  default:
+    return "unknown";
+  }
+}
+
+/* --- output ----------------------------------------------------------------------------------- */
+
+/* A figure in a width-friendly form: 11.3, 2228, 25834. */
+static const char *fmt(char *buf, size_t cap, double v) {
+  if (isnan(v))
+    snprintf(buf, cap, "n/a");
+  else if (fabs(v) >= 1000.0)
+    snprintf(buf, cap, "%.0f", v);
+  else if (fabs(v) >= 100.0)
+    snprintf(buf, cap, "%.1f", v);
+  else
+    snprintf(buf, cap, "%.2f", v);
+  return buf;
+}
+
+static const char *fmt_ratio(char *buf, size_t cap, double r) {
+  if (isnan(r))
+    snprintf(buf, cap, "n/a");
+  else if (r >= 100.0)
+    snprintf(buf, cap, "%.0fx", r);
+  else
+    snprintf(buf, cap, "%.2fx", r);
+  return buf;
+}
+
+static const struct {
+  const char *name; /* for the table */
+  const char *key;  /* for the JSON */
+  int num, den;
+} ratios[] = {
+    {"thread_yield / sched_yield", "thread_yield_sched_yield", F_THREAD_YIELD, F_YIELD},
+    {"pthread_create_join / spawn_join", "pthread_create_join_spawn_join", F_PTHREAD, F_SPAWN},
+    {"pthread_create_join / spawn_join_first", "pthread_create_join_spawn_join_first", F_PTHREAD,
+     F_SPAWN_FIRST},
+    {"spawn_join_first / spawn_join", "spawn_join_first_spawn_join", F_SPAWN_FIRST, F_SPAWN},
+    {"timers / spawn_join", "timers_spawn_join", F_TIMERS, F_SPAWN},
+};
+
+static void print_table(const machine *m, int guard, stats total, stats waited) {
+  char b1[32], b2[32], b3[32], b4[32];
+  printf("libcoro bench_sched (%s, N = %ld): medians of %d repeats, spread = min..max of the "
+         "repeats;\n\"vs\" = median of the per-round ratios (see \"ratios\")\n",
+         opt.quick ? "--quick" : "full", big_n(), opt.repeats);
+  printf("machine: %s, %ld CPUs, Linux %s, %s; libcoro switch: %s, stack guards: %s; unpinned\n",
+         m->cpu, m->nproc, m->kernel, COMPILER, CORO_BENCH_SWITCH, guard_mode_name(guard));
+  static const char *const section[] = {
+      "round trips (each side runs once)",
+      "spawn + join (per micro-thread or thread)",
+      "timers (per sleeping micro-thread)",
+  };
+  for (int k = ROUNDTRIP; k <= TIMERS; k++) {
+    printf("\n%s\n", section[k]);
+    printf("  %-26s %-35s %10s  %-21s %-4s %s\n", "name", "what", "median", "spread (min..max)",
+           "unit", "vs");
+    for (int i = 0; i < F_COUNT; i++) {
+      const figure *f = &figs[i];
+      if ((int)f->kind != k) continue;
+      char spread[80];
+      if (f->nsamples > 1)
+        snprintf(spread, sizeof(spread), "%s..%s", fmt(b2, sizeof(b2), f->s.min),
+                 fmt(b3, sizeof(b3), f->s.max));
+      else
+        snprintf(spread, sizeof(spread), "(one round)");
+      char vs[64];
+      if (f->base < 0)
+        snprintf(vs, sizeof(vs), "1 (base)");
+      else
+        snprintf(vs, sizeof(vs), "%s %s", fmt_ratio(b4, sizeof(b4), ratio(i, f->base)),
+                 figs[f->base].key);
+      printf("  %-26s %-35s %10s  %-21s %-4s %s\n", f->key, f->label,
+             fmt(b1, sizeof(b1), f->s.median), spread, "ns", vs);
+      if (opt.samples) {
+        printf("  %-26s samples in order:", "");
+        for (int r = 0; r < f->nsamples; r++) printf(" %s", fmt(b1, sizeof(b1), f->samples[r]));
+        printf("\n");
+      }
+    }
+    if (k == SPAWN)
+      printf("  (%ld micro-threads a round, 16 KiB stacks, spawned by one parent micro-thread,\n"
+             "   then joined and destroyed in order; threads: default attributes)\n",
+             big_n());
+    if (k == TIMERS) {
+      printf("  timers_total_s: %.3f s (%.3f..%.3f) for %ld sleepers, deadlines base + (i %% "
+             "1000) us, base = now + 5 ms after spawning\n",
+             total.median, total.min, total.max, big_n());
+      printf("  timers_waited: %.1f%% (%.1f..%.1f%%) of them still had their deadline ahead when "
+             "they called coro_sleep\n",
+             100.0 * waited.median, 100.0 * waited.min, 100.0 * waited.max);
+    }
+  }
+
+  printf("\nratios (median of the per-round ratios; with the first round: ratio of medians)\n");
+  printf("  %-40s %10s  %s\n", "", "median", "spread (min..max)");
+  for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+    stats r = ratio_stats(ratios[i].num, ratios[i].den);
+    char spread[80];
+    snprintf(spread, sizeof(spread), "%s..%s", fmt_ratio(b2, sizeof(b2), r.min),
+             fmt_ratio(b3, sizeof(b3), r.max));
+    printf("  %-40s %10s  %s\n", ratios[i].name, fmt_ratio(b1, sizeof(b1), r.median),
+           isnan(r.median) ? "" : spread);
+  }
+  printf("\n(no targets here: the issue's scheduler targets concern channels, which come later)\n");
+}
+
+/* JSON: numbers (null for n/a) and escaped strings. */
+static void json_num(FILE *out, double v) {
+  if (isnan(v) || isinf(v))
+    fputs("null", out);
+  else
+    fprintf(out, "%.6g", v);
+}
+
+static void json_str(FILE *out, const char *s) {
+  fputc('"', out);
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch == '"' || ch == '\\')
+      fprintf(out, "\\%c", ch);
+    else if (ch < 0x20)
+      fprintf(out, "\\u%04x", ch);
+    else
+      fputc(ch, out);
+  }
+  fputc('"', out);
+}
+
+static void json_spread(FILE *out, stats s) {
+  fputc('[', out);
+  json_num(out, s.min);
+  fputc(',', out);
+  json_num(out, s.max);
+  fputc(']', out);
+}
+
+static void print_json(const machine *m, int guard, stats total, stats waited) {
+  FILE *o = stdout;
+  fputc('{', o);
+  for (int i = 0; i < F_COUNT; i++) {
+    json_str(o, figs[i].key);
+    fputc(':', o);
+    json_num(o, figs[i].s.median);
+    fputc(',', o);
+  }
+  fputs("\"timers_total_s\":", o);
+  json_num(o, total.median);
+  fputs(",\"timers_waited_fraction\":", o);
+  json_num(o, waited.median);
+  fputs(",\"spread\":{", o);
+  for (int i = 0; i < F_COUNT; i++) {
+    json_str(o, figs[i].key);
+    fputc(':', o);
+    json_spread(o, figs[i].s);
+    fputc(',', o);
+  }
+  fputs("\"timers_total_s\":", o);
+  json_spread(o, total);
+  fputs(",\"timers_waited_fraction\":", o);
+  json_spread(o, waited);
+  fputs("},\"ratios\":{", o);
+  for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
+    if (i) fputc(',', o);
+    json_str(o, ratios[i].key);
+    fputc(':', o);
+    json_num(o, ratio(ratios[i].num, ratios[i].den));
+  }
+  fprintf(o, "},\"n\":%ld,\"machine\":{\"cpu\":", big_n());
+  json_str(o, m->cpu);
+  fprintf(o, ",\"nproc\":%ld,\"kernel\":", m->nproc);
+  json_str(o, m->kernel);
+  fputs(",\"compiler\":", o);
+  json_str(o, COMPILER);
+  fputs("},\"switch\":", o);
+  json_str(o, CORO_BENCH_SWITCH);
+  fputs(",\"stack_guard\":", o);
+  json_str(o, guard_mode_name(guard));
+  fprintf(o, ",\"repeats\":%d,\"mode\":\"%s\",\"pinned\":false}\n", opt.repeats,
+          opt.quick ? "quick" : "full");
+  fflush(o);
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "usage: bench_sched [--quick] [--json] [--samples] [--repeats N]\n"
+          "  --quick      N = 100 000 instead of 1 000 000, fewer iterations (~8 s here)\n"
+          "  --json       one JSON object on one line on stdout, nothing else\n"
+          "  --samples    print every repeat's figure under its row\n"
+          "  --repeats N  timed rounds, 5..%d (default 5)\n",
+          MAX_REPEATS);
+}
+
+int main(int argc, char **argv) {
+  opt.repeats = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int has_value = i + 1 < argc;
+    if (strcmp(a, "--quick") == 0) {
+      opt.quick = 1;
+    } else if (strcmp(a, "--json") == 0) {
+      opt.json = 1;
+    } else if (strcmp(a, "--samples") == 0) {
+      opt.samples = 1;
+    } else if (strcmp(a, "--repeats") == 0 && has_value) {
+      opt.repeats = atoi(argv[++i]);
+      if (opt.repeats == 0) opt.repeats = -1; /* not a number: refused below */
+    } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      usage(stdout);
+      return 0;
+    } else {
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!opt.repeats) opt.repeats = 5; /* a full round takes ~11 s: 5 keeps the run near a minute */
+  if (opt.repeats < 5 || opt.repeats > MAX_REPEATS) {
+    fprintf(stderr, "bench_sched: --repeats must be 5..%d\n", MAX_REPEATS);
+    return 2;
+  }
+
+  machine m;
+  describe_machine(&m);
+  int64_t start = now_ns();
+  /* The handle array is the benchmark's bookkeeping: allocated and touched
+   * before anything is timed. */
+  handles = malloc((size_t)big_n() * sizeof(*handles));
+  if (!handles) die("malloc", ENOMEM);
+  memset(handles, 0, (size_t)big_n() * sizeof(*handles));
+
+  run_timing();
+  int guard = coro_stack_guard_mode();
+
+  for (int i = 0; i < F_COUNT; i++) figs[i].s = summarize(figs[i].samples, figs[i].nsamples);
+  stats total = summarize(timers_total_s, timers_nrec);
+  stats waited = summarize(timers_waited, timers_nrec);
+  progress("done in %.1f s\n\n", (double)(now_ns() - start) / 1e9);
+
+  if (opt.json)
+    print_json(&m, guard, total, waited);
+  else
+    print_table(&m, guard, total, waited);
+  free(handles);
+  return 0;
+}
