@@ -348,13 +348,18 @@ CORO_API int64_t coro_now(void);
  * handle is stored there: coro_join() gets its result and coro_destroy()
  * frees it once finished.  With out NULL it is detached: freed when it
  * finishes.  A spawned micro-thread is not a generator: coro_send/next/throw/
- * close refuse it (-EBUSY while it runs, CORO_EDONE once finished).
+ * close refuse it with -EBUSY until it finishes; after that it is a CLOSED
+ * coroutine like any other (send/next: CORO_EDONE, throw: the error thrown,
+ * close: 0).
  * Errors: as coro_create() (-EINVAL, -ENOMEM). */
 CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr);
 
 /* Run this thread's scheduler until no micro-thread is left.  Returns 0, or
- * -EBUSY when called while the scheduler already runs (from a micro-thread),
- * -EPERM from inside a generator. */
+ * -EDEADLK when every micro-thread left waits for something only another
+ * could do and no deadline is pending (they stay parked: cancel them, or give
+ * them what they wait for, and run again), -EBUSY when called while the
+ * scheduler already runs (from a micro-thread), -EPERM from inside a
+ * generator. */
 CORO_API int coro_run(void);
 
 /* Let the other runnable micro-threads run, then continue.  Returns 0, or
@@ -379,6 +384,55 @@ CORO_API int coro_join(coro *c, void **result, int64_t deadline);
  * finishes with -ECANCELED.  Returns 0, or -EINVAL (c NULL or not a spawned
  * micro-thread), -EPERM (another thread's), -ESRCH (c has already finished). */
 CORO_API int coro_cancel(coro *c);
+
+/* ========================================================================== */
+/* Channels                                                                    */
+/* ========================================================================== */
+/*
+ * A channel carries fixed-size elements between the coroutines of one thread,
+ * first in first out.  Unbuffered (capacity 0), a send waits for a receiver
+ * and hands its element over directly (a rendezvous); buffered, a send waits
+ * only while the buffer is full.  Closing a channel wakes every waiting sender
+ * and receiver with -EPIPE; receivers then drain what is buffered, and get
+ * -EPIPE once it is empty.  Sends and receives take a deadline as every
+ * blocking call does (0: only if it can be done at once).
+ */
+typedef struct coro_chan coro_chan;
+
+/* The largest element and capacity accepted. */
+#define CORO_CHAN_ELEM_MAX ((size_t)1 << 20)
+#define CORO_CHAN_CAPACITY_MAX ((size_t)1 << 30)
+
+/* Create a channel of elements of `elem_size` bytes with room for `capacity`
+ * of them (0: unbuffered).  Returns 0 and the channel in *out, or -EINVAL
+ * (out NULL, elem_size 0 or over CORO_CHAN_ELEM_MAX, capacity over
+ * CORO_CHAN_CAPACITY_MAX -- a negative number passed as size_t lands there),
+ * -ENOMEM. */
+CORO_API int coro_chan_create(coro_chan **out, size_t elem_size, size_t capacity);
+
+/* Send the element at `elem` (elem_size bytes, copied).  Returns 0 once it is
+ * buffered or taken by a receiver, or -EPIPE (the channel is or gets closed:
+ * the element is not sent), -ETIMEDOUT (deadline passed first), -ECANCELED
+ * (the caller's micro-thread was cancelled), -EDEADLK (it would have to wait
+ * and no scheduler runs), -EINVAL (ch or elem NULL), -EPERM (another thread's
+ * channel). */
+CORO_API int coro_chan_send(coro_chan *ch, const void *elem, int64_t deadline);
+
+/* Receive an element into `elem` (elem_size bytes).  Returns 0, or -EPIPE (the
+ * channel is closed and empty), -ETIMEDOUT, -ECANCELED, -EDEADLK, -EINVAL,
+ * -EPERM as coro_chan_send(). */
+CORO_API int coro_chan_recv(coro_chan *ch, void *elem, int64_t deadline);
+
+/* Close the channel: see above.  Returns 0, or -EPIPE (already closed),
+ * -EINVAL (ch NULL), -EPERM (another thread's channel). */
+CORO_API int coro_chan_close(coro_chan *ch);
+
+/* The number of elements buffered now, or -EINVAL if ch is NULL. */
+CORO_API long coro_chan_len(const coro_chan *ch);
+
+/* Free the channel.  Returns 0, or -EBUSY (coroutines wait on it: close it
+ * and let them go first), -EINVAL (ch NULL), -EPERM (another thread's). */
+CORO_API int coro_chan_destroy(coro_chan *ch);
 
 /* ========================================================================== */
 /* Errors                                                                      */

@@ -37,19 +37,7 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-/* This thread's state.  gcc 12 with -fsanitize=null miscompiles the null
- * check of a TLS variable's address in some inlining contexts (the branch
- * reuses stale flags and always reports a null pointer), so sanitizer
- * builds launder the address through an empty asm; elsewhere the compiler
- * keeps its cheaper %fs-relative addressing.  Code that has a coroutine at
- * hand uses c->owner instead, which is the same by invariant. */
-static inline coro__tls *this_thread(void) {
-  coro__tls *t = &coro__this_thread;
-#ifdef CORO_SANITIZE_BUILD
-  __asm__("" : "+r"(t));
-#endif
-  return t;
-}
+static inline coro__tls *this_thread(void) { return coro__tls_get(); }
 
 /* --- switching ------------------------------------------------------------ */
 
@@ -242,6 +230,10 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
    * field is set here: no memset of the whole object on the create path. */
   uintptr_t at = ((uintptr_t)st.hi - sizeof(coro)) & ~(uintptr_t)63;
   coro *c = (coro *)at;
+#ifdef CORO_SANITIZE_BUILD
+  /* Garbage first, so a field this function forgets shows up in tests. */
+  memset(c, 0xa5, sizeof(*c));
+#endif
   c->owner = t;
   c->resumer = &t->main;
   c->state = CORO_CREATED;
@@ -257,6 +249,15 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->delegator = NULL;
   c->delegate = NULL;
   c->stack = st;
+  c->sched = 0;
+  c->run_next = NULL;
+  c->root = NULL;
+  c->parked = NULL;
+  c->wake = 0;
+  c->heap_at = 0;
+  c->deadline = 0;
+  c->timer_seq = 0;
+  c->joiners.head = c->joiners.tail = NULL;
 #ifdef CORO_ASAN
   c->asan_fake = NULL;
 #endif

