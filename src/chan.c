@@ -25,6 +25,13 @@
 
 #include "internal.h"
 
+/* Waiters live on the parked coroutine's stack and are linked into lists
+ * that outlive the call; every parking call unlinks its waiter before it
+ * returns, which gcc 12's -Wdangling-pointer cannot see through the park. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+
 struct coro_chan {
   coro__tls *owner;          /* thread whose coroutines may use it */
   size_t elem_size;          /* bytes per element */
