@@ -13,7 +13,16 @@
  *                 pthread_join;
  *   timers        N detached micro-threads, each sleeping until a common base
  *                 (coro_now() + 5 ms, taken after spawning) + (i % 1000) us:
- *                 coro_run's whole time divided by N.
+ *                 coro_run's whole time divided by N;
+ *   ping-pong     one round trip = a long sent as a request on one channel and
+ *                 the reply (request + 1) received on another: two micro-
+ *                 threads over unbuffered channels (capacity 0) and over
+ *                 buffered ones (capacity 1); two threads over two one-slot
+ *                 queues, each a mutex + two condvars; two processes over two
+ *                 pipes; and, when `go` is on PATH, two goroutines over
+ *                 unbuffered channels with GOMAXPROCS=1 (bench/go/pingpong.go,
+ *                 built with `go build` before anything is timed; it times
+ *                 its own loop and prints ns per round trip).
  * N is 1 000 000 (100 000 with --quick).
  *
  * Method (as bench_core): every timing figure is the median of >= 5 repeats,
@@ -24,13 +33,15 @@
  * the process: that is its "first round" figure.  Ratios are paired: the
  * ratio of the two samples of each round, then their median.
  *
- * Nothing is asserted and no target is printed: the issue's targets for the
- * scheduler concern channels, which come later.  With --json, stdout is
- * exactly one JSON object on one line; progress goes to stderr in table mode
- * only.
+ * Nothing is asserted.  The issue's channel targets are printed with a
+ * verdict (met / missed): chan ping-pong <= 50 ns, the thread version >= 500x
+ * the chan ping-pong, and, when Go ran, chan ping-pong no slower than Go's.
+ * With --json, stdout is exactly one JSON object on one line (no Go key when
+ * Go did not run); progress goes to stderr in table mode only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -39,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +65,14 @@
 #ifndef CORO_BENCH_SWITCH
 #define CORO_BENCH_SWITCH "unknown" /* set by bench/CMakeLists.txt */
 #endif
+/* The Go row: its source and where `go build` puts the program (set by
+ * bench/CMakeLists.txt; without them the row is off). */
+#ifndef CORO_BENCH_GO_SRC
+#define CORO_BENCH_GO_SRC ""
+#endif
+#ifndef CORO_BENCH_GO_BIN
+#define CORO_BENCH_GO_BIN ""
+#endif
 
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -61,6 +81,10 @@
 #define BIG_N_QUICK 100000L   /* the same with --quick */
 #define TIMER_LEAD_NS 5000000 /* base = coro_now() + 5 ms, taken after spawning */
 #define TIMER_SPREAD 1000     /* deadlines: base + (i % 1000) us */
+#define PINGPONG_WARMUP 100   /* untimed round trips before each ping-pong loop */
+#define PINGPONG_STOP (-1L)   /* request that ends a thread or process partner */
+#define TARGET_CHAN_NS 50.0   /* the issue's targets, printed, never asserted */
+#define TARGET_THREAD_X 500.0
 
 /* --- options and small helpers ---------------------------------------------------------------- */
 
@@ -331,9 +355,327 @@ static double bench_timers(long n) {
   return per_op(t0, t1, n);
 }
 
+/* --- ping-pong: two micro-threads, two channels of long --------------------------------------- */
+
+typedef struct chan_pingpong {
+  coro_chan *req, *rep; /* pinger -> ponger, ponger -> pinger */
+  long iters;           /* timed round trips */
+  int64_t t0, t1;       /* the pinger's clock readings around them */
+  long bad;             /* replies that were not request + 1 */
+} chan_pingpong;
+
+/* The ponger: reply request + 1 until the request channel is closed. */
+static void *chan_ponger(void *arg) {
+  chan_pingpong *p = arg;
+  long v;
+  int rc;
+  while ((rc = coro_chan_recv(p->req, &v, -1)) == 0) {
+    v++;
+    rc = coro_chan_send(p->rep, &v, -1);
+    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_chan_send");
+  }
+  if (rc != -EPIPE) check_coro(rc, "coro_chan_recv");
+  return NULL;
+}
+
+/* One round trip: send v, receive the reply. */
+static inline long chan_roundtrip(chan_pingpong *p, long v) {
+  long back = 0;
+  int rc = coro_chan_send(p->req, &v, -1);
+  if (UNLIKELY(rc < 0)) check_coro(rc, "coro_chan_send");
+  rc = coro_chan_recv(p->rep, &back, -1);
+  if (UNLIKELY(rc < 0)) check_coro(rc, "coro_chan_recv");
+  return back;
+}
+
+/* The pinger: a few untimed round trips (both micro-threads started and
+ * parked once), then the timed ones; then close, which ends the ponger. */
+static void *chan_pinger(void *arg) {
+  chan_pingpong *p = arg;
+  for (long i = 0; i < PINGPONG_WARMUP; i++) p->bad += chan_roundtrip(p, i) != i + 1;
+  p->t0 = now_ns();
+  for (long i = 0; i < p->iters; i++) {
+    long v = i & 0xffff;
+    p->bad += chan_roundtrip(p, v) != v + 1;
+  }
+  p->t1 = now_ns();
+  check_coro(coro_chan_close(p->req), "coro_chan_close");
+  return NULL;
+}
+
+/* Timed inside the pinger: spawning, finishing and channel set-up are outside. */
+static double chan_pingpong_run(long iters, size_t capacity) {
+  chan_pingpong p = {NULL, NULL, iters, 0, 0, 0};
+  check_coro(coro_chan_create(&p.req, sizeof(long), capacity), "coro_chan_create");
+  check_coro(coro_chan_create(&p.rep, sizeof(long), capacity), "coro_chan_create");
+  check_coro(coro_spawn(NULL, chan_ponger, &p, NULL), "coro_spawn");
+  check_coro(coro_spawn(NULL, chan_pinger, &p, NULL), "coro_spawn");
+  check_coro(coro_run(), "coro_run");
+  if (p.bad) die("channel ping-pong reply check", 0);
+  check_coro(coro_chan_destroy(p.req), "coro_chan_destroy");
+  check_coro(coro_chan_destroy(p.rep), "coro_chan_destroy");
+  return per_op(p.t0, p.t1, iters);
+}
+
+static double bench_chan_pingpong(long iters) { return chan_pingpong_run(iters, 0); }
+static double bench_chan_pingpong_buffered(long iters) { return chan_pingpong_run(iters, 1); }
+
+/* --- ping-pong: two threads, two one-slot queues (mutex + two condvars each) ------------------ */
+
+typedef struct tqueue {
+  pthread_mutex_t mu;       /* guards slot and full */
+  pthread_cond_t not_empty; /* full became 1 */
+  pthread_cond_t not_full;  /* full became 0 */
+  long slot;                /* the element, when full */
+  int full;                 /* 1: slot holds an element */
+} tqueue;
+
+static void tq_init(tqueue *q) {
+  memset(q, 0, sizeof(*q));
+  check_pt(pthread_mutex_init(&q->mu, NULL), "pthread_mutex_init");
+  check_pt(pthread_cond_init(&q->not_empty, NULL), "pthread_cond_init");
+  check_pt(pthread_cond_init(&q->not_full, NULL), "pthread_cond_init");
+}
+
+static void tq_destroy(tqueue *q) {
+  pthread_cond_destroy(&q->not_empty);
+  pthread_cond_destroy(&q->not_full);
+  pthread_mutex_destroy(&q->mu);
+}
+
+static void tq_put(tqueue *q, long v) {
+  pthread_mutex_lock(&q->mu);
+  while (q->full) pthread_cond_wait(&q->not_full, &q->mu);
+  q->slot = v;
+  q->full = 1;
+  pthread_cond_signal(&q->not_empty);
+  pthread_mutex_unlock(&q->mu);
+}
+
+static long tq_get(tqueue *q) {
+  pthread_mutex_lock(&q->mu);
+  while (!q->full) pthread_cond_wait(&q->not_empty, &q->mu);
+  long v = q->slot;
+  q->full = 0;
+  pthread_cond_signal(&q->not_full);
+  pthread_mutex_unlock(&q->mu);
+  return v;
+}
+
+typedef struct tq_pair {
+  tqueue req, rep; /* main -> partner, partner -> main */
+} tq_pair;
+
+/* The partner thread: reply request + 1 until PINGPONG_STOP. */
+static void *tq_partner(void *arg) {
+  tq_pair *p = arg;
+  for (long v; (v = tq_get(&p->req)) != PINGPONG_STOP;) tq_put(&p->rep, v + 1);
+  return NULL;
+}
+
+static double bench_thread_chan_pingpong(long iters) {
+  tq_pair p;
+  tq_init(&p.req);
+  tq_init(&p.rep);
+  pthread_t t;
+  check_pt(pthread_create(&t, NULL, tq_partner, &p), "pthread_create");
+  long bad = 0;
+  for (long i = 0; i < PINGPONG_WARMUP; i++) {
+    tq_put(&p.req, i);
+    bad += tq_get(&p.rep) != i + 1;
+  }
+  int64_t t0 = now_ns();
+  for (long i = 0; i < iters; i++) {
+    long v = i & 0xffff;
+    tq_put(&p.req, v);
+    bad += tq_get(&p.rep) != v + 1;
+  }
+  int64_t t1 = now_ns();
+  tq_put(&p.req, PINGPONG_STOP);
+  check_pt(pthread_join(t, NULL), "pthread_join");
+  tq_destroy(&p.req);
+  tq_destroy(&p.rep);
+  if (bad) die("thread queue ping-pong reply check", 0);
+  return per_op(t0, t1, iters);
+}
+
+/* --- ping-pong: two processes, two pipes (as bench_core) -------------------------------------- */
+
+static int read_full(int fd, void *buf, size_t n) {
+  char *p = buf;
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n) {
+  const char *p = buf;
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Send a long down one pipe and wait for the reply up the other. */
+static inline long pipe_roundtrip(int wfd, int rfd, long v) {
+  long back;
+  if (UNLIKELY(write_full(wfd, &v, sizeof(v)) != 0 || read_full(rfd, &back, sizeof(back)) != 0))
+    die("pipe round trip", errno);
+  return back;
+}
+
+static void wait_child(pid_t pid, int *status) {
+  while (waitpid(pid, status, 0) < 0)
+    if (errno != EINTR) die("waitpid", errno);
+}
+
+static double bench_pipe_pingpong(long iters) {
+  int down[2], up[2];
+  if (pipe(down) != 0 || pipe(up) != 0) die("pipe", errno);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) die("fork", errno);
+  if (pid == 0) { /* the partner process: reply v + 1 until EOF */
+    close(down[1]);
+    close(up[0]);
+    long v;
+    while (read_full(down[0], &v, sizeof(v)) == 0) {
+      v++;
+      if (write_full(up[1], &v, sizeof(v)) != 0) break;
+    }
+    _exit(0);
+  }
+  close(down[0]);
+  close(up[1]);
+  long bad = 0;
+  for (long i = 0; i < PINGPONG_WARMUP; i++) bad += pipe_roundtrip(down[1], up[0], i) != i + 1;
+  int64_t t0 = now_ns();
+  for (long i = 0; i < iters; i++) {
+    long v = i & 0xffff;
+    bad += pipe_roundtrip(down[1], up[0], v) != v + 1;
+  }
+  int64_t t1 = now_ns();
+  close(down[1]); /* EOF: the partner exits */
+  close(up[0]);
+  int status;
+  wait_child(pid, &status);
+  if (bad) die("pipe ping-pong reply check", 0);
+  return per_op(t0, t1, iters);
+}
+
+/* --- ping-pong: two goroutines, GOMAXPROCS=1 (optional) --------------------------------------- */
+
+static int go_state;       /* 0: not tried, 1: built, -1: go not on PATH, -2: build failed */
+static char go_path[4096]; /* the go command found on PATH */
+
+/* `go` on PATH, as execvp would find it. */
+static int find_go(void) {
+  const char *path = getenv("PATH");
+  if (!path) return 0;
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    if (len) {
+      snprintf(go_path, sizeof(go_path), "%.*s/go", (int)len, path);
+      if (access(go_path, X_OK) == 0) return 1;
+    }
+    path += len;
+    if (*path == ':') path++;
+  }
+  return 0;
+}
+
+/* Run argv[0] (a path) with `env` (NAME=value strings, NULL-ended) added,
+ * stdin from /dev/null, stdout into out (cap bytes, NUL-terminated), stderr
+ * kept in table mode, dropped with --json.  Returns the exit status (-1 if
+ * it did not exit normally). */
+static int run_capture(char *const argv[], const char *const env[], char *out, size_t cap) {
+  int fds[2];
+  if (pipe(fds) != 0) die("pipe", errno);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) die("fork", errno);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      if (opt.json) dup2(devnull, 2);
+    }
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    for (const char *const *e = env; *e; e++) putenv((char *)(uintptr_t)*e);
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t got = 0;
+  for (;;) {
+    ssize_t r = read(fds[0], out + got, cap - 1 - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += (size_t)r;
+    if (got == cap - 1) break;
+  }
+  out[got] = '\0';
+  close(fds[0]);
+  int status;
+  wait_child(pid, &status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Build bench/go/pingpong.go before anything is timed: standard library
+ * only, no network (GOPROXY=off, GOTOOLCHAIN=local), no cgo. */
+static void go_build(void) {
+  if (!CORO_BENCH_GO_SRC[0] || !find_go()) {
+    go_state = -1;
+    return;
+  }
+  static char gocache[4200];
+  const char *env[] = {"GOTOOLCHAIN=local", "GOPROXY=off", "GOFLAGS=", "CGO_ENABLED=0",
+                       "GO111MODULE=",      NULL,          NULL};
+  if (!getenv("GOCACHE") && !getenv("HOME") && !getenv("XDG_CACHE_HOME")) {
+    snprintf(gocache, sizeof(gocache), "GOCACHE=%s.cache", CORO_BENCH_GO_BIN);
+    env[5] = gocache;
+  }
+  char *argv[] = {go_path,
+                  "build",
+                  "-o",
+                  (char *)(uintptr_t)CORO_BENCH_GO_BIN,
+                  (char *)(uintptr_t)CORO_BENCH_GO_SRC,
+                  NULL};
+  char out[256];
+  progress("bench_sched: building the Go row (%s build) ...", go_path);
+  int rc = run_capture(argv, env, out, sizeof(out));
+  go_state = rc == 0 ? 1 : -2;
+  progress(rc == 0 ? " ok\n" : " failed: no Go row\n");
+}
+
+/* Each repeat runs the built program afresh; it times its own loop (after
+ * its own warm-up) and prints ns per round trip: process start is outside. */
+static double bench_go_pingpong(long iters) {
+  char n[32], out[128];
+  snprintf(n, sizeof(n), "%ld", iters);
+  char *argv[] = {(char *)(uintptr_t)CORO_BENCH_GO_BIN, n, NULL};
+  const char *env[] = {"GOMAXPROCS=1", NULL};
+  if (run_capture(argv, env, out, sizeof(out)) != 0) die("the Go ping-pong program", 0);
+  char *end;
+  double ns = strtod(out, &end);
+  if (end == out || !(ns > 0)) die("the Go ping-pong program's output", 0);
+  return ns;
+}
+
 /* --- the figures ------------------------------------------------------------------------------ */
 
-enum kind { ROUNDTRIP, SPAWN, TIMERS };
+enum kind { ROUNDTRIP, SPAWN, TIMERS, PINGPONG };
 
 typedef struct figure {
   const char *key;             /* JSON key */
@@ -349,7 +691,20 @@ typedef struct figure {
   stats s;                     /* their median and spread */
 } figure;
 
-enum { F_YIELD, F_THREAD_YIELD, F_SPAWN_FIRST, F_SPAWN, F_PTHREAD, F_TIMERS, F_COUNT };
+enum {
+  F_YIELD,
+  F_THREAD_YIELD,
+  F_SPAWN_FIRST,
+  F_SPAWN,
+  F_PTHREAD,
+  F_TIMERS,
+  F_CHAN,
+  F_CHAN_BUF,
+  F_THREAD_CHAN,
+  F_PIPE,
+  F_GO,
+  F_COUNT
+};
 
 #define ROW(k, l, kd, fn, full, quick, b, t)                                                       \
   {                                                                                                \
@@ -371,7 +726,21 @@ static figure figs[F_COUNT] = {
                       bench_pthread_create_join, 2000, 1000, F_SPAWN, 1),
     [F_TIMERS] = ROW("timers_1m_ns", "sleepers: coro_run time / N", TIMERS, bench_timers,
                      BIG_N_FULL, BIG_N_QUICK, F_SPAWN, 1),
+    [F_CHAN] = ROW("chan_pingpong_ns", "2 micro-threads, channels, cap 0", PINGPONG,
+                   bench_chan_pingpong, 2000000, 500000, -1, 1),
+    [F_CHAN_BUF] = ROW("chan_pingpong_buffered_ns", "2 micro-threads, channels, cap 1", PINGPONG,
+                       bench_chan_pingpong_buffered, 2000000, 500000, F_CHAN, 1),
+    [F_THREAD_CHAN] = ROW("thread_chan_pingpong_ns", "2 threads, 1-slot mutex+cv queues", PINGPONG,
+                          bench_thread_chan_pingpong, 20000, 5000, F_CHAN, 1),
+    [F_PIPE] = ROW("process_pipe_pingpong_ns", "2 processes, 2 pipes", PINGPONG,
+                   bench_pipe_pingpong, 20000, 5000, F_CHAN, 1),
+    /* timed is cleared at start-up when the Go program cannot be built */
+    [F_GO] = ROW("go_chan_pingpong_ns", "2 goroutines, GOMAXPROCS=1", PINGPONG, bench_go_pingpong,
+                 2000000, 500000, F_CHAN, 1),
 };
+
+/* A row that was not measured (the Go row without go): no JSON key. */
+static int absent(int i) { return figs[i].nsamples == 0; }
 
 static long iters_of(const figure *f) { return opt.quick ? f->iters_quick : f->iters_full; }
 static long big_n(void) { return opt.quick ? BIG_N_QUICK : BIG_N_FULL; }
@@ -505,9 +874,42 @@ static const struct {
      F_SPAWN_FIRST},
     {"spawn_join_first / spawn_join", "spawn_join_first_spawn_join", F_SPAWN_FIRST, F_SPAWN},
     {"timers / spawn_join", "timers_spawn_join", F_TIMERS, F_SPAWN},
+    {"chan_pingpong / sched_yield", "chan_pingpong_sched_yield", F_CHAN, F_YIELD},
+    {"chan_pingpong_buffered / chan_pingpong", "chan_pingpong_buffered_chan_pingpong", F_CHAN_BUF,
+     F_CHAN},
+    {"thread_chan_pingpong / chan_pingpong", "thread_chan_pingpong_chan_pingpong", F_THREAD_CHAN,
+     F_CHAN},
+    {"process_pipe_pingpong / chan_pingpong", "process_pipe_pingpong_chan_pingpong", F_PIPE,
+     F_CHAN},
+    {"chan_pingpong / go_chan_pingpong", "chan_pingpong_go_chan_pingpong", F_CHAN, F_GO},
 };
 
-static void print_table(const machine *m, int guard, stats total, stats waited) {
+/* The issue's targets: a verdict, never an assertion.  -1: not measured. */
+typedef struct target {
+  const char *name; /* as the issue words it */
+  const char *key;  /* for the JSON */
+  const char *how;  /* what the verdict compares */
+  double value;     /* the figure compared */
+  int met;          /* 1 met, 0 missed, -1 not measured */
+} target;
+
+enum { T_CHAN_NS, T_THREAD_X, T_GO, T_COUNT };
+
+static void eval_targets(target *t) {
+  double chan = figs[F_CHAN].s.median;
+  double tx = ratio(F_THREAD_CHAN, F_CHAN);
+  double go = absent(F_GO) ? NAN : ratio(F_CHAN, F_GO);
+  t[T_CHAN_NS] =
+      (target){"chan ping-pong <= 50 ns", "chan_pingpong_le_50ns", "chan_pingpong_ns median", chan,
+               isnan(chan) ? -1 : chan <= TARGET_CHAN_NS};
+  t[T_THREAD_X] = (target){"thread version >= 500x chan ping-pong", "thread_chan_ge_500x",
+                           "thread_chan_pingpong / chan_pingpong, paired", tx,
+                           isnan(tx) ? -1 : tx >= TARGET_THREAD_X};
+  t[T_GO] = (target){"chan ping-pong no slower than Go", "chan_pingpong_le_go",
+                     "chan_pingpong / go_chan_pingpong, paired", go, isnan(go) ? -1 : go <= 1.0};
+}
+
+static void print_table(const machine *m, int guard, stats total, stats waited, const target *tg) {
   char b1[32], b2[32], b3[32], b4[32];
   printf("libcoro bench_sched (%s, N = %ld): medians of %d repeats, spread = min..max of the "
          "repeats;\n\"vs\" = median of the per-round ratios (see \"ratios\")\n",
@@ -518,8 +920,9 @@ static void print_table(const machine *m, int guard, stats total, stats waited) 
       "round trips (each side runs once)",
       "spawn + join (per micro-thread or thread)",
       "timers (per sleeping micro-thread)",
+      "ping-pong (one round trip = a request on one channel, the reply on another)",
   };
-  for (int k = ROUNDTRIP; k <= TIMERS; k++) {
+  for (int k = ROUNDTRIP; k <= PINGPONG; k++) {
     printf("\n%s\n", section[k]);
     printf("  %-26s %-35s %10s  %-21s %-4s %s\n", "name", "what", "median", "spread (min..max)",
            "unit", "vs");
@@ -527,6 +930,11 @@ static void print_table(const machine *m, int guard, stats total, stats waited) 
       const figure *f = &figs[i];
       if ((int)f->kind != k) continue;
       char spread[80];
+      if (i == F_GO && absent(i)) {
+        printf("  %-26s %-35s %10s\n", f->key, f->label,
+               go_state == -2 ? "go build failed" : "not installed");
+        continue;
+      }
       if (f->nsamples > 1)
         snprintf(spread, sizeof(spread), "%s..%s", fmt(b2, sizeof(b2), f->s.min),
                  fmt(b3, sizeof(b3), f->s.max));
@@ -558,19 +966,40 @@ static void print_table(const machine *m, int guard, stats total, stats waited) 
              "they called coro_sleep\n",
              100.0 * waited.median, 100.0 * waited.min, 100.0 * waited.max);
     }
+    if (k == PINGPONG)
+      printf("  (longs; each side checks reply = request + 1; timed after %d untimed round trips;\n"
+             "   threads: one mutex and two condvars per direction; Go: bench/go/pingpong.go,\n"
+             "   built before the rounds, one process per repeat timing its own loop)\n",
+             PINGPONG_WARMUP);
   }
 
   printf("\nratios (median of the per-round ratios; with the first round: ratio of medians)\n");
   printf("  %-40s %10s  %s\n", "", "median", "spread (min..max)");
   for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
     stats r = ratio_stats(ratios[i].num, ratios[i].den);
+    if (absent(ratios[i].num) || absent(ratios[i].den)) {
+      printf("  %-40s %10s\n", ratios[i].name, "n/a (Go row not run)");
+      continue;
+    }
     char spread[80];
     snprintf(spread, sizeof(spread), "%s..%s", fmt_ratio(b2, sizeof(b2), r.min),
              fmt_ratio(b3, sizeof(b3), r.max));
     printf("  %-40s %10s  %s\n", ratios[i].name, fmt_ratio(b1, sizeof(b1), r.median),
            isnan(r.median) ? "" : spread);
   }
-  printf("\n(no targets here: the issue's scheduler targets concern channels, which come later)\n");
+  printf("\ntargets (the issue's; printed, never asserted)\n");
+  for (int i = 0; i < T_COUNT; i++) {
+    if (tg[i].met < 0) {
+      printf("  %-40s %-7s (Go row not run)\n", tg[i].name, "n/a");
+      continue;
+    }
+    char v[32];
+    if (i == T_CHAN_NS)
+      snprintf(v, sizeof(v), "%s ns", fmt(b1, sizeof(b1), tg[i].value));
+    else
+      snprintf(v, sizeof(v), "%s", fmt_ratio(b1, sizeof(b1), tg[i].value));
+    printf("  %-40s %-7s %s = %s\n", tg[i].name, tg[i].met ? "met" : "MISSED", tg[i].how, v);
+  }
 }
 
 /* JSON: numbers (null for n/a) and escaped strings. */
@@ -603,10 +1032,11 @@ static void json_spread(FILE *out, stats s) {
   fputc(']', out);
 }
 
-static void print_json(const machine *m, int guard, stats total, stats waited) {
+static void print_json(const machine *m, int guard, stats total, stats waited, const target *tg) {
   FILE *o = stdout;
   fputc('{', o);
   for (int i = 0; i < F_COUNT; i++) {
+    if (absent(i)) continue;
     json_str(o, figs[i].key);
     fputc(':', o);
     json_num(o, figs[i].s.median);
@@ -618,6 +1048,7 @@ static void print_json(const machine *m, int guard, stats total, stats waited) {
   json_num(o, waited.median);
   fputs(",\"spread\":{", o);
   for (int i = 0; i < F_COUNT; i++) {
+    if (absent(i)) continue;
     json_str(o, figs[i].key);
     fputc(':', o);
     json_spread(o, figs[i].s);
@@ -628,13 +1059,25 @@ static void print_json(const machine *m, int guard, stats total, stats waited) {
   fputs(",\"timers_waited_fraction\":", o);
   json_spread(o, waited);
   fputs("},\"ratios\":{", o);
+  const char *sep = "";
   for (size_t i = 0; i < sizeof(ratios) / sizeof(ratios[0]); i++) {
-    if (i) fputc(',', o);
+    if (absent(ratios[i].num) || absent(ratios[i].den)) continue;
+    fputs(sep, o);
+    sep = ",";
     json_str(o, ratios[i].key);
     fputc(':', o);
     json_num(o, ratio(ratios[i].num, ratios[i].den));
   }
-  fprintf(o, "},\"n\":%ld,\"machine\":{\"cpu\":", big_n());
+  fputs("},\"targets\":{", o); /* true met, false missed; absent: not measured */
+  sep = "";
+  for (int i = 0; i < T_COUNT; i++) {
+    if (tg[i].met < 0) continue;
+    fprintf(o, "%s\"%s\":%s", sep, tg[i].key, tg[i].met ? "true" : "false");
+    sep = ",";
+  }
+  fputs("},\"go\":", o);
+  json_str(o, go_state == 1 ? "ran" : go_state == -2 ? "build failed" : "not installed");
+  fprintf(o, ",\"n\":%ld,\"machine\":{\"cpu\":", big_n());
   json_str(o, m->cpu);
   fprintf(o, ",\"nproc\":%ld,\"kernel\":", m->nproc);
   json_str(o, m->kernel);
@@ -652,7 +1095,7 @@ static void print_json(const machine *m, int guard, stats total, stats waited) {
 static void usage(FILE *out) {
   fprintf(out,
           "usage: bench_sched [--quick] [--json] [--samples] [--repeats N]\n"
-          "  --quick      N = 100 000 instead of 1 000 000, fewer iterations (~8 s here)\n"
+          "  --quick      N = 100 000 instead of 1 000 000, fewer iterations (~12 s here)\n"
           "  --json       one JSON object on one line on stdout, nothing else\n"
           "  --samples    print every repeat's figure under its row\n"
           "  --repeats N  timed rounds, 5..%d (default 5)\n",
@@ -696,18 +1139,22 @@ int main(int argc, char **argv) {
   if (!handles) die("malloc", ENOMEM);
   memset(handles, 0, (size_t)big_n() * sizeof(*handles));
 
+  go_build(); /* before anything is timed: the build stays out of every figure */
+  if (go_state != 1) figs[F_GO].timed = 0;
   run_timing();
   int guard = coro_stack_guard_mode();
 
   for (int i = 0; i < F_COUNT; i++) figs[i].s = summarize(figs[i].samples, figs[i].nsamples);
   stats total = summarize(timers_total_s, timers_nrec);
   stats waited = summarize(timers_waited, timers_nrec);
+  target tg[T_COUNT];
+  eval_targets(tg);
   progress("done in %.1f s\n\n", (double)(now_ns() - start) / 1e9);
 
   if (opt.json)
-    print_json(&m, guard, total, waited);
+    print_json(&m, guard, total, waited, tg);
   else
-    print_table(&m, guard, total, waited);
+    print_table(&m, guard, total, waited, tg);
   free(handles);
   return 0;
 }
