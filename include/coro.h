@@ -430,9 +430,90 @@ CORO_API int coro_chan_close(coro_chan *ch);
 /* The number of elements buffered now, or -EINVAL if ch is NULL. */
 CORO_API long coro_chan_len(const coro_chan *ch);
 
-/* Free the channel.  Returns 0, or -EBUSY (coroutines wait on it: close it
- * and let them go first), -EINVAL (ch NULL), -EPERM (another thread's). */
+/* Free the channel.  Returns 0, or -EBUSY while a coroutine is still linked
+ * to it: one waiting, or one woken from it (by close, a deadline or a cancel)
+ * that has not run since -- close it, let the scheduler run them (coro_run, or
+ * join them), then destroy.  -EINVAL (ch NULL), -EPERM (another thread's). */
 CORO_API int coro_chan_destroy(coro_chan *ch);
+
+/* One case of coro_chan_select(). */
+enum { CORO_SEL_SEND = 1, CORO_SEL_RECV = 2 };
+typedef struct coro_sel {
+  coro_chan *ch; /* the channel */
+  int op;        /* CORO_SEL_SEND or CORO_SEL_RECV */
+  void *elem;    /* the element to send, or where to receive one */
+  int result;    /* set for the case chosen: 0, or -EPIPE (the channel is
+                    closed: nothing was sent, or nothing is left to receive) */
+} coro_sel;
+
+/* Wait until one of the n cases can go ahead, do it, and return its index.
+ * When several are ready, one is chosen at random, so none starves.  A case
+ * on a closed channel is ready and reports -EPIPE in its `result`.
+ * deadline 0 is the non-blocking form.  Errors: -EINVAL (cases NULL, n 0 or
+ * over 64, a NULL channel or element, an unknown op, or the same channel with
+ * the same op twice), -EPERM (another thread's channel), -ETIMEDOUT,
+ * -ECANCELED, -EDEADLK (as coro_chan_send). */
+CORO_API int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline);
+
+/* ========================================================================== */
+/* Cooperative synchronisation                                                 */
+/* ========================================================================== */
+/*
+ * Locks for the coroutines of one thread: waiting parks the coroutine, never
+ * the thread.  Waiters are served first in, first out.  Each object belongs
+ * to the thread that created it (-EPERM from any other).  Waiting calls take
+ * a deadline and fail with -ETIMEDOUT, -ECANCELED or -EDEADLK (nothing could
+ * wake the caller) as every blocking call does.  Every call returns -EINVAL
+ * for a NULL handle; the create calls -EINVAL for a NULL out, -ENOMEM.
+ */
+typedef struct coro_mutex coro_mutex;
+typedef struct coro_cond coro_cond;
+typedef struct coro_sem coro_sem;
+typedef struct coro_wg coro_wg;
+
+/* A mutex, held by one coroutine at a time: the one that locked it. */
+CORO_API int coro_mutex_create(coro_mutex **out);
+/* Lock, waiting while another coroutine holds it.  -EDEADLK if the caller
+ * holds it already (it would wait for itself). */
+CORO_API int coro_mutex_lock(coro_mutex *m, int64_t deadline);
+/* Unlock; the first waiter, if any, gets it.  -EPERM if the caller does not hold it. */
+CORO_API int coro_mutex_unlock(coro_mutex *m);
+/* Free.  -EBUSY while held or waited on. */
+CORO_API int coro_mutex_destroy(coro_mutex *m);
+
+/* A condition variable. */
+CORO_API int coro_cond_create(coro_cond **out);
+/* Unlock m, wait for a signal, lock m again, then return 0 (or -ETIMEDOUT,
+ * -ECANCELED: m is held again in every case, except when relocking itself is
+ * cancelled: -ECANCELED with m not held).  -EPERM if the caller does not hold m. */
+CORO_API int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline);
+/* Wake the first waiter (0 even if none). */
+CORO_API int coro_cond_signal(coro_cond *c);
+/* Wake every waiter (0 even if none). */
+CORO_API int coro_cond_broadcast(coro_cond *c);
+/* Free.  -EBUSY while waited on. */
+CORO_API int coro_cond_destroy(coro_cond *c);
+
+/* A counting semaphore starting at `value`. */
+CORO_API int coro_sem_create(coro_sem **out, unsigned long value);
+/* Take one, waiting while the count is 0. */
+CORO_API int coro_sem_acquire(coro_sem *s, int64_t deadline);
+/* Give one back: the first waiter takes it.  -EOVERFLOW at ULONG_MAX. */
+CORO_API int coro_sem_release(coro_sem *s);
+/* Free.  -EBUSY while waited on. */
+CORO_API int coro_sem_destroy(coro_sem *s);
+
+/* A wait group: a counter that coro_wg_wait() waits to see at zero. */
+CORO_API int coro_wg_create(coro_wg **out);
+/* Add delta (may be negative); at zero every waiter wakes.  -EINVAL if the
+ * counter would go below zero (nothing changes). */
+CORO_API int coro_wg_add(coro_wg *wg, long delta);
+/* coro_wg_add(wg, -1). */
+CORO_API int coro_wg_done(coro_wg *wg);
+/* Wait until the counter is zero (0 at once if it is). */
+CORO_API int coro_wg_wait(coro_wg *wg, int64_t deadline);
+/* Free.  -EBUSY while waited on. */
+CORO_API int coro_wg_destroy(coro_wg *wg);
 
 /* ========================================================================== */
 /* Errors                                                                      */

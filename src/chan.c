@@ -16,8 +16,11 @@
  *   - Whoever completes a waiter's operation copies the element, marks the
  *     waiter done and wakes it with 0.  Waiters already woken by a deadline
  *     or a cancel are skipped (coro__wait_first): they are never served.
- *   - Closing wakes every waiter with -EPIPE; elements still buffered stay for
- *     receivers to drain.
+ *   - Closing wakes every waiter with -EPIPE (done = -1); elements still
+ *     buffered stay for receivers to drain.
+ *   - A select waits with one waiter per case, all on the same coroutine: the
+ *     first channel to serve or close wins, and the others skip the rest of
+ *     its waiters, as it is woken; it unlinks them all when it runs.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -81,15 +84,15 @@ static int wait_on(coro_chan *ch, coro__wait_list *l, void *data, int64_t deadli
   coro__waiter w = {.who = t->current, .data = data};
   coro__wait_push(l, &w);
   int rc = coro__park(t, deadline);
+  /* Served or closed: the server unlinked us already, and the channel may be
+   * gone by now (destroyed once nobody was linked), so do not touch it. */
+  if (w.done) return w.done > 0 ? 0 : -EPIPE;
   coro__wait_remove(l, &w);
-  if (w.done) return 0;
-  return rc < 0 ? rc : -EPIPE; /* woken without being served: closed */
+  return rc;
 }
 
-int coro_chan_send(coro_chan *ch, const void *elem, int64_t deadline) {
-  int rc = check(ch);
-  if (rc < 0) return rc;
-  if (!elem) return -EINVAL;
+/* Send without waiting: 0 done, -EPIPE closed, -EAGAIN it would have to wait. */
+static int try_send(coro_chan *ch, const void *elem) {
   if (ch->closed) return -EPIPE;
   coro__waiter *r = coro__wait_first(&ch->receivers);
   if (r) { /* a receiver waits: the buffer is empty, hand it over */
@@ -101,13 +104,12 @@ int coro_chan_send(coro_chan *ch, const void *elem, int64_t deadline) {
     memcpy(slot(ch, ch->len++), elem, ch->elem_size);
     return 0;
   }
-  return wait_on(ch, &ch->senders, (void *)(uintptr_t)elem, deadline);
+  return -EAGAIN;
 }
 
-int coro_chan_recv(coro_chan *ch, void *elem, int64_t deadline) {
-  int rc = check(ch);
-  if (rc < 0) return rc;
-  if (!elem) return -EINVAL;
+/* Receive without waiting: 0 done, -EPIPE closed and empty, -EAGAIN it would
+ * have to wait. */
+static int try_recv(coro_chan *ch, void *elem) {
   if (ch->len) {
     memcpy(elem, slot(ch, 0), ch->elem_size);
     ch->head = (ch->head + 1) % ch->capacity;
@@ -126,8 +128,93 @@ int coro_chan_recv(coro_chan *ch, void *elem, int64_t deadline) {
     serve(ch, &ch->senders, s);
     return 0;
   }
-  if (ch->closed) return -EPIPE;
+  return ch->closed ? -EPIPE : -EAGAIN;
+}
+
+int coro_chan_send(coro_chan *ch, const void *elem, int64_t deadline) {
+  int rc = check(ch);
+  if (rc < 0) return rc;
+  if (!elem) return -EINVAL;
+  rc = try_send(ch, elem);
+  if (rc != -EAGAIN) return rc;
+  return wait_on(ch, &ch->senders, (void *)(uintptr_t)elem, deadline);
+}
+
+int coro_chan_recv(coro_chan *ch, void *elem, int64_t deadline) {
+  int rc = check(ch);
+  if (rc < 0) return rc;
+  if (!elem) return -EINVAL;
+  rc = try_recv(ch, elem);
+  if (rc != -EAGAIN) return rc;
   return wait_on(ch, &ch->receivers, elem, deadline);
+}
+
+/* --- select ------------------------------------------------------------------------- */
+
+#define SELECT_MAX 64
+
+/* Could this case go ahead now (including "the channel is closed")? */
+static int ready(coro_sel *c) {
+  coro_chan *ch = c->ch;
+  if (ch->closed) return 1;
+  if (c->op == CORO_SEL_SEND)
+    return ch->len < ch->capacity || coro__wait_first(&ch->receivers) != NULL;
+  return ch->len > 0 || coro__wait_first(&ch->senders) != NULL;
+}
+
+/* The wait list a case's waiter goes on. */
+static coro__wait_list *list_of(const coro_sel *c) {
+  return c->op == CORO_SEL_SEND ? &c->ch->senders : &c->ch->receivers;
+}
+
+/* A small per-thread generator for the fair choice among ready cases. */
+static size_t pick(coro__sched *s, size_t n) {
+  uint64_t x = s->rng ? s->rng : UINT64_C(0x9e3779b97f4a7c15);
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  s->rng = x;
+  return (size_t)(x % n);
+}
+
+int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  if (!cases || n == 0 || n > SELECT_MAX) return -EINVAL;
+  for (size_t i = 0; i < n; i++) {
+    coro_sel *c = &cases[i];
+    if (!c->ch || !c->elem || (c->op != CORO_SEL_SEND && c->op != CORO_SEL_RECV)) return -EINVAL;
+    if (c->ch->owner != t) return -EPERM;
+    for (size_t j = 0; j < i; j++)
+      if (cases[j].ch == c->ch && cases[j].op == c->op) return -EINVAL; /* duplicate */
+  }
+  /* Ready now: pick one at random, so that no case starves. */
+  size_t readies[SELECT_MAX], nready = 0;
+  for (size_t i = 0; i < n; i++)
+    if (ready(&cases[i])) readies[nready++] = i;
+  if (nready) {
+    size_t i = readies[pick(&t->sched, nready)];
+    coro_sel *c = &cases[i];
+    c->result = c->op == CORO_SEL_SEND ? try_send(c->ch, c->elem) : try_recv(c->ch, c->elem);
+    return (int)i;
+  }
+  /* Wait on every case at once; the first channel to serve us (or to
+   * close) wins, and the others skip our waiters since we are woken. */
+  coro__waiter w[SELECT_MAX];
+  for (size_t i = 0; i < n; i++) {
+    w[i] = (coro__waiter){.who = t->current, .data = cases[i].elem};
+    coro__wait_push(list_of(&cases[i]), &w[i]);
+  }
+  int rc = coro__park(t, deadline);
+  int chosen = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (w[i].done) { /* the server unlinked it; its channel may be gone */
+      chosen = (int)i;
+      cases[i].result = w[i].done > 0 ? 0 : -EPIPE;
+    } else {
+      coro__wait_remove(list_of(&cases[i]), &w[i]);
+    }
+  }
+  return chosen >= 0 ? chosen : rc;
 }
 
 int coro_chan_close(coro_chan *ch) {
@@ -138,10 +225,12 @@ int coro_chan_close(coro_chan *ch) {
   coro__sched *s = &ch->owner->sched;
   for (coro__waiter *w; (w = coro__wait_first(&ch->receivers));) {
     coro__wait_remove(&ch->receivers, w);
+    w->done = -1; /* closed: tells a select which of its cases it was */
     coro__wake(s, w->who, -EPIPE);
   }
   for (coro__waiter *w; (w = coro__wait_first(&ch->senders));) {
     coro__wait_remove(&ch->senders, w);
+    w->done = -1;
     coro__wake(s, w->who, -EPIPE);
   }
   return 0;

@@ -63,7 +63,7 @@ struct coro__waiter {
   coro *who;                 /* the parked coroutine */
   coro__waiter *prev, *next; /* neighbours in the list */
   void *data;                /* what the waiter brings or wants (a channel element) */
-  int done;                  /* set by the side that served it, before waking it */
+  int done;                  /* set before waking it: 1 served, -1 the channel closed */
 };
 
 /* A FIFO of waiters. */
@@ -165,9 +165,12 @@ typedef struct coro__sched {
   size_t nheap;       /* entries in heap */
   size_t capheap;     /* its allocated length */
   uint64_t timer_seq; /* next timer's sequence number (FIFO among equal deadlines) */
+  uint64_t rng;       /* xorshift state for select's fair choice */
   coro *host;         /* where coro_run() runs: every micro-thread's resumer */
   coro *root;         /* the micro-thread whose chain runs now */
   size_t live;        /* micro-threads spawned and not yet finished */
+  size_t nqueued;     /* entries in the run queue */
+  unsigned handoffs;  /* direct hand-offs since the host last ran */
   int running;        /* coro_run() is active */
 } coro__sched;
 

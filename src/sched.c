@@ -50,6 +50,7 @@ int64_t coro_now(void) {
 /* --- the run queue ------------------------------------------------------------ */
 
 static void enqueue(coro__sched *s, coro *c) {
+  s->nqueued++;
   c->sched |= CORO__S_QUEUED;
   c->run_next = NULL;
   if (s->tail)
@@ -61,11 +62,23 @@ static void enqueue(coro__sched *s, coro *c) {
 
 static coro *dequeue(coro__sched *s) {
   coro *c = s->head;
+  s->nqueued--;
   s->head = c->run_next;
   if (!s->head) s->tail = NULL;
   c->sched &= ~(unsigned)CORO__S_QUEUED;
   return c;
 }
+
+/* Is this queued coroutine a parked one, which a plain switch resumes (not a
+ * micro-thread to start or to resume after coro_yield, which the host enters)? */
+static inline int parked_kind(const coro *c) {
+  return !(c->sched & CORO__S_SPAWNED) ||
+         ((c->sched & CORO__S_STARTED) && !(c->sched & CORO__S_YIELDED));
+}
+
+/* Direct hand-offs in a row before going back to the host, whose turn fires
+ * the timers: bounds how long a busy ping-pong can delay a sleeper. */
+#define HANDOFF_MAX 64
 
 /* --- parking and waking ---------------------------------------------------------- */
 
@@ -97,6 +110,18 @@ static int park(coro__tls *t, int64_t deadline, int requeue) {
   c->wake = 0;
   root->parked = c;
   if (requeue) enqueue(s, c);
+  /* Hand the CPU straight to the next parked coroutine in the queue: one
+   * switch instead of two through the host.  If that is ourselves (a yield
+   * with nobody else runnable), just go on. */
+  coro *next = s->head;
+  if (next && parked_kind(next) && s->handoffs < HANDOFF_MAX) {
+    s->handoffs++;
+    dequeue(s);
+    s->root = next->root;
+    next->root->parked = NULL;
+    if (next == c) return c->wake;
+    return coro__transfer(t, next, next->wake);
+  }
   return coro__transfer(t, s->host, CORO__PARKED);
 }
 
@@ -185,9 +210,11 @@ static void run_one(coro__tls *t, coro *c) {
     c->root->parked = NULL;
     rc = coro__transfer(t, c, c->wake);
   }
-  /* Back on the host: what did the chain of s->root do? */
+  /* Back on the host: what did the chain of s->root do? (It may be another
+   * chain than the one entered: parked coroutines hand off directly.) */
   coro *m = s->root;
   s->root = NULL;
+  s->handoffs = 0;
   if (rc == CORO__PARKED) return; /* waits in a queue, the heap or a list */
   if (rc == CORO_YIELDED) {       /* coro_yield() in a micro-thread: its turn is over */
     m->state = CORO_RUNNING;
@@ -228,14 +255,10 @@ int coro_run(void) {
   s->host = t->current;
   int rc = 0;
   while (s->live) {
-    /* One round: what was runnable when it began, then the timers, so that
-     * coroutines yielding in a loop cannot starve the sleepers. */
-    coro *last = s->tail;
-    while (s->head) {
-      coro *c = dequeue(s);
-      run_one(t, c);
-      if (c == last) break;
-    }
+    /* One round: as many turns as were runnable when it began (direct
+     * hand-offs take some on the way), then the timers, so that coroutines
+     * yielding in a loop cannot starve the sleepers. */
+    for (size_t turns = s->nqueued; turns && s->head; turns--) run_one(t, dequeue(s));
     fire_timers(s);
     if (s->head || !s->live) continue;
     coro *first = coro__timer_first(s);
@@ -276,8 +299,10 @@ int coro_join(coro *c, void **result, int64_t deadline) {
     coro__waiter w = {.who = t->current};
     coro__wait_push(&c->joiners, &w);
     int rc = park(t, deadline, 0);
-    coro__wait_remove(&c->joiners, &w);
-    if (!w.done) return rc < 0 ? rc : -EINTR; /* rc is a timeout or a cancel */
+    if (!w.done) { /* a timeout or a cancel: still linked */
+      coro__wait_remove(&c->joiners, &w);
+      return rc < 0 ? rc : -EINTR;
+    }
   }
   c->sched |= CORO__S_JOINED;
   return coro_result(c, result);

@@ -413,3 +413,30 @@ TEST(destroy_with_waiters_is_ebusy) {
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(coro_chan_destroy(ch), 0);
 }
+
+/* A served receiver no longer touches the channel: the sender may destroy it
+ * before the receiver runs again (ASan reports a use after free otherwise). */
+static coro_chan *short_lived;
+
+static void *receive_once(void *arg) {
+  (void)arg;
+  int v = 0;
+  ASSERT_EQ(coro_chan_recv(short_lived, &v, -1), 0);
+  ASSERT_EQ(v, 3);
+  return NULL;
+}
+
+static void *send_then_destroy(void *arg) {
+  (void)arg;
+  int v = 3;
+  ASSERT_EQ(coro_chan_send(short_lived, &v, -1), 0); /* serves the waiting receiver */
+  ASSERT_EQ(coro_chan_destroy(short_lived), 0);      /* nobody is linked any more */
+  return NULL;
+}
+
+TEST(served_receiver_does_not_touch_a_destroyed_channel) {
+  ASSERT_EQ(coro_chan_create(&short_lived, sizeof(int), 0), 0);
+  ASSERT_EQ(coro_spawn(NULL, receive_once, NULL, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, send_then_destroy, NULL, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+}
