@@ -334,6 +334,8 @@ CORO_API int coro_stack_guard_mode(void);
  * Deadlines are absolute times on the monotonic clock in nanoseconds
  * (coro_now() + 1000000 is "in a millisecond"), the last argument of every
  * blocking call: -1 waits forever, 0 (or any time already past) does not wait.
+ * A blocking call with a deadline may also return -ENOMEM, when the timer heap
+ * cannot grow (nothing else changes).
  *
  * Cancelling a micro-thread makes every blocking call made in its chain
  * return -ECANCELED, the one it is blocked in at once and every later one,
@@ -485,7 +487,8 @@ CORO_API int coro_mutex_destroy(coro_mutex *m);
 CORO_API int coro_cond_create(coro_cond **out);
 /* Unlock m, wait for a signal, lock m again, then return 0 (or -ETIMEDOUT,
  * -ECANCELED: m is held again in every case, except when relocking itself is
- * cancelled: -ECANCELED with m not held).  -EPERM if the caller does not hold m. */
+ * cancelled: -ECANCELED with m not held; coro_mutex_unlock then answers -EPERM,
+ * which tells the two apart).  -EPERM if the caller does not hold m. */
 CORO_API int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline);
 /* Wake the first waiter (0 even if none). */
 CORO_API int coro_cond_signal(coro_cond *c);
@@ -506,7 +509,7 @@ CORO_API int coro_sem_destroy(coro_sem *s);
 /* A wait group: a counter that coro_wg_wait() waits to see at zero. */
 CORO_API int coro_wg_create(coro_wg **out);
 /* Add delta (may be negative); at zero every waiter wakes.  -EINVAL if the
- * counter would go below zero (nothing changes). */
+ * counter would go below zero, -EOVERFLOW past LONG_MAX (nothing changes). */
 CORO_API int coro_wg_add(coro_wg *wg, long delta);
 /* coro_wg_add(wg, -1). */
 CORO_API int coro_wg_done(coro_wg *wg);
