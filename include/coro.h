@@ -388,6 +388,65 @@ CORO_API int coro_join(coro *c, void **result, int64_t deadline);
 CORO_API int coro_cancel(coro *c);
 
 /* ========================================================================== */
+/* Groups: structured concurrency                                              */
+/* ========================================================================== */
+/*
+ * A group (Trio's nursery) owns the micro-threads spawned into it: nothing in
+ * it outlives it.  coro_group_close() cancels every member still running and
+ * waits until each has run its cleanup and finished, then frees the group.
+ * Members are detached: the group frees each one as it finishes and keeps
+ * only the first error any of them finished with (a member's -ECANCELED after
+ * the group was cancelled is not an error: the group asked for it).  Results
+ * travel by channel or by the argument.
+ *
+ *   coro_group *g;
+ *   coro_group_create(&g, CORO_GROUP_FAIL_FAST);
+ *   for (int i = 0; i < n; i++) coro_group_spawn(g, worker, &jobs[i], NULL);
+ *   int rc = coro_group_wait(g, deadline);    -- 0, a member's error, -ETIMEDOUT
+ *   coro_group_close(g);                      -- cancels whatever is left, waits
+ *
+ * A group is used by the coroutines of the thread that created it.
+ */
+typedef struct coro_group coro_group;
+
+/* Flags of coro_group_create(). */
+enum {
+  CORO_GROUP_FAIL_FAST = 1 /* the first member to fail cancels the group (errgroup,
+                              Trio): every other member gets -ECANCELED */
+};
+
+/* Create an empty group.  Returns 0 and the group in *out, or -EINVAL (out
+ * NULL, an unknown flag), -ENOMEM. */
+CORO_API int coro_group_create(coro_group **out, unsigned flags);
+
+/* Spawn a micro-thread running fn(arg) into g, as coro_spawn() does, owned by
+ * the group.  Returns 0, or -ECANCELED (the group was cancelled: nothing is
+ * spawned), -EINVAL (g or fn NULL, a bad attr), -EPERM (another thread's
+ * group), -ENOMEM. */
+CORO_API int coro_group_spawn(coro_group *g, coro_fn fn, void *arg, const coro_attr *attr);
+
+/* Cancel every member (see coro_cancel) and refuse later spawns.  Does not
+ * wait.  Returns 0 (also when already cancelled), -EINVAL (g NULL), -EPERM. */
+CORO_API int coro_group_cancel(coro_group *g);
+
+/* Wait until g has no member left.  Returns 0 or the first error a member
+ * finished with; or -ETIMEDOUT (deadline passed), -ECANCELED (the caller was
+ * cancelled: the members go on -- close the group), -EDEADLK (the caller is
+ * itself a member of g, or no scheduler runs), -EINVAL (g NULL), -EPERM. */
+CORO_API int coro_group_wait(coro_group *g, int64_t deadline);
+
+/* Cancel g, wait until every member has finished -- even when the caller is
+ * cancelled itself, so that nothing outlives the group -- and free it.
+ * Returns what coro_group_wait() would (0 or the first member's error).
+ * Refused with nothing changed: -EDEADLK (members are still alive and the
+ * caller cannot wait for them: it is one of them, or no scheduler runs --
+ * cancel the group, run the scheduler, close again), -EINVAL, -EPERM. */
+CORO_API int coro_group_close(coro_group *g);
+
+/* The number of members alive, or -EINVAL (g NULL). */
+CORO_API long coro_group_size(const coro_group *g);
+
+/* ========================================================================== */
 /* Channels                                                                    */
 /* ========================================================================== */
 /*
@@ -517,6 +576,48 @@ CORO_API int coro_wg_done(coro_wg *wg);
 CORO_API int coro_wg_wait(coro_wg *wg, int64_t deadline);
 /* Free.  -EBUSY while waited on. */
 CORO_API int coro_wg_destroy(coro_wg *wg);
+
+/* ========================================================================== */
+/* Introspection                                                               */
+/* ========================================================================== */
+
+/* A snapshot of one live coroutine, as coro_list() reports it. */
+typedef struct coro_info {
+  coro *handle;             /* the coroutine (valid as long as it lives) */
+  char name[CORO_NAME_MAX]; /* its name ("" if none) */
+  int state;                /* as coro_get_state() */
+  int micro_thread;         /* 1: spawned on the scheduler; 0: a generator */
+  int cancelled;            /* 1: a micro-thread that was cancelled */
+  const char *waiting_on;   /* what it waits for, or NULL: "sleep", "join",
+                               "chan send", "chan recv", "select", "mutex",
+                               "cond", "sem", "wait group", "group", "yield"
+                               (runnable again after coro_sched_yield or
+                               coro_yield), "start" (spawned, not started),
+                               "chain" (a coroutine of its resume chain waits:
+                               wait_object is that coroutine) */
+  const void *wait_object;  /* the channel, lock, group or coroutine waited on */
+  int64_t deadline;         /* when its wait times out, or -1 */
+  size_t stack_size;        /* usable stack bytes */
+  size_t stack_used;        /* bytes of stack in use now, from its top down to
+                               its stack pointer (the coroutine object itself
+                               sits at the top); 0 before it starts */
+  size_t stack_high_water;  /* the deepest its stack has been, to the page: the
+                               span from the top down to the lowest page the
+                               kernel has committed (a reused stack may show a
+                               former owner's depth) */
+} coro_info;
+
+/* List the live coroutines of the calling thread -- created and not yet
+ * destroyed: generators and micro-threads, newest first -- into out[0..n-1].
+ * Returns how many are live, which may exceed n (call again with more room);
+ * n 0 (out may be NULL) only counts.  -EINVAL if out is NULL and n is not 0. */
+CORO_API long coro_list(coro_info *out, size_t n);
+
+/* Write a table of coro_list() to fd, one line per coroutine: name, state,
+ * what it waits on, stack used / high-water / size.  Safe to call from a
+ * debugger.  Returns the number of coroutines, or -EINVAL (fd < 0), or the
+ * negated errno of a failed write. */
+CORO_API long coro_dump(int fd);
 
 /* ========================================================================== */
 /* Errors                                                                      */

@@ -83,7 +83,7 @@ static int wait_on(coro_chan *ch, coro__wait_list *l, void *data, int64_t deadli
   coro__tls *t = ch->owner;
   coro__waiter w = {.who = t->current, .data = data};
   coro__wait_push(l, &w);
-  int rc = coro__park(t, deadline);
+  int rc = coro__park(t, deadline, l == &ch->senders ? "chan send" : "chan recv", ch);
   /* Served or closed: the server unlinked us already, and the channel may be
    * gone by now (destroyed once nobody was linked), so do not touch it. */
   if (w.done) return w.done > 0 ? 0 : -EPIPE;
@@ -204,7 +204,7 @@ int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
     w[i] = (coro__waiter){.who = t->current, .data = cases[i].elem};
     coro__wait_push(list_of(&cases[i]), &w[i]);
   }
-  int rc = coro__park(t, deadline);
+  int rc = coro__park(t, deadline, "select", cases[0].ch);
   int chosen = -1;
   for (size_t i = 0; i < n; i++) {
     if (w[i].done) { /* the server unlinked it; its channel may be gone */

@@ -258,6 +258,15 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->deadline = 0;
   c->timer_seq = 0;
   c->joiners.head = c->joiners.tail = NULL;
+  c->wait_what = NULL;
+  c->wait_obj = NULL;
+  c->group = NULL;
+  c->group_prev = c->group_next = NULL;
+  c->all_prev = NULL;
+  c->all_next = t->all;
+  if (t->all) t->all->all_prev = c;
+  t->all = c;
+  t->nall++;
 #ifdef CORO_ASAN
   c->asan_fake = NULL;
 #endif
@@ -280,6 +289,12 @@ int coro_destroy(coro *c) {
     if (c->cleanups) run_cleanups(c, t->current);
   }
   if (c->delegate) c->delegate->delegator = NULL;
+  if (c->all_prev)
+    c->all_prev->all_next = c->all_next;
+  else
+    t->all = c->all_next;
+  if (c->all_next) c->all_next->all_prev = c->all_prev;
+  t->nall--;
   coro__stack_put(t, &c->stack);
   return rc;
 }

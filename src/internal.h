@@ -126,6 +126,13 @@ struct coro {
   int64_t deadline;        /* while in the timer heap: when to wake */
   uint64_t timer_seq;      /* while in the timer heap: order among equal deadlines */
   coro__wait_list joiners; /* micro-thread: joins waiting for it to finish */
+  const char *wait_what;   /* while parked: what it waits on ("sleep", "chan recv"...) */
+  const void *wait_obj;    /* while parked: the object it waits on, or NULL */
+  coro_group *group;       /* micro-thread: the group that owns it, or NULL */
+  coro *group_prev;        /* neighbours among the group's members */
+  coro *group_next;
+  coro *all_prev;          /* neighbours in the thread's list of live coroutines */
+  coro *all_next;          /*   (coro__tls.all), for coro_list() */
 #ifdef CORO_ASAN
   void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif
@@ -188,6 +195,8 @@ struct coro__tls {
   void *altstack;                       /* alternate signal stack we installed, or NULL */
   size_t altstack_size;                 /* its size */
   coro__sched sched;                    /* micro-threads: the scheduler of this thread */
+  coro *all;                            /* every live coroutine of the thread, newest first */
+  size_t nall;                          /* how many */
   coro main;                            /* the thread's own stack as a coroutine (flag
                                            CORO__F_MAIN): the resumer at the root of
                                            every chain, so a resumer is never NULL;
@@ -276,8 +285,9 @@ int coro__transfer(coro__tls *t, coro *to, int pass);
 
 /* Park the current coroutine until coro__wake(), `deadline` (-ETIMEDOUT) or
  * the cancellation of its micro-thread (-ECANCELED); -EDEADLK if no scheduler
- * runs.  Returns the wake code. */
-int coro__park(coro__tls *t, int64_t deadline);
+ * runs.  Returns the wake code.  `what` (a static string) and `obj` say what
+ * it waits on, for coro_list(). */
+int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj);
 
 /* Make a parked coroutine runnable; its park returns `code`.  Ignored if it was
  * woken already (by a timeout, a cancel or another event): the first wake wins. */
@@ -292,6 +302,19 @@ void coro__wait_remove(coro__wait_list *l, coro__waiter *w); /* no-op if not lin
 /* The first waiter still waiting, or NULL; woken ones met on the way are
  * dropped from the list (their park returns their own wake code). */
 coro__waiter *coro__wait_first(coro__wait_list *l);
+
+/* Park like coro__park() with no deadline, but a cancel does not refuse or
+ * end the wait (it returns -ECANCELED; wait again): coro_group_close() waits
+ * for its members even in a cancelled micro-thread. */
+int coro__park_shielded(coro__tls *t, const char *what, const void *obj);
+
+/* Cancel micro-thread c (not finished): what coro_cancel() does once checked. */
+void coro__cancel(coro__tls *t, coro *c);
+
+/* --- group.c ---------------------------------------------------------------- */
+
+/* Micro-thread c of a group has finished: leave the group, record its error. */
+void coro__group_member_done(coro__tls *t, coro *c);
 
 /* --- timer.c: the min-heap of deadlines ---------------------------------- */
 

@@ -89,16 +89,22 @@ void coro__wake(coro__sched *s, coro *c, int code) {
   enqueue(s, c);
 }
 
-/* The core of every blocking call; `requeue` makes it runnable again at once
- * (coro_sched_yield). */
-static int park(coro__tls *t, int64_t deadline, int requeue) {
+/* The core of every blocking call. */
+/* park() flags. */
+enum {
+  PARK_REQUEUE = 1, /* runnable again at once (coro_sched_yield) */
+  PARK_SHIELD = 2   /* a cancelled micro-thread still parks (a cancel only wakes it) */
+};
+
+static int park(coro__tls *t, int64_t deadline, unsigned flags, const char *what, const void *obj) {
   coro__sched *s = &t->sched;
   coro *c = t->current;
   int in_chain = s->running && c && c != s->host;
   /* Cancelled first: "at once, and every later call"; then a deadline that
    * is due (0: "do not wait", with or without a scheduler); then whether
    * anything could ever wake us. */
-  if (in_chain && s->root->sched & CORO__S_CANCELLED) return -ECANCELED;
+  int requeue = flags & PARK_REQUEUE;
+  if (in_chain && s->root->sched & CORO__S_CANCELLED && !(flags & PARK_SHIELD)) return -ECANCELED;
   if (deadline >= 0 && !requeue && (deadline == 0 || deadline <= coro_now())) return -ETIMEDOUT;
   if (!in_chain) return -EDEADLK;
   coro *root = s->root;
@@ -108,6 +114,8 @@ static int park(coro__tls *t, int64_t deadline, int requeue) {
   }
   c->root = root;
   c->wake = 0;
+  c->wait_what = what;
+  c->wait_obj = obj;
   root->parked = c;
   if (requeue) enqueue(s, c);
   /* Hand the CPU straight to the next parked coroutine in the queue: one
@@ -119,13 +127,26 @@ static int park(coro__tls *t, int64_t deadline, int requeue) {
     dequeue(s);
     s->root = next->root;
     next->root->parked = NULL;
-    if (next == c) return c->wake;
-    return coro__transfer(t, next, next->wake);
+    if (next == c) {
+      c->wait_what = NULL;
+      return c->wake;
+    }
+    int rc = coro__transfer(t, next, next->wake);
+    c->wait_what = NULL;
+    return rc;
   }
-  return coro__transfer(t, s->host, CORO__PARKED);
+  int rc = coro__transfer(t, s->host, CORO__PARKED);
+  c->wait_what = NULL;
+  return rc;
 }
 
-int coro__park(coro__tls *t, int64_t deadline) { return park(t, deadline, 0); }
+int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj) {
+  return park(t, deadline, 0, what, obj);
+}
+
+int coro__park_shielded(coro__tls *t, const char *what, const void *obj) {
+  return park(t, -1, PARK_SHIELD, what, obj);
+}
 
 void coro__wait_push(coro__wait_list *l, coro__waiter *w) {
   w->next = NULL;
@@ -174,6 +195,7 @@ int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 static void finished(coro__tls *t, coro *c) {
   coro__sched *s = &t->sched;
   s->live--;
+  if (c->group) coro__group_member_done(t, c);
   for (coro__waiter *w; (w = coro__wait_first(&c->joiners));) {
     coro__wait_remove(&c->joiners, w);
     w->done = 1;
@@ -278,13 +300,13 @@ int coro_run(void) {
 
 int coro_sched_yield(void) {
   coro__tls *t = coro__tls_get();
-  int rc = park(t, -1, 1);
+  int rc = park(t, -1, PARK_REQUEUE, "yield", NULL);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 
 int coro_sleep(int64_t deadline) {
   coro__tls *t = coro__tls_get();
-  int rc = park(t, deadline, 0);
+  int rc = park(t, deadline, 0, "sleep", NULL);
   return rc == -ETIMEDOUT ? 0 : rc;
 }
 
@@ -298,7 +320,7 @@ int coro_join(coro *c, void **result, int64_t deadline) {
     if (c == t->sched.root || c == t->current) return -EDEADLK; /* joining ourselves */
     coro__waiter w = {.who = t->current};
     coro__wait_push(&c->joiners, &w);
-    int rc = park(t, deadline, 0);
+    int rc = park(t, deadline, 0, "join", c);
     if (!w.done) { /* a timeout or a cancel: still linked */
       coro__wait_remove(&c->joiners, &w);
       return rc < 0 ? rc : -EINTR;
@@ -314,7 +336,11 @@ int coro_cancel(coro *c) {
   if (c->owner != t) return -EPERM;
   if (!(c->sched & CORO__S_SPAWNED)) return -EINVAL;
   if (c->state == CORO_CLOSED) return -ESRCH;
+  coro__cancel(t, c);
+  return 0;
+}
+
+void coro__cancel(coro__tls *t, coro *c) {
   c->sched |= CORO__S_CANCELLED;
   if (c->parked) coro__wake(&t->sched, c->parked, -ECANCELED);
-  return 0;
 }

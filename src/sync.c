@@ -75,10 +75,11 @@ static inline coro *self(coro__tls *t) { return t->current ? t->current : &t->ma
 
 /* Park the caller on list l until served; 0 when served, else why not
  * (-ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM from the timer heap). */
-static int wait_on(coro__tls *t, coro__wait_list *l, int64_t deadline) {
+static int wait_on(coro__tls *t, coro__wait_list *l, int64_t deadline, const char *what,
+                   const void *obj) {
   coro__waiter w = {.who = t->current};
   coro__wait_push(l, &w);
-  int rc = coro__park(t, deadline);
+  int rc = coro__park(t, deadline, what, obj);
   if (w.done) return 0; /* unlinked by the server; the object may be gone */
   coro__wait_remove(l, &w);
   return rc < 0 ? rc : -EINTR; /* only a server wakes with 0, and it sets done */
@@ -138,7 +139,7 @@ int coro_mutex_lock(coro_mutex *m, int64_t deadline) {
     return 0;
   }
   if (held_by_chain(m, me)) return -EDEADLK;
-  return wait_on(m->owner, &m->waiters, deadline); /* served: unlock made us the holder */
+  return wait_on(m->owner, &m->waiters, deadline, "mutex", m); /* served: unlock made us the holder */
 }
 
 /* Let go of m: the first waiter still waiting becomes the holder. */
@@ -189,7 +190,7 @@ int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline) {
   coro__waiter w = {.who = t->current};
   coro__wait_push(&c->waiters, &w);
   release(m);
-  rc = coro__park(t, deadline);
+  rc = coro__park(t, deadline, "cond", c);
   if (w.done) {
     rc = 0; /* unlinked by the signal; c may be gone */
   } else {
@@ -245,7 +246,7 @@ int coro_sem_acquire(coro_sem *s, int64_t deadline) {
     s->count--;
     return 0;
   }
-  return wait_on(s->owner, &s->waiters, deadline); /* served: release handed us its token */
+  return wait_on(s->owner, &s->waiters, deadline, "sem", s); /* served: release handed us its token */
 }
 
 int coro_sem_release(coro_sem *s) {
@@ -300,7 +301,7 @@ int coro_wg_wait(coro_wg *wg, int64_t deadline) {
   int rc = check(wg, wg ? wg->owner : NULL);
   if (rc < 0) return rc;
   if (wg->count == 0) return 0;
-  return wait_on(wg->owner, &wg->waiters, deadline);
+  return wait_on(wg->owner, &wg->waiters, deadline, "wait group", wg);
 }
 
 int coro_wg_destroy(coro_wg *wg) {

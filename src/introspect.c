@@ -1,0 +1,134 @@
+/*
+ * introspect.c - what the live coroutines of a thread are doing.
+ *
+ * Every coroutine is linked into its thread's list (coro__tls.all) from
+ * coro_create() to coro_destroy(); parking records what it waits on.  A
+ * listing reads those, the saved stack pointer, and the kernel's view of
+ * which stack pages are committed (mincore), which is the stack's high-water
+ * mark to the page: a stack grows down one page at a time and libcoro hands
+ * pages back only when a whole slot is released.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* The saved stack pointer of a coroutine that is not running. */
+static uintptr_t saved_sp(const coro *c) {
+#ifdef CORO_USE_UCONTEXT
+#if defined(__x86_64__)
+  return (uintptr_t)c->ctx.uc.uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+  return (uintptr_t)c->ctx.uc.uc_mcontext.sp;
+#else
+  (void)c;
+  return 0;
+#endif
+#else
+  return (uintptr_t)c->ctx.sp;
+#endif
+}
+
+/* Bytes from the top of c's stack down to the lowest committed page. */
+static size_t high_water(const coro *c) {
+  size_t page = coro__page_size;
+  size_t npages = (size_t)(c->stack.hi - c->stack.lo) / page;
+  unsigned char vec[256];
+  /* Scan from the low end up: the first resident page is the deepest. */
+  for (size_t at = 0; at < npages; at += sizeof(vec)) {
+    size_t n = npages - at < sizeof(vec) ? npages - at : sizeof(vec);
+    if (mincore(c->stack.lo + at * page, n * page, vec) < 0) return 0;
+    for (size_t i = 0; i < n; i++)
+      if (vec[i] & 1) return (size_t)(c->stack.hi - (c->stack.lo + (at + i) * page));
+  }
+  return 0;
+}
+
+static const char *waiting_on(const coro *c, const void **obj) {
+  *obj = NULL;
+  if (c->wait_what) {
+    *obj = c->wait_obj;
+    return c->wait_what;
+  }
+  if (!(c->sched & CORO__S_SPAWNED) || c->state == CORO_CLOSED) return NULL;
+  if (!(c->sched & CORO__S_STARTED)) return "start";
+  if (c->sched & CORO__S_YIELDED) return "yield";
+  if (c->parked) {
+    *obj = c->parked;
+    return "chain";
+  }
+  return NULL;
+}
+
+static void describe(const coro__tls *t, const coro *c, coro_info *i) {
+  i->handle = (coro *)(uintptr_t)c;
+  memcpy(i->name, c->name, sizeof(i->name));
+  i->state = coro_get_state(c);
+  i->micro_thread = (c->sched & CORO__S_SPAWNED) != 0;
+  i->cancelled = (c->sched & CORO__S_CANCELLED) != 0;
+  i->waiting_on = waiting_on(c, &i->wait_object);
+  i->deadline = c->heap_at ? c->deadline : -1;
+  i->stack_size = c->stack.size;
+  uintptr_t sp = 0;
+  if (c == t->current)
+    sp = (uintptr_t)__builtin_frame_address(0);
+  else if (c->state != CORO_CREATED && c->state != CORO_CLOSED &&
+           !(c->sched & CORO__S_SPAWNED && !(c->sched & CORO__S_STARTED)))
+    sp = saved_sp(c);
+  i->stack_used = sp > (uintptr_t)c->stack.lo && sp <= (uintptr_t)c->stack.hi
+                      ? (size_t)((uintptr_t)c->stack.hi - sp)
+                      : 0;
+  i->stack_high_water = high_water(c);
+  if (i->stack_high_water < i->stack_used) i->stack_high_water = i->stack_used;
+}
+
+long coro_list(coro_info *out, size_t n) {
+  if (!out && n) return -EINVAL;
+  coro__tls *t = coro__tls_get();
+  size_t k = 0;
+  for (const coro *c = t->all; c && k < n; c = c->all_next) describe(t, c, &out[k++]);
+  return (long)t->nall;
+}
+
+/* Write all of buf, or return a negated errno. */
+static int write_all(int fd, const char *buf, size_t len) {
+  while (len) {
+    ssize_t w = write(fd, buf, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    buf += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+long coro_dump(int fd) {
+  if (fd < 0) return -EINVAL;
+  coro__tls *t = coro__tls_get();
+  char line[256];
+  int len = snprintf(line, sizeof(line), "%-18s %-31s %-9s %-22s %9s %9s %9s\n", "coroutine",
+                     "name", "state", "waiting on", "used", "high", "size");
+  int rc = write_all(fd, line, (size_t)len);
+  long count = 0;
+  for (const coro *c = t->all; c && rc == 0; c = c->all_next, count++) {
+    coro_info i;
+    describe(t, c, &i);
+    char what[64] = "-";
+    if (i.waiting_on) {
+      if (i.wait_object)
+        snprintf(what, sizeof(what), "%s %p", i.waiting_on, i.wait_object);
+      else
+        snprintf(what, sizeof(what), "%s", i.waiting_on);
+    }
+    len = snprintf(line, sizeof(line), "%-18p %-31s %-9s %-22s %9zu %9zu %9zu%s\n", (void *)i.handle,
+                   i.name[0] ? i.name : "-", coro_state_name(i.state), what, i.stack_used,
+                   i.stack_high_water, i.stack_size, i.cancelled ? " cancelled" : "");
+    rc = write_all(fd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+  }
+  return rc < 0 ? rc : count;
+}
