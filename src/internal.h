@@ -131,8 +131,8 @@ struct coro {
   coro_group *group;       /* micro-thread: the group that owns it, or NULL */
   coro *group_prev;        /* neighbours among the group's members */
   coro *group_next;
-  coro *all_prev;          /* neighbours in the thread's list of live coroutines */
-  coro *all_next;          /*   (coro__tls.all), for coro_list() */
+  coro *all_prev; /* neighbours in the thread's list of live coroutines */
+  coro *all_next; /*   (coro__tls.all), for coro_list() */
 #ifdef CORO_ASAN
   void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif

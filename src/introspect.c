@@ -111,7 +111,7 @@ long coro_dump(int fd) {
   if (fd < 0) return -EINVAL;
   coro__tls *t = coro__tls_get();
   char line[256];
-  int len = snprintf(line, sizeof(line), "%-18s %-31s %-9s %-22s %9s %9s %9s\n", "coroutine",
+  int len = snprintf(line, sizeof(line), "%-18s %-31s %-9s %-28s %9s %9s %9s\n", "coroutine",
                      "name", "state", "waiting on", "used", "high", "size");
   int rc = write_all(fd, line, (size_t)len);
   long count = 0;
@@ -125,9 +125,9 @@ long coro_dump(int fd) {
       else
         snprintf(what, sizeof(what), "%s", i.waiting_on);
     }
-    len = snprintf(line, sizeof(line), "%-18p %-31s %-9s %-22s %9zu %9zu %9zu%s\n", (void *)i.handle,
-                   i.name[0] ? i.name : "-", coro_state_name(i.state), what, i.stack_used,
-                   i.stack_high_water, i.stack_size, i.cancelled ? " cancelled" : "");
+    len = snprintf(line, sizeof(line), "%-18p %-31s %-9s %-28s %9zu %9zu %9zu%s\n",
+                   (void *)i.handle, i.name[0] ? i.name : "-", coro_state_name(i.state), what,
+                   i.stack_used, i.stack_high_water, i.stack_size, i.cancelled ? " cancelled" : "");
     rc = write_all(fd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
   }
   return rc < 0 ? rc : count;

@@ -139,7 +139,8 @@ int coro_mutex_lock(coro_mutex *m, int64_t deadline) {
     return 0;
   }
   if (held_by_chain(m, me)) return -EDEADLK;
-  return wait_on(m->owner, &m->waiters, deadline, "mutex", m); /* served: unlock made us the holder */
+  return wait_on(m->owner, &m->waiters, deadline, "mutex",
+                 m); /* served: unlock made us the holder */
 }
 
 /* Let go of m: the first waiter still waiting becomes the holder. */
@@ -246,7 +247,8 @@ int coro_sem_acquire(coro_sem *s, int64_t deadline) {
     s->count--;
     return 0;
   }
-  return wait_on(s->owner, &s->waiters, deadline, "sem", s); /* served: release handed us its token */
+  return wait_on(s->owner, &s->waiters, deadline, "sem",
+                 s); /* served: release handed us its token */
 }
 
 int coro_sem_release(coro_sem *s) {
