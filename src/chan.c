@@ -71,6 +71,23 @@ static inline unsigned char *slot(coro_chan *ch, size_t i) {
   return ch->ring + ((ch->head + i) % ch->capacity) * ch->elem_size;
 }
 
+/* Copy one element: the common small sizes without a call to memcpy. */
+static inline void copy_elem(void *dst, const void *src, size_t n) {
+  switch (n) {
+  case sizeof(void *):
+    memcpy(dst, src, sizeof(void *));
+    break;
+  case sizeof(int):
+    memcpy(dst, src, sizeof(int));
+    break;
+  case 2 * sizeof(void *):
+    memcpy(dst, src, 2 * sizeof(void *));
+    break;
+  default:
+    memcpy(dst, src, n);
+  }
+}
+
 /* Serve waiter w with its element copied, then wake it. */
 static void serve(coro_chan *ch, coro__wait_list *l, coro__waiter *w) {
   coro__wait_remove(l, w);
@@ -96,12 +113,12 @@ static int try_send(coro_chan *ch, const void *elem) {
   if (ch->closed) return -EPIPE;
   coro__waiter *r = coro__wait_first(&ch->receivers);
   if (r) { /* a receiver waits: the buffer is empty, hand it over */
-    memcpy(r->data, elem, ch->elem_size);
+    copy_elem(r->data, elem, ch->elem_size);
     serve(ch, &ch->receivers, r);
     return 0;
   }
   if (ch->len < ch->capacity) {
-    memcpy(slot(ch, ch->len++), elem, ch->elem_size);
+    copy_elem(slot(ch, ch->len++), elem, ch->elem_size);
     return 0;
   }
   return -EAGAIN;
@@ -111,20 +128,20 @@ static int try_send(coro_chan *ch, const void *elem) {
  * have to wait. */
 static int try_recv(coro_chan *ch, void *elem) {
   if (ch->len) {
-    memcpy(elem, slot(ch, 0), ch->elem_size);
+    copy_elem(elem, slot(ch, 0), ch->elem_size);
     ch->head = (ch->head + 1) % ch->capacity;
     ch->len--;
     /* Room now: the first waiting sender's element joins the buffer. */
     coro__waiter *s = coro__wait_first(&ch->senders);
     if (s) {
-      memcpy(slot(ch, ch->len++), s->data, ch->elem_size);
+      copy_elem(slot(ch, ch->len++), s->data, ch->elem_size);
       serve(ch, &ch->senders, s);
     }
     return 0;
   }
   coro__waiter *s = coro__wait_first(&ch->senders);
   if (s) { /* unbuffered: take it straight from the sender */
-    memcpy(elem, s->data, ch->elem_size);
+    copy_elem(elem, s->data, ch->elem_size);
     serve(ch, &ch->senders, s);
     return 0;
   }

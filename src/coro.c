@@ -41,41 +41,19 @@ static inline coro__tls *this_thread(void) { return coro__tls_get(); }
 
 /* --- switching ------------------------------------------------------------ */
 
-/* Switch from `from` to `to` (either may be &t->main, the thread's own
- * stack), handing `to` the int its pending switch returns.  All bookkeeping
- * is done before: callers end with `return switch_to(...)`, which compiles to
- * a tail call (see arch/switch.h).  `dying`: `from` never runs again. */
-static inline int switch_to(coro *from, coro *to, int pass, int dying) {
-#ifdef CORO_ASAN
-  __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, to->stack.lo,
-                                 (size_t)(to->stack.hi - to->stack.lo));
-  int got = coro__context_switch(&from->ctx, &to->ctx, pass);
-  /* Back in `from` (never reached when dying). */
-  __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
-  return got;
-#else
-  (void)dying;
-  return coro__context_switch(&from->ctx, &to->ctx, pass);
-#endif
-}
-
-static inline void check_canary(const coro *c) {
-  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c);
-}
-
 /* Start or continue c (CREATED or SUSPENDED): its pending coro_yield returns
  * `signal` with `value` in its *in.  Returns, once c yields or finishes, the
  * outcome for the caller: CORO_YIELDED, CORO_RETURNED or c's error, with the
  * value handed out already stored in *out by c. */
 static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
   coro *self = t->current; /* stays RUNNING: not current, so it reads as NORMAL */
-  if (CORO__UNLIKELY(self->flags & CORO__F_UNGUARDED)) check_canary(self);
+  if (CORO__UNLIKELY(self->flags & CORO__F_UNGUARDED)) coro__check_canary(self);
   *c->in = value;
   c->resumer = self;
   c->out = out ? out : &c->sink;
   c->state = CORO_RUNNING;
   t->current = c;
-  return switch_to(self, c, signal, 0);
+  return coro__switch_to(self, c, signal, 0);
 }
 
 /* The running coroutine c hands `outcome` and `value` to its resumer and
@@ -84,10 +62,10 @@ static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **
 static inline int leave(coro *c, int outcome, void *value, int dying) {
   coro__tls *t = c->owner; /* see this_thread() */
   coro *r = c->resumer;
-  if (CORO__UNLIKELY(c->flags & CORO__F_UNGUARDED)) check_canary(c);
+  if (CORO__UNLIKELY(c->flags & CORO__F_UNGUARDED)) coro__check_canary(c);
   *c->out = value;
   t->current = r;
-  return switch_to(c, r, outcome, dying);
+  return coro__switch_to(c, r, outcome, dying);
 }
 
 /* --- cleanup handlers -------------------------------------------------------- */
@@ -474,10 +452,3 @@ size_t coro_stack_size(const coro *c) { return c ? c->stack.size : 0; }
 /* --- for the scheduler (sched.c) ----------------------------------------------------- */
 
 int coro__enter(coro__tls *t, coro *c, int signal) { return resume(t, c, signal, NULL, NULL); }
-
-int coro__transfer(coro__tls *t, coro *to, int pass) {
-  coro *from = t->current;
-  if (CORO__UNLIKELY(from->flags & CORO__F_UNGUARDED)) check_canary(from);
-  t->current = to;
-  return switch_to(from, to, pass, 0);
-}

@@ -277,9 +277,38 @@ __attribute__((noreturn)) void coro__stack_smashed(const coro *c);
  * coroutine of its chain parked. */
 int coro__enter(coro__tls *t, coro *c, int signal);
 
+/* Switch from `from` to `to` (either may be &t->main, the thread's own
+ * stack), handing `to` the int its pending switch returns.  All bookkeeping
+ * is done before: callers end with `return coro__switch_to(...)`, which
+ * compiles to a tail call (see arch/switch.h).  `dying`: `from` never runs
+ * again. */
+static inline int coro__switch_to(coro *from, coro *to, int pass, int dying) {
+#ifdef CORO_ASAN
+  __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, to->stack.lo,
+                                 (size_t)(to->stack.hi - to->stack.lo));
+  int got = coro__context_switch(&from->ctx, &to->ctx, pass);
+  /* Back in `from` (never reached when dying). */
+  __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
+  return got;
+#else
+  (void)dying;
+  return coro__context_switch(&from->ctx, &to->ctx, pass);
+#endif
+}
+
+static inline void coro__check_canary(const coro *c) {
+  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c);
+}
+
 /* Switch from the current coroutine to `to`, whose pending switch returns
- * `pass`; returns what the switch that resumes us later passes. */
-int coro__transfer(coro__tls *t, coro *to, int pass);
+ * `pass`; returns what the switch that resumes us later passes.  Inline: the
+ * scheduler's hand-off ends in a tail call of the switch itself. */
+static inline int coro__transfer(coro__tls *t, coro *to, int pass) {
+  coro *from = t->current;
+  if (CORO__UNLIKELY(from->flags & CORO__F_UNGUARDED)) coro__check_canary(from);
+  t->current = to;
+  return coro__switch_to(from, to, pass, 0);
+}
 
 /* --- sched.c: parking and waking, for every blocking call ----------------- */
 
@@ -289,19 +318,67 @@ int coro__transfer(coro__tls *t, coro *to, int pass);
  * it waits on, for coro_list(). */
 int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj);
 
-/* Make a parked coroutine runnable; its park returns `code`.  Ignored if it was
- * woken already (by a timeout, a cancel or another event): the first wake wins. */
-void coro__wake(coro__sched *s, coro *c, int code);
+/* These run on every hand-off between micro-threads: inline, so a channel
+ * operation costs no calls but the park and the switch. */
+
+/* Append c to the run queue. */
+static inline void coro__enqueue(coro__sched *s, coro *c) {
+  s->nqueued++;
+  c->sched |= CORO__S_QUEUED;
+  c->run_next = NULL;
+  if (s->tail)
+    s->tail->run_next = c;
+  else
+    s->head = c;
+  s->tail = c;
+}
 
 /* Has this parked coroutine been woken already (and so must not be served)? */
 static inline int coro__woken(const coro *c) { return (c->sched & CORO__S_QUEUED) != 0; }
 
-void coro__wait_push(coro__wait_list *l, coro__waiter *w);
-void coro__wait_remove(coro__wait_list *l, coro__waiter *w); /* no-op if not linked */
+void coro__timer_remove(coro__sched *s, coro *c);
+
+/* Make a parked coroutine runnable; its park returns `code`.  Ignored if it was
+ * woken already (by a timeout, a cancel or another event): the first wake wins,
+ * so a value it was served is not lost. */
+static inline void coro__wake(coro__sched *s, coro *c, int code) {
+  if (coro__woken(c)) return;
+  if (c->heap_at) coro__timer_remove(s, c);
+  c->wait_what = NULL; /* runnable now (a yield keeps "yield": it never waited) */
+  c->wake = code;
+  coro__enqueue(s, c);
+}
+
+static inline void coro__wait_push(coro__wait_list *l, coro__waiter *w) {
+  w->next = NULL;
+  w->prev = l->tail;
+  if (l->tail)
+    l->tail->next = w;
+  else
+    l->head = w;
+  l->tail = w;
+}
+
+/* Unlink w; a no-op if it is not linked. */
+static inline void coro__wait_remove(coro__wait_list *l, coro__waiter *w) {
+  if (!w->prev && l->head != w) return;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    l->head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    l->tail = w->prev;
+  w->prev = w->next = NULL;
+}
 
 /* The first waiter still waiting, or NULL; woken ones met on the way are
  * dropped from the list (their park returns their own wake code). */
-coro__waiter *coro__wait_first(coro__wait_list *l);
+static inline coro__waiter *coro__wait_first(coro__wait_list *l) {
+  while (CORO__UNLIKELY(l->head && coro__woken(l->head->who))) coro__wait_remove(l, l->head);
+  return l->head;
+}
 
 /* Park like coro__park() with no deadline, but a cancel does not refuse or
  * end the wait (it returns -ECANCELED; wait again): coro_group_close() waits
@@ -319,7 +396,7 @@ void coro__group_member_done(coro__tls *t, coro *c);
 /* --- timer.c: the min-heap of deadlines ---------------------------------- */
 
 int coro__timer_add(coro__sched *s, coro *c, int64_t deadline); /* 0 or -ENOMEM */
-void coro__timer_remove(coro__sched *s, coro *c);
+/* coro__timer_remove(s, c), declared above: a no-op if c is not in the heap. */
 coro *coro__timer_first(const coro__sched *s); /* NULL if empty */
 
 /* --- sys.c: system calls and allocation behind wrappers tests can fail --- */

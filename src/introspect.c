@@ -47,20 +47,23 @@ static size_t high_water(const coro *c) {
   return 0;
 }
 
-static const char *waiting_on(const coro *c, const void **obj) {
+/* What c, in `state`, waits on.  wait_what is set by every park and cleared
+ * by the wake, but a coroutine parked by coro_sched_yield() keeps "yield"
+ * until it parks again: it counts only while c is WAITING. */
+static const char *waiting_on(const coro *c, int state, const void **obj) {
   *obj = NULL;
+  if (state != CORO_WAITING) return NULL;
+  if (c->parked && c->parked != c) { /* a coroutine of its chain waits for it */
+    *obj = c->parked;
+    return "chain";
+  }
   if (c->wait_what) {
     *obj = c->wait_obj;
     return c->wait_what;
   }
-  if (!(c->sched & CORO__S_SPAWNED) || c->state == CORO_CLOSED) return NULL;
-  if (!(c->sched & CORO__S_STARTED)) return "start";
+  if (c->sched & CORO__S_SPAWNED && !(c->sched & CORO__S_STARTED)) return "start";
   if (c->sched & CORO__S_YIELDED) return "yield";
-  if (c->parked) {
-    *obj = c->parked;
-    return "chain";
-  }
-  return NULL;
+  return NULL; /* woken: runnable, queued for its turn */
 }
 
 static void describe(const coro__tls *t, const coro *c, coro_info *i) {
@@ -69,7 +72,7 @@ static void describe(const coro__tls *t, const coro *c, coro_info *i) {
   i->state = coro_get_state(c);
   i->micro_thread = (c->sched & CORO__S_SPAWNED) != 0;
   i->cancelled = (c->sched & CORO__S_CANCELLED) != 0;
-  i->waiting_on = waiting_on(c, &i->wait_object);
+  i->waiting_on = waiting_on(c, i->state, &i->wait_object);
   i->deadline = c->heap_at ? c->deadline : -1;
   i->stack_size = c->stack.size;
   uintptr_t sp = 0;

@@ -49,17 +49,6 @@ int64_t coro_now(void) {
 
 /* --- the run queue ------------------------------------------------------------ */
 
-static void enqueue(coro__sched *s, coro *c) {
-  s->nqueued++;
-  c->sched |= CORO__S_QUEUED;
-  c->run_next = NULL;
-  if (s->tail)
-    s->tail->run_next = c;
-  else
-    s->head = c;
-  s->tail = c;
-}
-
 static coro *dequeue(coro__sched *s) {
   coro *c = s->head;
   s->nqueued--;
@@ -82,62 +71,68 @@ static inline int parked_kind(const coro *c) {
 
 /* --- parking and waking ---------------------------------------------------------- */
 
-void coro__wake(coro__sched *s, coro *c, int code) {
-  if (coro__woken(c)) return; /* the first wake wins: a value it was served is not lost */
-  coro__timer_remove(s, c);
-  c->wake = code;
-  enqueue(s, c);
-}
-
-/* The core of every blocking call. */
 /* park() flags. */
 enum {
   PARK_REQUEUE = 1, /* runnable again at once (coro_sched_yield) */
   PARK_SHIELD = 2   /* a cancelled micro-thread still parks (a cancel only wakes it) */
 };
 
-static int park(coro__tls *t, int64_t deadline, unsigned flags, const char *what, const void *obj) {
+/* Park the current coroutine c, which may park: record what it waits on,
+ * then hand the CPU straight to the next parked coroutine in the queue (one
+ * switch instead of two through the host), or go back to the host.  If the
+ * next is c itself (a yield with nobody else runnable), just go on. */
+static inline __attribute__((always_inline)) int park_now(coro__tls *t, coro *c, unsigned flags,
+                                                          const char *what, const void *obj) {
   coro__sched *s = &t->sched;
-  coro *c = t->current;
-  int in_chain = s->running && c && c != s->host;
-  /* Cancelled first: "at once, and every later call"; then a deadline that
-   * is due (0: "do not wait", with or without a scheduler); then whether
-   * anything could ever wake us. */
-  int requeue = flags & PARK_REQUEUE;
-  if (in_chain && s->root->sched & CORO__S_CANCELLED && !(flags & PARK_SHIELD)) return -ECANCELED;
-  if (deadline >= 0 && !requeue && (deadline == 0 || deadline <= coro_now())) return -ETIMEDOUT;
-  if (!in_chain) return -EDEADLK;
   coro *root = s->root;
-  if (deadline >= 0 && !requeue) {
-    int rc = coro__timer_add(s, c, deadline);
-    if (rc < 0) return rc;
-  }
   c->root = root;
   c->wake = 0;
   c->wait_what = what;
   c->wait_obj = obj;
   root->parked = c;
-  if (requeue) enqueue(s, c);
-  /* Hand the CPU straight to the next parked coroutine in the queue: one
-   * switch instead of two through the host.  If that is ourselves (a yield
-   * with nobody else runnable), just go on. */
+  if (flags & PARK_REQUEUE) coro__enqueue(s, c);
   coro *next = s->head;
   if (next && parked_kind(next) && s->handoffs < HANDOFF_MAX) {
     s->handoffs++;
     dequeue(s);
     s->root = next->root;
     next->root->parked = NULL;
-    if (next == c) {
-      c->wait_what = NULL;
-      return c->wake;
-    }
-    int rc = coro__transfer(t, next, next->wake);
-    c->wait_what = NULL;
-    return rc;
+    if (next == c) return c->wake;
+    return coro__transfer(t, next, next->wake);
   }
-  int rc = coro__transfer(t, s->host, CORO__PARKED);
-  c->wait_what = NULL;
-  return rc;
+  return coro__transfer(t, s->host, CORO__PARKED);
+}
+
+/* park() with every check: cancelled first ("at once, and every later
+ * call"), then a deadline that is due (0: "do not wait", with or without a
+ * scheduler), then whether anything could ever wake us; then the timer. */
+static __attribute__((noinline)) int park_checked(coro__tls *t, int64_t deadline, unsigned flags,
+                                                  const char *what, const void *obj) {
+  coro__sched *s = &t->sched;
+  coro *c = t->current;
+  int in_chain = s->running && c && c != s->host;
+  int requeue = flags & PARK_REQUEUE;
+  if (in_chain && s->root->sched & CORO__S_CANCELLED && !(flags & PARK_SHIELD)) return -ECANCELED;
+  if (deadline >= 0 && !requeue && (deadline == 0 || deadline <= coro_now())) return -ETIMEDOUT;
+  if (!in_chain) return -EDEADLK;
+  if (deadline >= 0 && !requeue) {
+    int rc = coro__timer_add(s, c, deadline);
+    if (rc < 0) return rc;
+  }
+  return park_now(t, c, flags, what, obj);
+}
+
+/* The core of every blocking call.  The common case (no deadline, in a
+ * running chain, not cancelled) tests a few words and ends in a tail call of
+ * the switch, with no stack frame of its own; the rest goes out of line. */
+static inline __attribute__((always_inline)) int
+park(coro__tls *t, int64_t deadline, unsigned flags, const char *what, const void *obj) {
+  coro__sched *s = &t->sched;
+  coro *c = t->current;
+  if (CORO__UNLIKELY(deadline >= 0 || !s->running || c == s->host ||
+                     (s->root->sched & CORO__S_CANCELLED && !(flags & PARK_SHIELD))))
+    return park_checked(t, deadline, flags, what, obj);
+  return park_now(t, c, flags, what, obj);
 }
 
 int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj) {
@@ -146,34 +141,6 @@ int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj
 
 int coro__park_shielded(coro__tls *t, const char *what, const void *obj) {
   return park(t, -1, PARK_SHIELD, what, obj);
-}
-
-void coro__wait_push(coro__wait_list *l, coro__waiter *w) {
-  w->next = NULL;
-  w->prev = l->tail;
-  if (l->tail)
-    l->tail->next = w;
-  else
-    l->head = w;
-  l->tail = w;
-}
-
-void coro__wait_remove(coro__wait_list *l, coro__waiter *w) {
-  if (!w->prev && l->head != w) return; /* not linked */
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    l->head = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    l->tail = w->prev;
-  w->prev = w->next = NULL;
-}
-
-coro__waiter *coro__wait_first(coro__wait_list *l) {
-  while (l->head && coro__woken(l->head->who)) coro__wait_remove(l, l->head);
-  return l->head;
 }
 
 /* --- micro-threads ------------------------------------------------------------------ */
@@ -186,7 +153,7 @@ int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->state = CORO_RUNNING;
   c->sched = CORO__S_SPAWNED | (out ? 0u : CORO__S_DETACHED);
   t->sched.live++;
-  enqueue(&t->sched, c);
+  coro__enqueue(&t->sched, c);
   if (out) *out = c;
   return 0;
 }
@@ -241,7 +208,7 @@ static void run_one(coro__tls *t, coro *c) {
   if (rc == CORO_YIELDED) {       /* coro_yield() in a micro-thread: its turn is over */
     m->state = CORO_RUNNING;
     m->sched |= CORO__S_YIELDED;
-    enqueue(s, m);
+    coro__enqueue(s, m);
     return;
   }
   finished(t, m); /* returned or failed: it is CLOSED */

@@ -23,6 +23,8 @@
 /* --- helpers ----------------------------------------------------------------------- */
 
 #define MS ((int64_t)1000000)
+/* A deadline that cannot pass during a test, even under Valgrind. */
+#define HOUR ((int64_t)3600 * 1000000000)
 #define SENTINEL IV(0x5e5e)
 
 /* The bystander: sleeps 1 ms, lets the others run, sleeps 1 ms more, returns
@@ -421,11 +423,11 @@ TEST(join_cancel_other_thread_is_eperm) {
 static void *no_sched_gen(void *arg) {
   coro *m = arg;
   void *v = SENTINEL;
-  code(coro_sleep(coro_now() + MS));
+  code(coro_sleep(coro_now() + HOUR));
   code(coro_sleep(-1));
   code(coro_sched_yield());
   code(coro_join(m, &v, -1));
-  code(coro_join(m, &v, coro_now() + MS));
+  code(coro_join(m, &v, coro_now() + HOUR));
   code(v == SENTINEL);
   coro_yield(IV(1), NULL);
   return IV(2);
@@ -437,11 +439,11 @@ TEST(block_without_scheduler_is_edeadlk) {
   ASSERT_EQ(coro_spawn(&m, sleep_ret_body, IV(19), NULL), 0);
   /* from main */
   void *v = SENTINEL;
-  ASSERT_EQ(coro_sleep(coro_now() + MS), -EDEADLK);
+  ASSERT_EQ(coro_sleep(coro_now() + HOUR), -EDEADLK);
   ASSERT_EQ(coro_sleep(-1), -EDEADLK);
   ASSERT_EQ(coro_sched_yield(), -EDEADLK);
   ASSERT_EQ(coro_join(m, &v, -1), -EDEADLK);
-  ASSERT_EQ(coro_join(m, &v, coro_now() + MS), -EDEADLK);
+  ASSERT_EQ(coro_join(m, &v, coro_now() + HOUR), -EDEADLK);
   ASSERT_PTR_EQ(v, SENTINEL);
   /* from a generator main resumes outside coro_run */
   codes_reset();
