@@ -403,7 +403,7 @@ CORO_API int coro_cancel(coro *c);
  *   coro_group_create(&g, CORO_GROUP_FAIL_FAST);
  *   for (int i = 0; i < n; i++) coro_group_spawn(g, worker, &jobs[i], NULL);
  *   int rc = coro_group_wait(g, deadline);    -- 0, a member's error, -ETIMEDOUT
- *   coro_group_close(g);                      -- cancels whatever is left, waits
+ *   coro_group_close(g, -1);                  -- cancels whatever is left, waits
  *
  * A group is used by the coroutines of the thread that created it.
  */
@@ -430,7 +430,9 @@ CORO_API int coro_group_spawn(coro_group *g, coro_fn fn, void *arg, const coro_a
 CORO_API int coro_group_cancel(coro_group *g);
 
 /* Wait until g has no member left.  Returns 0 or the first error a member
- * finished with; or -ETIMEDOUT (deadline passed), -ECANCELED (the caller was
+ * finished with (also to a wait whose deadline or cancel came just before the
+ * last member finished, if it had not run again by then: the group is done);
+ * or -ETIMEDOUT (deadline passed), -ECANCELED (the caller was
  * cancelled: the members go on -- close the group), -EDEADLK (the caller is
  * itself a member of g, or no scheduler runs), -EINVAL (g NULL), -EPERM. */
 CORO_API int coro_group_wait(coro_group *g, int64_t deadline);
@@ -438,10 +440,12 @@ CORO_API int coro_group_wait(coro_group *g, int64_t deadline);
 /* Cancel g, wait until every member has finished -- even when the caller is
  * cancelled itself, so that nothing outlives the group -- and free it.
  * Returns what coro_group_wait() would (0 or the first member's error).
- * Refused with nothing changed: -EDEADLK (members are still alive and the
- * caller cannot wait for them: it is one of them, or no scheduler runs --
- * cancel the group, run the scheduler, close again), -EINVAL, -EPERM. */
-CORO_API int coro_group_close(coro_group *g);
+ * -ETIMEDOUT if the deadline passes first (a member still cleaning up): the
+ * group stays, cancelled; close it again.  Refused with nothing changed:
+ * -EDEADLK (members are still alive and the caller cannot wait for them: it
+ * is one of them, or no scheduler runs -- cancel the group, run the
+ * scheduler, close again), -EINVAL, -EPERM. */
+CORO_API int coro_group_close(coro_group *g, int64_t deadline);
 
 /* The number of members alive, or -EINVAL (g NULL). */
 CORO_API long coro_group_size(const coro_group *g);

@@ -132,7 +132,7 @@ int coro_group_wait(coro_group *g, int64_t deadline) {
   return rc < 0 ? rc : -EINTR;
 }
 
-int coro_group_close(coro_group *g) {
+int coro_group_close(coro_group *g, int64_t deadline) {
   int rc = check(g);
   if (rc < 0) return rc;
   coro__tls *t = g->owner;
@@ -146,8 +146,10 @@ int coro_group_close(coro_group *g) {
       int result = 0;
       coro__waiter w = {.who = t->current, .data = &result};
       coro__wait_push(&g->waiters, &w);
-      coro__park_shielded(t, "group", g); /* 0 served, or -ECANCELED: wait on */
-      if (!w.done) coro__wait_remove(&g->waiters, &w);
+      rc = coro__park_shielded(t, deadline, "group", g);
+      if (w.done) continue; /* served: every member has finished */
+      coro__wait_remove(&g->waiters, &w);
+      if (rc < 0 && rc != -ECANCELED) return rc; /* -ETIMEDOUT, -ENOMEM: g stays, cancelled */
     }
   }
   serve_all(t, g);

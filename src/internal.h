@@ -380,10 +380,10 @@ static inline coro__waiter *coro__wait_first(coro__wait_list *l) {
   return l->head;
 }
 
-/* Park like coro__park() with no deadline, but a cancel does not refuse or
- * end the wait (it returns -ECANCELED; wait again): coro_group_close() waits
- * for its members even in a cancelled micro-thread. */
-int coro__park_shielded(coro__tls *t, const char *what, const void *obj);
+/* Park like coro__park(), but a cancel neither refuses nor ends the wait: it
+ * only wakes it with -ECANCELED (wait again).  coro_group_close() waits for
+ * its members even in a cancelled micro-thread. */
+int coro__park_shielded(coro__tls *t, int64_t deadline, const char *what, const void *obj);
 
 /* Cancel micro-thread c (not finished): what coro_cancel() does once checked. */
 void coro__cancel(coro__tls *t, coro *c);

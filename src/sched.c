@@ -139,8 +139,8 @@ int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj
   return park(t, deadline, 0, what, obj);
 }
 
-int coro__park_shielded(coro__tls *t, const char *what, const void *obj) {
-  return park(t, -1, PARK_SHIELD, what, obj);
+int coro__park_shielded(coro__tls *t, int64_t deadline, const char *what, const void *obj) {
+  return park(t, deadline, PARK_SHIELD, what, obj);
 }
 
 /* --- micro-threads ------------------------------------------------------------------ */

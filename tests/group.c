@@ -63,7 +63,7 @@ TEST(group_wait_returns_once_every_member_finished) {
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(coro_result(w, NULL), 0);
   ASSERT_EQ(coro_destroy(w), 0);
-  ASSERT_EQ(coro_group_close(g), 0);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
 }
 
 TEST(group_members_are_freed_as_they_finish) {
@@ -77,7 +77,7 @@ TEST(group_members_are_freed_as_they_finish) {
   ASSERT_EQ(finished_count, 10);
   ASSERT_EQ(live_coroutines(), before);
   ASSERT_EQ(coro_group_wait(g, -1), 0); /* nothing left: at once, even outside a scheduler */
-  ASSERT_EQ(coro_group_close(g), 0);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
 }
 
 TEST(group_keeps_the_first_member_error) {
@@ -90,7 +90,7 @@ TEST(group_keeps_the_first_member_error) {
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(finished_count, 1); /* without fail-fast the others go on */
   ASSERT_EQ(coro_group_wait(g, 0), -EIO);
-  ASSERT_EQ(coro_group_close(g), -EIO);
+  ASSERT_EQ(coro_group_close(g, -1), -EIO);
 }
 
 static void *wait_expect(void *arg) {
@@ -110,7 +110,7 @@ TEST(group_fail_fast_cancels_the_other_members) {
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(cleaned_count, 2);
   ASSERT_EQ(coro_group_spawn(g, worker, IV(0), NULL), -ECANCELED); /* cancelled for good */
-  ASSERT_EQ(coro_group_close(g), -EIO);
+  ASSERT_EQ(coro_group_close(g, -1), -EIO);
 }
 
 static void *wait_until(void *arg) {
@@ -118,7 +118,7 @@ static void *wait_until(void *arg) {
   ASSERT_EQ(coro_group_wait(g, 0), -ETIMEDOUT);
   ASSERT_EQ(coro_group_wait(g, coro_now() + MS), -ETIMEDOUT);
   ASSERT_EQ(coro_group_size(g), 1); /* the member goes on */
-  ASSERT_EQ(coro_group_close(g), 0);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
   ASSERT_EQ(cleaned_count, 1);
   return NULL;
 }
@@ -146,7 +146,7 @@ TEST(group_every_waiter_gets_the_result) {
   for (int i = 0; i < 3; i++) ASSERT_EQ(coro_spawn(NULL, several_waiters, g, NULL), 0);
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(finished_count, 3);
-  ASSERT_EQ(coro_group_close(g), -ENOSPC);
+  ASSERT_EQ(coro_group_close(g, -1), -ENOSPC);
 }
 
 /* --- closing -------------------------------------------------------------------------- */
@@ -156,7 +156,7 @@ static int expect_cleaned;
 static void *closer(void *arg) {
   coro_group *g = arg;
   ASSERT_EQ(coro_group_size(g), 3);
-  ASSERT_EQ(coro_group_close(g), 0); /* the members' -ECANCELED is not an error */
+  ASSERT_EQ(coro_group_close(g, -1), 0); /* the members' -ECANCELED is not an error */
   ASSERT_EQ(cleaned_count, expect_cleaned);
   finished_count++;
   return NULL;
@@ -197,7 +197,7 @@ struct owner_ctx {
 static void *owner(void *arg) {
   struct owner_ctx *o = arg;
   o->wait_rc = coro_group_wait(o->g, -1);
-  o->close_rc = coro_group_close(o->g);
+  o->close_rc = coro_group_close(o->g, -1);
   o->cleaned_at_close = cleaned_count;
   ASSERT_EQ(coro_sleep(0), -ECANCELED); /* still cancelled afterwards */
   return NULL;
@@ -238,7 +238,7 @@ TEST(group_close_in_a_cancelled_owner_still_waits_for_members) {
 /* Cancel the owner while it is already inside close, waiting. */
 static void *close_then_check(void *arg) {
   struct owner_ctx *o = arg;
-  o->close_rc = coro_group_close(o->g);
+  o->close_rc = coro_group_close(o->g, -1);
   o->cleaned_at_close = cleaned_count;
   return NULL;
 }
@@ -257,6 +257,61 @@ TEST(group_close_is_not_cut_short_by_a_cancel_while_waiting) {
   ASSERT_EQ(coro_destroy(own), 0);
 }
 
+/* Once cancelled, keeps running past `close_deadline`, then ends its turn
+ * twice (coro_yield in a micro-thread), then finishes: the closer's timer
+ * fires after the first turn and the closer runs after the second. */
+static int64_t close_deadline;
+
+static void *outlives_the_deadline(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sleep(-1), -ECANCELED);
+  while (coro_now() <= close_deadline) {}
+  coro_yield(NULL, NULL); /* the turn ends; the closer's deadline fires */
+  coro_yield(NULL, NULL); /* the closer runs, the group still alive */
+  cleaned_count++;
+  return NULL;
+}
+
+static void *close_with_deadline(void *arg) {
+  coro_group *g = arg;
+  close_deadline = coro_now() + MS;
+  ASSERT_EQ(coro_group_close(g, close_deadline), -ETIMEDOUT);
+  ASSERT_EQ(coro_group_size(g), 1); /* still there, cancelled */
+  ASSERT_EQ(cleaned_count, 0);
+  ASSERT_EQ(coro_group_spawn(g, worker, IV(0), NULL), -ECANCELED);
+  ASSERT_EQ(coro_group_close(g, -1), 0); /* then the member finishes */
+  ASSERT_EQ(cleaned_count, 1);
+  return NULL;
+}
+
+TEST(group_close_deadline_passes_while_a_member_still_runs) {
+  reset();
+  coro_group *g;
+  ASSERT_EQ(coro_group_create(&g, 0), 0);
+  ASSERT_EQ(coro_group_spawn(g, outlives_the_deadline, NULL, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, close_with_deadline, g, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+}
+
+static void *close_without_waiting(void *arg) {
+  coro_group *g = arg;
+  ASSERT_EQ(coro_group_close(g, 0), -ETIMEDOUT); /* cancels, does not wait */
+  ASSERT_EQ(coro_group_size(g), 2);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
+  ASSERT_EQ(cleaned_count, 2);
+  return NULL;
+}
+
+TEST(group_close_with_deadline_zero_cancels_without_waiting) {
+  reset();
+  coro_group *g;
+  ASSERT_EQ(coro_group_create(&g, 0), 0);
+  ASSERT_EQ(coro_group_spawn(g, sleeper, NULL, NULL), 0);
+  ASSERT_EQ(coro_group_spawn(g, sleeper, NULL, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, close_without_waiting, g, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+}
+
 /* Nested groups: closing the outer one cancels a member that owns an inner group. */
 static void *inner_owner(void *arg) {
   (void)arg;
@@ -265,7 +320,7 @@ static void *inner_owner(void *arg) {
   for (int i = 0; i < 4; i++) ASSERT_EQ(coro_group_spawn(inner, sleeper, NULL, NULL), 0);
   int rc = coro_group_wait(inner, -1);
   ASSERT_EQ(rc, -ECANCELED);
-  ASSERT_EQ(coro_group_close(inner), 0);
+  ASSERT_EQ(coro_group_close(inner, -1), 0);
   ASSERT_TRUE(cleaned_count >= 4); /* its own four at least */
   finished_count++;
   return coro_fail(rc);
@@ -273,7 +328,7 @@ static void *inner_owner(void *arg) {
 
 static void *outer_closer(void *arg) {
   ASSERT_EQ(coro_sched_yield(), 0); /* let the inner groups fill up */
-  ASSERT_EQ(coro_group_close(arg), 0);
+  ASSERT_EQ(coro_group_close(arg, -1), 0);
   ASSERT_EQ(finished_count, 2);
   ASSERT_EQ(cleaned_count, 8);
   return NULL;
@@ -317,7 +372,7 @@ static void *race_closer(void *arg) {
   struct race *r = arg;
   int v;
   ASSERT_EQ(coro_chan_recv(r->closer_ch, &v, -1), -EPIPE);
-  ASSERT_EQ(coro_group_close(r->g), 0); /* the member is done: frees the group at once */
+  ASSERT_EQ(coro_group_close(r->g, -1), 0); /* the member is done: frees the group at once */
   return NULL;
 }
 
@@ -351,7 +406,7 @@ TEST(group_freed_while_a_woken_waiter_has_not_run_yet) {
 static void *member_waits_on_own_group(void *arg) {
   coro_group *g = arg;
   ASSERT_EQ(coro_group_wait(g, -1), -EDEADLK);
-  ASSERT_EQ(coro_group_close(g), -EDEADLK);
+  ASSERT_EQ(coro_group_close(g, -1), -EDEADLK);
   ASSERT_EQ(coro_group_size(g), 1); /* nothing changed */
   ASSERT_EQ(coro_group_spawn(g, worker, IV(0), NULL), 0);
   return NULL;
@@ -364,7 +419,7 @@ TEST(group_member_cannot_wait_for_or_close_its_own_group) {
   ASSERT_EQ(coro_group_spawn(g, member_waits_on_own_group, g, NULL), 0);
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(finished_count, 1);
-  ASSERT_EQ(coro_group_close(g), 0);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
 }
 
 TEST(group_close_without_a_scheduler_is_refused_and_changes_nothing) {
@@ -372,7 +427,7 @@ TEST(group_close_without_a_scheduler_is_refused_and_changes_nothing) {
   coro_group *g;
   ASSERT_EQ(coro_group_create(&g, 0), 0);
   ASSERT_EQ(coro_group_spawn(g, worker, IV(1), NULL), 0);
-  ASSERT_EQ(coro_group_close(g), -EDEADLK);
+  ASSERT_EQ(coro_group_close(g, -1), -EDEADLK);
   ASSERT_EQ(coro_group_wait(g, -1), -EDEADLK);
   ASSERT_EQ(coro_group_wait(g, 0), -ETIMEDOUT);
   ASSERT_EQ(coro_group_size(g), 1);
@@ -383,7 +438,7 @@ TEST(group_close_without_a_scheduler_is_refused_and_changes_nothing) {
   ASSERT_EQ(coro_group_cancel(g), 0);
   ASSERT_EQ(coro_group_cancel(g), 0); /* twice is fine */
   ASSERT_EQ(coro_run(), 0);
-  ASSERT_EQ(coro_group_close(g), 0);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
 }
 
 TEST(group_bad_input) {
@@ -393,7 +448,7 @@ TEST(group_bad_input) {
   ASSERT_EQ(coro_group_spawn(NULL, worker, NULL, NULL), -EINVAL);
   ASSERT_EQ(coro_group_cancel(NULL), -EINVAL);
   ASSERT_EQ(coro_group_wait(NULL, 0), -EINVAL);
-  ASSERT_EQ(coro_group_close(NULL), -EINVAL);
+  ASSERT_EQ(coro_group_close(NULL, -1), -EINVAL);
   ASSERT_EQ(coro_group_size(NULL), -EINVAL);
   ASSERT_EQ(coro_group_create(&g, 0), 0);
   ASSERT_EQ(coro_group_spawn(g, NULL, NULL, NULL), -EINVAL);
@@ -402,7 +457,7 @@ TEST(group_bad_input) {
   a.stack_size = 1;
   ASSERT_EQ(coro_group_spawn(g, worker, NULL, &a), -EINVAL);
   ASSERT_EQ(coro_group_size(g), 0);
-  ASSERT_EQ(coro_group_close(g), 0);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
 }
 
 static void *foreign(void *arg) {
@@ -411,7 +466,7 @@ static void *foreign(void *arg) {
   bad += coro_group_spawn(g, worker, NULL, NULL) != -EPERM;
   bad += coro_group_cancel(g) != -EPERM;
   bad += coro_group_wait(g, 0) != -EPERM;
-  bad += coro_group_close(g) != -EPERM;
+  bad += coro_group_close(g, -1) != -EPERM;
   return IV(bad);
 }
 
@@ -423,5 +478,5 @@ TEST(group_of_another_thread_is_refused) {
   ASSERT_EQ(pthread_create(&th, NULL, foreign, g), 0);
   ASSERT_EQ(pthread_join(th, &bad), 0);
   ASSERT_EQ(VI(bad), 0);
-  ASSERT_EQ(coro_group_close(g), 0);
+  ASSERT_EQ(coro_group_close(g, -1), 0);
 }

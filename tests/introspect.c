@@ -284,7 +284,7 @@ static void *group_inspector(void *arg) {
   ASSERT_STR_EQ(i->waiting_on, "group");
   ASSERT_PTR_EQ(i->wait_object, sc.g);
   ASSERT_EQ(coro_cancel(w), 0);
-  ASSERT_EQ(coro_group_close(sc.g), 0);
+  ASSERT_EQ(coro_group_close(sc.g, -1), 0);
   return NULL;
 }
 
