@@ -64,6 +64,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h> /* struct sockaddr, socklen_t (I/O, networking) */
+#include <sys/types.h>  /* ssize_t */
+#include <sys/uio.h>    /* struct iovec */
 
 #ifdef __cplusplus
 extern "C" {
@@ -356,9 +359,12 @@ CORO_API int64_t coro_now(void);
  * Errors: as coro_create() (-EINVAL, -ENOMEM). */
 CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr);
 
-/* Run this thread's scheduler until no micro-thread is left.  Returns 0, or
+/* Run this thread's scheduler until no micro-thread is left.  When none is
+ * runnable it sleeps in the kernel until the first deadline or a file
+ * descriptor a micro-thread waits on becomes ready.  Returns 0, or
  * -EDEADLK when every micro-thread left waits for something only another
- * could do and no deadline is pending (they stay parked: cancel them, or give
+ * could do, no deadline is pending and none waits on a file descriptor
+ * (they stay parked: cancel them, or give
  * them what they wait for, and run again), -EBUSY when called while the
  * scheduler already runs (from a micro-thread), -EPERM from inside a
  * generator. */
@@ -582,6 +588,180 @@ CORO_API int coro_wg_wait(coro_wg *wg, int64_t deadline);
 CORO_API int coro_wg_destroy(coro_wg *wg);
 
 /* ========================================================================== */
+/* I/O                                                                         */
+/* ========================================================================== */
+/*
+ * Reading and writing file descriptors (pipes, sockets, terminals) without
+ * blocking the thread: a call tries the system call first and, only when it
+ * would block (EAGAIN), parks the calling coroutine until the fd is ready, a
+ * deadline passes or its micro-thread is cancelled.  The scheduler waits for
+ * readiness in the kernel (epoll) only when no micro-thread is runnable, and
+ * checks it once per round otherwise, so busy coroutines cannot starve I/O.
+ *
+ * Rules of use:
+ *   - Non-blocking: the first call on an fd sets O_NONBLOCK on it (the flag
+ *     belongs to the open file description: a dup of the fd, or a shell's
+ *     terminal sharing it, sees it too).  Sockets made by coro_tcp_listen,
+ *     coro_tcp_dial and coro_sock_accept are non-blocking from the start.
+ *   - Close with coro_fd_close(): it wakes every coroutine waiting on the fd
+ *     with -EBADF and makes the thread forget the fd.  A plain close() leaves
+ *     the thread believing the fd is known: a new fd that reuses the number
+ *     would not be made non-blocking and might never be reported ready.
+ *   - An fd is waited on by the coroutines of one thread at a time.
+ *   - Writing to a socket never raises SIGPIPE (-EPIPE instead); writing to a
+ *     pipe whose reader is gone does, as write(2) does, unless the program
+ *     ignores SIGPIPE.
+ *   - Regular files are always "ready": calls on them do not park (their reads
+ *     and writes block the thread as read(2) does).
+ *
+ * Every blocking call takes a deadline (see Micro-threads; 0: only what can be
+ * done at once, -ETIMEDOUT if it would wait) and, besides the errors listed,
+ * returns -ETIMEDOUT (deadline passed), -ECANCELED (the caller's micro-thread
+ * was cancelled), -EDEADLK (it would have to wait and no scheduler runs on the
+ * thread: outside coro_run they still work as long as they need not wait),
+ * -EBADF (fd < 0, not open, or closed by coro_fd_close while waiting), -ENOMEM
+ * (no memory for the thread's fd table or the deadline), the negated errno of
+ * the first use of the fd (fcntl) or of epoll (-EMFILE: no fd left for
+ * epoll; -EPERM: the fd does not support readiness waiting), and any error of
+ * the underlying system call as a negated errno (-ECONNRESET, -EPIPE, -EIO...).
+ */
+
+/* What coro_wait_fd() waits for; it returns the same bits. */
+enum {
+  CORO_READ = 1, /* readable: data, EOF, an error or a pending connection */
+  CORO_WRITE = 2 /* writable: room to write, or an error */
+};
+
+/* Wait until fd is ready for any of `events` (CORO_READ | CORO_WRITE).
+ * Returns the events that are ready (> 0: an error or hang-up on the fd counts
+ * as ready for all of them: the next call reports it), or -EINVAL (events 0 or
+ * unknown bits), -EBADF, -ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM. */
+CORO_API int coro_wait_fd(int fd, unsigned events, int64_t deadline);
+
+/* Read up to len bytes, as read(2): returns the bytes read (> 0; fewer than
+ * len if that is what is there), 0 at end of file, or an error (see above). */
+CORO_API ssize_t coro_fd_read(int fd, void *buf, size_t len, int64_t deadline);
+
+/* Write up to len bytes, as write(2): returns the bytes written (> 0, possibly
+ * fewer than len: a partial write; see coro_fd_write_all), or an error
+ * (-EPIPE: the reader is gone). */
+CORO_API ssize_t coro_fd_write(int fd, const void *buf, size_t len, int64_t deadline);
+
+/* Write all len bytes, waiting as often as needed.  Returns 0 once all are
+ * written, or the error that stopped it; either way *written (if not NULL)
+ * says how many bytes were written. */
+CORO_API int coro_fd_write_all(int fd, const void *buf, size_t len, size_t *written,
+                               int64_t deadline);
+
+/* Scatter/gather forms of coro_fd_read/coro_fd_write (readv(2)/writev(2)):
+ * the same returns; -EINVAL for iovcnt <= 0 or over IOV_MAX. */
+CORO_API ssize_t coro_fd_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+CORO_API ssize_t coro_fd_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
+
+/* Wake every coroutine of this thread waiting on fd (their calls return
+ * -EBADF), forget the fd, and close it.  Returns 0, or -EBADF (fd not open),
+ * or another negated errno of close(2) (the fd is closed all the same). */
+CORO_API int coro_fd_close(int fd);
+
+/* Accept a connection on listening socket fd, as accept(2); addr and addrlen
+ * may be NULL.  Returns the new socket (non-blocking, close-on-exec), or an
+ * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...). */
+CORO_API int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
+
+/* Connect socket fd to addr, waiting until the connection is made.  Returns 0,
+ * or an error (-ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT: the deadline passed
+ * first; the socket is then half-way and should be closed). */
+CORO_API int coro_sock_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+                               int64_t deadline);
+
+/* recv(2)/send(2) on a socket with the flags given (send adds MSG_NOSIGNAL):
+ * the returns of coro_fd_read/coro_fd_write (-ECONNRESET: the peer reset the
+ * connection; -EPIPE: it is closed for writing; -ENOTSOCK). */
+CORO_API ssize_t coro_sock_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
+CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
+
+/* ========================================================================== */
+/* Networking                                                                  */
+/* ========================================================================== */
+/*
+ * TCP over IPv4 and IPv6, with numeric addresses only ("127.0.0.1", "::1",
+ * "[::1]"): resolving names (getaddrinfo) blocks the thread, and belongs to a
+ * later offload pool.  Sockets are non-blocking and close-on-exec; close them
+ * with coro_fd_close().
+ */
+
+/* Flags of coro_tcp_listen(). */
+enum {
+  CORO_TCP_REUSEPORT = 1 /* SO_REUSEPORT: several sockets (processes) share the port */
+};
+
+/* A TCP socket listening on host:port (host NULL or "": every IPv4 address;
+ * port 0: one the kernel picks, see coro_sock_port), with SO_REUSEADDR;
+ * backlog < 0 means SOMAXCONN.  Returns the socket, or -EINVAL (host not a
+ * numeric address, port outside 0..65535, an unknown flag), -EADDRINUSE,
+ * -EADDRNOTAVAIL, -EAFNOSUPPORT (no IPv6 here), -EACCES, -EMFILE. */
+CORO_API int coro_tcp_listen(const char *host, int port, unsigned flags, int backlog);
+
+/* A TCP connection to host:port, made before the deadline.  Returns the
+ * connected socket, or -EINVAL (host NULL or not numeric, port outside
+ * 1..65535), -ECONNREFUSED, -ENETUNREACH, -EAFNOSUPPORT, -EMFILE,
+ * -ETIMEDOUT, -ECANCELED, -EDEADLK (nothing is left open on failure). */
+CORO_API int coro_tcp_dial(const char *host, int port, int64_t deadline);
+
+/* The local port of socket fd (after a listen on port 0, say), or -EBADF,
+ * -ENOTSOCK, -EAFNOSUPPORT (not an IP socket). */
+CORO_API int coro_sock_port(int fd);
+
+/* A buffered reader over an fd, for line- or frame-based protocols: it reads
+ * in large pieces and hands out lines, exact byte counts or frames.  It does
+ * not own the fd.  Used by one coroutine at a time. */
+typedef struct coro_reader coro_reader;
+
+/* The length prefix of a frame: 4 bytes, big-endian (network order). */
+#define CORO_FRAME_HEADER 4
+
+/* A reader over fd with a buffer of `size` bytes (16 .. 1 GiB; the longest
+ * line it can return).  Returns 0, or -EINVAL (out NULL, fd < 0, size out of
+ * range), -ENOMEM. */
+CORO_API int coro_reader_create(coro_reader **out, int fd, size_t size);
+
+/* Free the reader (not the fd).  Returns 0, or -EINVAL (r NULL). */
+CORO_API int coro_reader_destroy(coro_reader *r);
+
+/* Read one line, its '\n' included, into line[0..size-1] and NUL-terminate it
+ * (getline's contract).  Returns its length with the '\n' (> 0; at end of
+ * file, an unterminated last line is returned without one), 0 at end of file,
+ * or -EMSGSIZE when no '\n' comes within the first size - 1 bytes (or the
+ * reader's buffer size): nothing is consumed, coro_reader_read can take it.
+ * -EINVAL (r or line NULL, size < 2), and the errors of coro_fd_read: a
+ * timeout or a cancel consumes nothing. */
+CORO_API ssize_t coro_reader_line(coro_reader *r, char *line, size_t size, int64_t deadline);
+
+/* Read up to len bytes: what is buffered first, else one read of the fd.
+ * Returns the bytes read (> 0), 0 at end of file, or an error; -EINVAL (r
+ * NULL, or buf NULL with len > 0). */
+CORO_API ssize_t coro_reader_read(coro_reader *r, void *buf, size_t len, int64_t deadline);
+
+/* Read exactly len bytes.  Returns len, or fewer when end of file came first
+ * (0: at once), or an error (the bytes read before it are lost to the caller:
+ * the stream is out of step, close it); -EINVAL as coro_reader_read. */
+CORO_API ssize_t coro_reader_read_full(coro_reader *r, void *buf, size_t len, int64_t deadline);
+
+/* Read one frame: a CORO_FRAME_HEADER length prefix, then that many bytes into
+ * buf.  Returns 1 with the payload length in *len, 0 at end of file before a
+ * frame begins, -EMSGSIZE if the frame is longer than size (nothing is
+ * consumed), -EPROTO if end of file comes inside a frame, -EINVAL (r or len
+ * NULL, buf NULL with size > 0), or an error (inside a frame the stream is
+ * then out of step: close it). */
+CORO_API int coro_reader_frame(coro_reader *r, void *buf, size_t size, size_t *len,
+                               int64_t deadline);
+
+/* Write one frame (length prefix and payload) to fd, all of it.  Returns 0, or
+ * -EMSGSIZE (len over UINT32_MAX), -EINVAL (buf NULL with len > 0), or an error
+ * of coro_fd_writev (part of the frame may then have been written). */
+CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadline);
+
+/* ========================================================================== */
 /* Introspection                                                               */
 /* ========================================================================== */
 
@@ -594,7 +774,8 @@ typedef struct coro_info {
   int cancelled;            /* 1: a micro-thread that was cancelled */
   const char *waiting_on;   /* what it waits for, or NULL: "sleep", "join",
                                "chan send", "chan recv", "select", "mutex",
-                               "cond", "sem", "wait group", "group", "yield"
+                               "cond", "sem", "wait group", "group",
+                               "fd read", "fd write", "fd" (both), "yield"
                                (runnable again after coro_sched_yield or
                                coro_yield), "start" (spawned, not started),
                                "chain" (a coroutine of its resume chain waits:

@@ -45,6 +45,7 @@
 
 typedef struct coro__tls coro__tls;
 typedef struct coro__waiter coro__waiter;
+typedef struct coro__io coro__io;
 
 /* coro.flags.  Anything set sends coro_yield down its slow path. */
 enum {
@@ -195,6 +196,8 @@ struct coro__tls {
   void *altstack;                       /* alternate signal stack we installed, or NULL */
   size_t altstack_size;                 /* its size */
   coro__sched sched;                    /* micro-threads: the scheduler of this thread */
+  coro__io *io;                         /* fd registry and poller (io.c): NULL until the
+                                           thread's first I/O call, freed at thread exit */
   coro *all;                            /* every live coroutine of the thread, newest first */
   size_t nall;                          /* how many */
   coro main;                            /* the thread's own stack as a coroutine (flag
@@ -398,6 +401,80 @@ void coro__group_member_done(coro__tls *t, coro *c);
 int coro__timer_add(coro__sched *s, coro *c, int64_t deadline); /* 0 or -ENOMEM */
 /* coro__timer_remove(s, c), declared above: a no-op if c is not in the heap. */
 coro *coro__timer_first(const coro__sched *s); /* NULL if empty */
+
+/* --- io.c: the fd registry, and the backend contract (io_epoll.c) ---------- */
+
+/* What a coroutine waits for on an fd; also the readiness a backend reports. */
+enum {
+  CORO__IO_READ = 1u,  /* readable, or the peer closed its end (EOF to read) */
+  CORO__IO_WRITE = 2u, /* writable */
+  CORO__IO_ERR = 4u    /* error or hang-up: wakes readers and writers alike,
+                          whose next system call reports what happened */
+};
+
+/* One fd as this thread's I/O layer knows it: an entry of coro__io.fds,
+ * indexed by the fd.  The array may move when it grows, so nothing holds a
+ * pointer to an entry across a park: waiters look their fd up again. */
+typedef struct coro__fd {
+  unsigned flags;          /* CORO__FD_* */
+  coro__wait_list readers; /* coroutines parked until it is readable */
+  coro__wait_list writers; /* coroutines parked until it is writable */
+} coro__fd;
+
+/* coro__fd.flags */
+enum {
+  CORO__FD_KNOWN = 1u, /* O_NONBLOCK is set: the library has seen this fd */
+  CORO__FD_ARMED = 2u  /* registered with the backend for readiness events */
+};
+
+/* A readiness backend: one file each (io_epoll.c; io_uring.c later), one
+ * instance per thread, created at the thread's first wait on an fd.  The
+ * contract is small on purpose: a backend arms an fd before a coroutine parks
+ * on it, forgets it before it is closed, and polls -- reporting readiness with
+ * coro__io_ready(), which wakes the parked coroutines.  A level of readiness
+ * the coroutine missed is never lost: callers arm only after the system call
+ * said EAGAIN, and a backend must report any readiness that comes after arm.
+ * How the backend waits (one registration for the fd's life, or one request per
+ * park) is its own business. */
+typedef struct coro__io_backend {
+  const char *name;                                               /* "epoll" */
+  int (*init)(coro__io *io);                                      /* 0 or a negated errno */
+  void (*fini)(coro__io *io);                                     /* release everything init took */
+  int (*arm)(coro__io *io, int fd, coro__fd *f, unsigned events); /* before a park on fd
+                                              for events (CORO__IO_*); 0 or -errno */
+  void (*forget)(coro__io *io, int fd, coro__fd *f);              /* fd is about to be closed */
+  /* Wait for readiness until `deadline` (absolute ns; 0 do not wait, -1 no
+   * limit), call coro__io_ready() for each ready fd; 0 or a negated errno. */
+  int (*poll)(coro__io *io, int64_t deadline);
+} coro__io_backend;
+
+extern const coro__io_backend coro__io_epoll;
+
+/* Per-thread I/O state. */
+struct coro__io {
+  coro__tls *owner;                /* its thread */
+  const coro__io_backend *backend; /* chosen at the first wait; NULL before */
+  void *backend_data;              /* the backend's own state (epoll: fd, event buffer) */
+  coro__fd *fds;                   /* registry indexed by fd */
+  size_t nfds;                     /* its length */
+  size_t nwaiting;                 /* waiters linked into any fd's lists: while
+                                       non-zero the scheduler polls the backend */
+};
+
+/* The backend reports that fd is ready for `events` (CORO__IO_*): wake its waiters. */
+void coro__io_ready(coro__io *io, int fd, unsigned events);
+
+/* The scheduler's hook: if coroutines wait on fds, collect readiness waiting
+ * at most until `deadline` (0: do not wait; -1: no limit) and return 1; return 0
+ * at once if none does (then only timers could wake anything). */
+int coro__io_poll(coro__tls *t, int64_t deadline);
+
+/* fd was just made by the library, non-blocking (a socket if `socket`): note
+ * it in the registry so that its first call skips fcntl.  Best effort. */
+void coro__io_adopt(coro__tls *t, int fd, int socket);
+
+/* Thread exit: free the registry and the backend (waiters are abandoned). */
+void coro__io_fini(coro__tls *t);
 
 /* --- sys.c: system calls and allocation behind wrappers tests can fail --- */
 

@@ -248,9 +248,19 @@ int coro_run(void) {
      * hand-offs take some on the way), then the timers, so that coroutines
      * yielding in a loop cannot starve the sleepers. */
     for (size_t turns = s->nqueued; turns && s->head; turns--) run_one(t, dequeue(s));
+    /* I/O (io.c): once per round, collect ready fds without waiting, so that
+     * busy coroutines cannot starve those waiting on an fd.  A no-op unless
+     * some coroutine waits on an fd. */
+    if (s->head) coro__io_poll(t, 0);
     fire_timers(s);
     if (s->head || !s->live) continue;
     coro *first = coro__timer_first(s);
+    /* Nothing runnable: sleep in the I/O backend until an fd is ready or the
+     * first deadline, if any coroutine waits on an fd; else in idle_until. */
+    if (coro__io_poll(t, first ? first->deadline : -1)) {
+      fire_timers(s);
+      continue;
+    }
     if (!first) { /* every micro-thread waits for something only another could do */
       rc = -EDEADLK;
       break;

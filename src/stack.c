@@ -217,6 +217,7 @@ static void release_slab(coro__slab *s);
  * Coroutines still alive keep their slabs (the program leaked them). */
 static void thread_exit(void *arg) {
   coro__tls *t = arg;
+  coro__io_fini(t); /* the fd registry and the poller (io.c) */
   while (t->ncached) coro__stack_free(t, &t->cache[--t->ncached]);
   if (t->altstack) {
     stack_t ss = {.ss_flags = SS_DISABLE};

@@ -1,0 +1,390 @@
+/*
+ * io.c - file descriptors that park the coroutine, not the thread.
+ *
+ * Every call tries its system call first and parks only on EAGAIN, so a
+ * ready fd costs exactly one system call.  Parking goes through the thread's
+ * fd registry:
+ *
+ *     coro__io (per thread, coro__tls.io)
+ *     +--------------------+
+ *     | backend (epoll)    |  armed once per fd, polled by the scheduler
+ *     | fds[fd]            |  flags (KNOWN: O_NONBLOCK set, ARMED)
+ *     |   readers, writers |  wait lists of coroutines parked on the fd
+ *     +--------------------+
+ *
+ * Invariants:
+ *   - A waiter is linked in its fd's list only while its coroutine is parked
+ *     on it; nwaiting counts them, and the scheduler polls only while it is
+ *     non-zero.  Whoever wakes a waiter (readiness, coro_fd_close) unlinks it
+ *     and sets `done`; a waiter woken by a deadline or a cancel unlinks itself.
+ *   - fds[] may move when it grows (realloc-like): waiters never keep a pointer
+ *     to an entry across a park; the lists' nodes live on the coroutines'
+ *     stacks and move with nothing.
+ *   - Readiness wakes every waiter of the list: with edge-triggered events a
+ *     waiter left asleep might never hear of data that stays unread.  Each one
+ *     retries its system call and parks again on EAGAIN.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Waiters live on the parked coroutine's stack and are linked into lists
+ * that outlive the call; every parking call unlinks its waiter before it
+ * returns, which gcc 12's -Wdangling-pointer cannot see through the park. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+
+/* coro__fd.flags beyond the ones internal.h shares. */
+enum { FD_SOCKET = 1u << 8 }; /* a socket: writes use send(MSG_NOSIGNAL) */
+
+_Static_assert((int)CORO_READ == (int)CORO__IO_READ && (int)CORO_WRITE == (int)CORO__IO_WRITE,
+               "the public and internal event bits are the same");
+
+/* --- the registry ------------------------------------------------------------ */
+
+/* This thread's I/O state, created at its first I/O call. */
+static int io_get(coro__tls *t, coro__io **out) {
+  if (CORO__LIKELY(t->io != NULL)) {
+    *out = t->io;
+    return 0;
+  }
+  if (!t->ready) { /* the exit hook that frees t->io comes with the setup */
+    int rc = coro__thread_setup(t);
+    if (rc < 0) return rc;
+  }
+  coro__io *io = coro__malloc(sizeof(*io));
+  if (!io) return -ENOMEM;
+  memset(io, 0, sizeof(*io));
+  io->owner = t;
+  t->io = io;
+  *out = io;
+  return 0;
+}
+
+/* The entry of fd (>= 0), growing the table to hold it. */
+static int fd_entry(coro__io *io, int fd, coro__fd **out) {
+  size_t i = (size_t)fd;
+  if (CORO__UNLIKELY(i >= io->nfds)) {
+    size_t n = io->nfds ? io->nfds : 64;
+    while (n <= i) n *= 2;
+    coro__fd *fds = coro__malloc(n * sizeof(*fds));
+    if (!fds) return -ENOMEM;
+    /* The lists' heads move with their entries; their nodes do not move. */
+    if (io->nfds) memcpy(fds, io->fds, io->nfds * sizeof(*fds));
+    memset(fds + io->nfds, 0, (n - io->nfds) * sizeof(*fds));
+    coro__free(io->fds);
+    io->fds = fds;
+    io->nfds = n;
+  }
+  *out = &io->fds[i];
+  return 0;
+}
+
+/* First sight of an fd: make it non-blocking, note whether it is a socket. */
+static int learn(int fd, coro__fd *f) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return -errno;
+  if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) f->flags |= FD_SOCKET;
+  f->flags |= CORO__FD_KNOWN;
+  return 0;
+}
+
+/* Ready fd for the calls below: the registry exists and fd is non-blocking.
+ * Stores its entry's flags in *flags. */
+static inline int prepare(coro__tls *t, int fd, unsigned *flags) {
+  if (CORO__UNLIKELY(fd < 0)) return -EBADF;
+  coro__io *io = t->io;
+  if (CORO__LIKELY(io && (size_t)fd < io->nfds && io->fds[fd].flags & CORO__FD_KNOWN)) {
+    *flags = io->fds[fd].flags;
+    return 0;
+  }
+  int rc = io_get(t, &io);
+  if (rc < 0) return rc;
+  coro__fd *f;
+  rc = fd_entry(io, fd, &f);
+  if (rc < 0) return rc;
+  if (!(f->flags & CORO__FD_KNOWN)) {
+    rc = learn(fd, f);
+    if (rc < 0) return rc;
+  }
+  *flags = f->flags;
+  return 0;
+}
+
+void coro__io_adopt(coro__tls *t, int fd, int socket) {
+  coro__io *io;
+  coro__fd *f;
+  if (fd < 0 || io_get(t, &io) < 0 || fd_entry(io, fd, &f) < 0) return; /* learnt later */
+  f->flags = CORO__FD_KNOWN | (socket ? FD_SOCKET : 0u);
+}
+
+/* --- parking on an fd ---------------------------------------------------------- */
+
+/* Wake every waiter of list l with `code` (> 0: the ready events; < 0: why). */
+static void wake_all(coro__io *io, coro__wait_list *l, int code) {
+  for (coro__waiter *w; (w = coro__wait_first(l));) {
+    coro__wait_remove(l, w);
+    w->done = code > 0 ? 1 : -1;
+    coro__wake(&io->owner->sched, w->who, code);
+  }
+}
+
+void coro__io_ready(coro__io *io, int fd, unsigned events) {
+  if (fd < 0 || (size_t)fd >= io->nfds) return;
+  coro__fd *f = &io->fds[fd];
+  if (events & (CORO__IO_READ | CORO__IO_ERR)) wake_all(io, &f->readers, (int)events);
+  if (events & (CORO__IO_WRITE | CORO__IO_ERR)) wake_all(io, &f->writers, (int)events);
+}
+
+/* Park until fd is ready for `events` (CORO__IO_*: one or both), its deadline
+ * or a cancel.  The registry holds fd (prepare or fd_entry ran).  Returns the
+ * ready events (> 0) or an error. */
+static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
+  const char *what = events == CORO__IO_READ    ? "fd read"
+                     : events == CORO__IO_WRITE ? "fd write"
+                                                : "fd";
+  /* Unable to wait (deadline 0, no scheduler, cancelled): the park says why,
+   * without arming anything. */
+  if (deadline == 0 || !t->sched.running) return coro__park(t, deadline, what, NULL);
+  coro__io *io = t->io;
+  if (!io->backend) {
+    int rc = coro__io_epoll.init(io);
+    if (rc < 0) return rc;
+    io->backend = &coro__io_epoll;
+  }
+  int rc = io->backend->arm(io, fd, &io->fds[fd], events);
+  if (rc < 0) return rc;
+  coro__waiter w[2];
+  coro__wait_list *lists[2];
+  size_t n = 0;
+  for (unsigned ev = CORO__IO_READ; ev <= CORO__IO_WRITE; ev <<= 1) {
+    if (!(events & ev)) continue;
+    w[n] = (coro__waiter){.who = t->current};
+    lists[n] = ev == CORO__IO_READ ? &io->fds[fd].readers : &io->fds[fd].writers;
+    coro__wait_push(lists[n], &w[n]);
+    n++;
+  }
+  io->nwaiting += n;
+  rc = coro__park(t, deadline, what, NULL);
+  /* fds[] may have moved while we were parked: look the lists up again. */
+  for (size_t i = 0; i < n; i++) {
+    if (w[i].done) continue; /* unlinked by whoever woke it */
+    unsigned ev = n == 2 ? (i ? CORO__IO_WRITE : CORO__IO_READ) : events;
+    coro__wait_remove(ev == CORO__IO_READ ? &io->fds[fd].readers : &io->fds[fd].writers, &w[i]);
+  }
+  io->nwaiting -= n;
+  return rc;
+}
+
+int coro__io_poll(coro__tls *t, int64_t deadline) {
+  coro__io *io = t->io;
+  if (CORO__LIKELY(!io || !io->nwaiting)) return 0;
+  /* An error (EINTR, or ENOMEM in the kernel) is a wake-up with nothing
+   * ready: the scheduler's loop comes back here. */
+  io->backend->poll(io, deadline);
+  return 1;
+}
+
+void coro__io_fini(coro__tls *t) {
+  coro__io *io = t->io;
+  if (!io) return;
+  if (io->backend) io->backend->fini(io);
+  coro__free(io->fds);
+  coro__free(io);
+  t->io = NULL;
+}
+
+/* --- the calls ----------------------------------------------------------------- */
+
+static inline int would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
+
+int coro_wait_fd(int fd, unsigned events, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  if (!events || events & ~(unsigned)(CORO_READ | CORO_WRITE)) return -EINVAL;
+  if (fd < 0) return -EBADF;
+  /* Readiness reported once may have been consumed before: ask the kernel
+   * for the level now, which also tells a closed fd. */
+  struct pollfd p = {
+      .fd = fd,
+      .events = (short)((events & CORO_READ ? POLLIN : 0) | (events & CORO_WRITE ? POLLOUT : 0))};
+  while (poll(&p, 1, 0) < 0)
+    if (errno != EINTR) return -errno;
+  if (p.revents & POLLNVAL) return -EBADF;
+  if (p.revents & (POLLERR | POLLHUP)) return (int)events;
+  unsigned ready = (p.revents & POLLIN ? CORO_READ : 0u) | (p.revents & POLLOUT ? CORO_WRITE : 0u);
+  if (ready) return (int)ready;
+  coro__io *io;
+  coro__fd *f;
+  int rc = io_get(t, &io);
+  if (rc < 0) return rc;
+  if ((rc = fd_entry(io, fd, &f)) < 0) return rc;
+  rc = wait_ready(t, fd, events, deadline);
+  if (rc < 0) return rc;
+  return rc & CORO__IO_ERR ? (int)events : rc & (int)events;
+}
+
+ssize_t coro_fd_read(int fd, void *buf, size_t len, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned flags;
+  int rc = prepare(t, fd, &flags);
+  if (rc < 0) return rc;
+  for (;;) {
+    ssize_t n = read(fd, buf, len);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) return -errno;
+    if ((rc = wait_ready(t, fd, CORO__IO_READ, deadline)) < 0) return rc;
+  }
+}
+
+ssize_t coro_fd_write(int fd, const void *buf, size_t len, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned flags;
+  int rc = prepare(t, fd, &flags);
+  if (rc < 0) return rc;
+  for (;;) {
+    ssize_t n = flags & FD_SOCKET ? send(fd, buf, len, MSG_NOSIGNAL) : write(fd, buf, len);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) return -errno;
+    if ((rc = wait_ready(t, fd, CORO__IO_WRITE, deadline)) < 0) return rc;
+  }
+}
+
+int coro_fd_write_all(int fd, const void *buf, size_t len, size_t *written, int64_t deadline) {
+  const char *p = buf;
+  size_t done = 0;
+  int rc = 0;
+  while (done < len) {
+    ssize_t n = coro_fd_write(fd, p + done, len - done, deadline);
+    if (n <= 0) { /* write(2) returns 0 only for len 0: keep a bug from looping */
+      rc = n < 0 ? (int)n : -EIO;
+      break;
+    }
+    done += (size_t)n;
+  }
+  if (written) *written = done;
+  return rc;
+}
+
+ssize_t coro_fd_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned flags;
+  int rc = prepare(t, fd, &flags);
+  if (rc < 0) return rc;
+  for (;;) {
+    ssize_t n = readv(fd, iov, iovcnt);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) return -errno;
+    if ((rc = wait_ready(t, fd, CORO__IO_READ, deadline)) < 0) return rc;
+  }
+}
+
+ssize_t coro_fd_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned flags;
+  int rc = prepare(t, fd, &flags);
+  if (rc < 0) return rc;
+  if (iovcnt <= 0 || iovcnt > IOV_MAX) return -EINVAL; /* sendmsg would take 0 */
+  for (;;) {
+    ssize_t n;
+    if (flags & FD_SOCKET) {
+      struct msghdr m = {.msg_iov = (struct iovec *)(uintptr_t)iov, .msg_iovlen = (size_t)iovcnt};
+      n = sendmsg(fd, &m, MSG_NOSIGNAL);
+    } else {
+      n = writev(fd, iov, iovcnt);
+    }
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) return -errno;
+    if ((rc = wait_ready(t, fd, CORO__IO_WRITE, deadline)) < 0) return rc;
+  }
+}
+
+int coro_fd_close(int fd) {
+  coro__tls *t = coro__tls_get();
+  if (fd < 0) return -EBADF;
+  coro__io *io = t->io;
+  if (io && (size_t)fd < io->nfds) {
+    coro__fd *f = &io->fds[fd];
+    wake_all(io, &f->readers, -EBADF);
+    wake_all(io, &f->writers, -EBADF);
+    if (io->backend && f->flags & CORO__FD_ARMED) io->backend->forget(io, fd, f);
+    f->flags = 0;
+  }
+  /* On Linux the fd is closed even when close reports EINTR: never retry. */
+  if (close(fd) < 0 && errno != EINTR) return -errno;
+  return 0;
+}
+
+int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned flags;
+  int rc = prepare(t, fd, &flags);
+  if (rc < 0) return rc;
+  for (;;) {
+    int s = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (s >= 0) {
+      coro__io_adopt(t, s, 1);
+      return s;
+    }
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) return -errno;
+    if ((rc = wait_ready(t, fd, CORO__IO_READ, deadline)) < 0) return rc;
+  }
+}
+
+int coro_sock_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned flags;
+  int rc = prepare(t, fd, &flags);
+  if (rc < 0) return rc;
+  if (connect(fd, addr, addrlen) == 0) return 0;
+  /* Interrupted, the connection still goes on: wait for it as for EINPROGRESS. */
+  if (errno != EINPROGRESS && errno != EINTR) return -errno;
+  if ((rc = wait_ready(t, fd, CORO__IO_WRITE, deadline)) < 0) return rc;
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
+  return -err;
+}
+
+ssize_t coro_sock_recv(int fd, void *buf, size_t len, int flags, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned fl;
+  int rc = prepare(t, fd, &fl);
+  if (rc < 0) return rc;
+  for (;;) {
+    ssize_t n = recv(fd, buf, len, flags);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) return -errno;
+    if ((rc = wait_ready(t, fd, CORO__IO_READ, deadline)) < 0) return rc;
+  }
+}
+
+ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  unsigned fl;
+  int rc = prepare(t, fd, &fl);
+  if (rc < 0) return rc;
+  for (;;) {
+    ssize_t n = send(fd, buf, len, flags | MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EINTR) continue;
+    if (!would_block(errno)) return -errno;
+    if ((rc = wait_ready(t, fd, CORO__IO_WRITE, deadline)) < 0) return rc;
+  }
+}
