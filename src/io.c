@@ -74,6 +74,8 @@ static int io_get(coro__tls *t, coro__io **out) {
 static int fd_entry(coro__io *io, int fd, coro__fd **out) {
   size_t i = (size_t)fd;
   if (CORO__UNLIKELY(i >= io->nfds)) {
+    /* Only an open fd may grow the table: a huge bad one must not. */
+    if (fcntl(fd, F_GETFD) < 0) return -errno;
     size_t n = io->nfds ? io->nfds : 64;
     while (n <= i) n *= 2;
     coro__fd *fds = coro__malloc(n * sizeof(*fds));

@@ -227,6 +227,7 @@ static void *wait_on_bad_fds(void *arg) {
   ASSERT_EQ(coro_wait_fd(-1, CORO_WRITE, -1), -EBADF);
   ASSERT_EQ(coro_fd_read(closed, buf, sizeof(buf), -1), -EBADF);
   ASSERT_EQ(coro_fd_write(-3, buf, sizeof(buf), -1), -EBADF);
+  ASSERT_EQ(coro_fd_read(1 << 24, buf, sizeof(buf), -1), -EBADF); /* no table that large */
   ASSERT_EQ(coro_sock_accept(closed, NULL, NULL, -1), -EBADF);
   return NULL;
 }
