@@ -113,7 +113,7 @@ static inline int prepare(coro__tls *t, int fd, unsigned *flags) {
   }
   int rc = io_get(t, &io);
   if (rc < 0) return rc;
-  coro__fd *f;
+  coro__fd *f = NULL;
   rc = fd_entry(io, fd, &f);
   if (rc < 0) return rc;
   if (!(f->flags & CORO__FD_KNOWN)) {
@@ -125,8 +125,8 @@ static inline int prepare(coro__tls *t, int fd, unsigned *flags) {
 }
 
 void coro__io_adopt(coro__tls *t, int fd, int socket) {
-  coro__io *io;
-  coro__fd *f;
+  coro__io *io = NULL;
+  coro__fd *f = NULL;
   if (fd < 0 || io_get(t, &io) < 0 || fd_entry(io, fd, &f) < 0) return; /* learnt later */
   f->flags = CORO__FD_KNOWN | (socket ? FD_SOCKET : 0u);
 }
@@ -226,8 +226,8 @@ int coro_wait_fd(int fd, unsigned events, int64_t deadline) {
   if (p.revents & (POLLERR | POLLHUP)) return (int)events;
   unsigned ready = (p.revents & POLLIN ? CORO_READ : 0u) | (p.revents & POLLOUT ? CORO_WRITE : 0u);
   if (ready) return (int)ready;
-  coro__io *io;
-  coro__fd *f;
+  coro__io *io = NULL;
+  coro__fd *f = NULL;
   int rc = io_get(t, &io);
   if (rc < 0) return rc;
   if ((rc = fd_entry(io, fd, &f)) < 0) return rc;
