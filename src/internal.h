@@ -499,6 +499,9 @@ int coro__mprotect(void *p, size_t len, int prot);  /* 0 or a negated errno */
 int coro__madvise(void *p, size_t len, int advice); /* 0 or a negated errno */
 void *coro__malloc(size_t n);
 void coro__free(void *p);
+/* Blocks coro__malloc() handed out and coro__free() has not taken back, in
+ * the whole process.  For tests: a thread's exit must bring it back down. */
+long coro__live_allocs(void);
 
 /* Test hook: force a guard mode (CORO_GUARD_*) before the first coroutine of
  * the process; 0 restores automatic choice.  Also CORO_STACK_GUARD in the

@@ -218,6 +218,12 @@ static void release_slab(coro__slab *s);
 static void thread_exit(void *arg) {
   coro__tls *t = arg;
   coro__io_fini(t); /* the fd registry and the poller (io.c) */
+  /* The timer heap's array outlives each coro_run() so that the next one does
+   * not grow it again; it goes with the thread.  Coroutines still in it were
+   * leaked by the program and can never run again (they belong to this thread). */
+  coro__free(t->sched.heap);
+  t->sched.heap = NULL;
+  t->sched.nheap = t->sched.capheap = 0;
   while (t->ncached) coro__stack_free(t, &t->cache[--t->ncached]);
   if (t->altstack) {
     stack_t ss = {.ss_flags = SS_DISABLE};

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "coro.h"
+#include "internal.h" /* coro__live_allocs */
 #include "test.h"
 
 /* --- helpers ----------------------------------------------------------------------- */
@@ -279,5 +280,56 @@ TEST(thread_exit_with_no_coroutine_ever) {
     ASSERT_EQ(pthread_join(th, NULL), 0);
     ASSERT_EQ(mode, main_mode);                /* the mode is the process's */
     ASSERT_MEM_GROWTH_AT_MOST(before, 2, 512); /* as above */
+  }
+}
+
+/* A thread whose scheduler used the timer heap (a sleep, a join with a
+ * deadline) and the I/O layer (a wait on a pipe), then exits: every block the
+ * library allocated for it is freed by its exit, so the process-wide count of
+ * the library's allocations comes back to where it was. */
+static void *sleeps_briefly(void *arg) {
+  (void)arg;
+  return (void *)(intptr_t)coro_sleep(coro_now() + 1000000);
+}
+
+static void *waits_on_pipe(void *arg) {
+  int *fds = arg;
+  char b;
+  return (void *)(intptr_t)coro_fd_read(fds[0], &b, 1, -1);
+}
+
+static void *writes_pipe(void *arg) {
+  int *fds = arg;
+  return (void *)(intptr_t)coro_fd_write(fds[1], "x", 1, -1);
+}
+
+static void *uses_timers_and_io(void *arg) {
+  int *ok = arg;
+  int fds[2];
+  if (pipe(fds) != 0) return NULL;
+  coro *a, *b, *c;
+  void *ra = NULL, *rb = NULL, *rc = NULL;
+  if (coro_spawn(&a, sleeps_briefly, NULL, NULL) == 0 &&
+      coro_spawn(&b, waits_on_pipe, fds, NULL) == 0 &&
+      coro_spawn(&c, writes_pipe, fds, NULL) == 0 && coro_run() == 0 && coro_join(a, &ra, 0) == 0 &&
+      coro_join(b, &rb, 0) == 0 && coro_join(c, &rc, 0) == 0)
+    *ok = ra == (void *)0 && rb == (void *)1 && rc == (void *)1;
+  coro_destroy(a);
+  coro_destroy(b);
+  coro_destroy(c);
+  close(fds[0]);
+  close(fds[1]);
+  return NULL;
+}
+
+TEST(thread_exit_frees_timer_heap_and_io_registry) {
+  long before = coro__live_allocs();
+  for (int i = 0; i < 3; i++) {
+    pthread_t th;
+    int ok = 0;
+    ASSERT_EQ(pthread_create(&th, NULL, uses_timers_and_io, &ok), 0);
+    ASSERT_EQ(pthread_join(th, NULL), 0);
+    ASSERT_EQ(ok, 1);
+    ASSERT_EQ(coro__live_allocs(), before);
   }
 }
