@@ -64,6 +64,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/select.h> /* sigset_t (signals), even under -std=c11 */
 #include <sys/socket.h> /* struct sockaddr, socklen_t (I/O, networking) */
 #include <sys/types.h>  /* ssize_t */
 #include <sys/uio.h>    /* struct iovec */
@@ -278,6 +279,38 @@ CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
  * Returns 0, or -ENOENT (none pushed), -EPERM (outside any coroutine, or
  * inside a cleanup handler). */
 CORO_API int coro_cleanup_pop(int execute);
+
+/* ========================================================================== */
+/* Signals                                                                     */
+/* ========================================================================== */
+
+/* Wait until one of the signals in `set` is pending for the thread or the
+ * process, take it (it is then no longer pending) and return its number (> 0).
+ * The other coroutines run meanwhile; this is how a server hears SIGTERM,
+ * SIGINT or SIGHUP without a signal handler:
+ *
+ *   sigset_t s;
+ *   sigemptyset(&s);
+ *   sigaddset(&s, SIGTERM);
+ *   sigaddset(&s, SIGINT);
+ *   int sig = coro_signal_wait(&s, -1);   -- then stop accepting, drain, exit
+ *
+ * The signals of `set` are blocked in the calling thread (pthread_sigmask) by
+ * the first call and stay blocked after it returns, so that one arriving
+ * between two waits stays pending for the next instead of running its default
+ * action (usually: ending the process).  Unblock them yourself to undo that.
+ * A signal sent to the process goes to any thread that does not block it: in
+ * a program with other threads, block the set in every thread (before
+ * creating them: the mask is inherited) or some other thread may take it.
+ * Children made by fork() inherit the blocked mask; exec() keeps it too.
+ *
+ * Two coroutines waiting for the same signal: one of them gets it, the other
+ * goes on waiting.  Returns the signal number, or -EINVAL (set NULL, empty, or
+ * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
+ * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
+ * thread; with one pending it returns at once, scheduler or not), -EMFILE
+ * (no fd left for the signalfd), -ENOMEM. */
+CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
 /* Introspection                                                               */
