@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include <fenv.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 
 #include "coro.h"
@@ -131,5 +133,35 @@ TEST(fresh_coroutine_starts_with_default_rounding) {
 #ifndef CORO_USE_UCONTEXT
   ASSERT_EQ(VI(mode), FE_TONEAREST);
 #endif
+  ASSERT_EQ(coro_destroy(c), 0);
+}
+
+/* The signal mask, unlike the FP control state, belongs to the thread: a
+ * signal one coroutine blocks stays blocked after it yields (the ucontext
+ * fallback must not let swapcontext bring back each context's old mask,
+ * which would let coro_signal_wait's blocked signal kill the process). */
+static void *blocks_sigusr1(void *arg) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGUSR1);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &s, NULL), 0);
+  coro_yield(NULL, NULL);
+  sigset_t now;
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, NULL, &now), 0);
+  ASSERT_EQ(sigismember(&now, SIGUSR2), 1); /* what main blocked meanwhile */
+  return arg;
+}
+
+TEST(signal_mask_is_the_threads_across_switches) {
+  coro *c;
+  ASSERT_EQ(coro_create(&c, blocks_sigusr1, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(c, NULL), CORO_YIELDED);
+  sigset_t now, s;
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, NULL, &now), 0);
+  ASSERT_EQ(sigismember(&now, SIGUSR1), 1);
+  sigemptyset(&s);
+  sigaddset(&s, SIGUSR2);
+  ASSERT_EQ(pthread_sigmask(SIG_BLOCK, &s, NULL), 0);
+  ASSERT_EQ(coro_next(c, NULL), CORO_RETURNED);
   ASSERT_EQ(coro_destroy(c), 0);
 }
