@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "coro.h"
+#include "internal.h" /* coro.heap_at: a woken join's timer left the heap */
 #include "test.h"
 
 #define MS ((int64_t)1000000)
@@ -229,18 +230,22 @@ TEST(cancelled_sleepers_leave_the_heap) {
 #define NJOIN 50
 
 static coro *target;
+static coro_sem *release_target; /* posted once every timed join has timed out */
+static int timed_out_joins;
 static int second_join_rc[NSLEEP + NJOIN];
 static void *second_join_value[NSLEEP + NJOIN];
 
-/* The join target: sleeps until 80 ms after base (after every timed join and
- * sleeper), returns 42. */
+/* The join target: finishes (returning 42) only once every timed join has
+ * timed out -- an event, not a time, so that a slow machine (valgrind on a
+ * loaded VM) cannot let it finish first. */
 static void *target_body(void *arg) {
-  int rc = coro_sleep(*(int64_t *)arg);
+  (void)arg;
+  int rc = coro_sem_acquire(release_target, -1);
   return rc ? coro_fail(rc) : IV(42);
 }
 
 /* Joins the target with deadline[i] (logged like a sleeper), then again with
- * no deadline. */
+ * no deadline; the last one to time out releases the target. */
 static void *timed_joiner(void *arg) {
   int i = (int)VI(arg);
   int64_t d = deadline[i];
@@ -250,22 +255,23 @@ static void *timed_joiner(void *arg) {
   rc_of[i] = rc == -ETIMEDOUT ? 0 : rc == 0 ? 1 : rc;
   if (rc == -ETIMEDOUT && (coro_now() < d || v != SENTINEL_V)) early[i] = 1;
   wlog[nlog++] = i;
+  if (++timed_out_joins == NJOIN) ASSERT_EQ(coro_sem_release(release_target), 0);
   second_join_value[i] = SENTINEL_V;
   second_join_rc[i] = coro_join(target, &second_join_value[i], -1);
   return arg;
 }
 
-/* Joins the target with a deadline after it finishes: woken by the finish, so
- * its timer must leave the heap; then sleeps past that deadline (a stale
- * timer entry would wake it early, or wake something else). */
-static int64_t early_deadline;
-static int early_join_rc, early_sleep_rc, early_woke_early;
+/* Joins the target with a deadline far after it finishes: woken by the
+ * finish, so its timer must leave the heap at once (white-box: heap_at), and
+ * a sleep after it wakes at its own deadline, not before. */
+static int early_join_rc, early_sleep_rc, early_woke_early, early_left_heap;
 static void *early_value;
 
 static void *early_joiner(void *arg) {
   (void)arg;
-  early_join_rc = coro_join(target, &early_value, early_deadline);
-  int64_t d = early_deadline + 10 * MS;
+  early_join_rc = coro_join(target, &early_value, coro_now() + 3600 * 1000 * MS);
+  early_left_heap = coro_self()->heap_at == 0;
+  int64_t d = coro_now() + 10 * MS;
   early_sleep_rc = coro_sleep(d);
   early_woke_early = coro_now() < d;
   return NULL;
@@ -275,13 +281,14 @@ TEST(timed_joins_time_out_in_order) {
   reset();
   lcg_state = 99;
   int64_t base = coro_now() + 20 * MS;
-  int64_t target_deadline = base + 80 * MS;
-  early_deadline = base + 200 * MS;
+  ASSERT_EQ(coro_sem_create(&release_target, 0), 0);
+  timed_out_joins = 0;
   early_join_rc = early_sleep_rc = 12345;
   early_woke_early = 1;
+  early_left_heap = 0;
   int n = NSLEEP + NJOIN;
   for (int i = 0; i < n; i++) deadline[i] = base + (int64_t)(lcg() % 50000) * US;
-  ASSERT_EQ(coro_spawn(&target, target_body, &target_deadline, NULL), 0);
+  ASSERT_EQ(coro_spawn(&target, target_body, NULL, NULL), 0);
   coro *ej;
   ASSERT_EQ(coro_spawn(&ej, early_joiner, NULL, NULL), 0);
   /* sleepers and timed joiners interleaved: every fifth a joiner */
@@ -307,10 +314,12 @@ TEST(timed_joins_time_out_in_order) {
   ASSERT_EQ(VI(early_value), 42);
   ASSERT_EQ(early_sleep_rc, 0);
   ASSERT_EQ(early_woke_early, 0);
+  ASSERT_EQ(early_left_heap, 1);
   void *v;
   ASSERT_EQ(coro_result(target, &v), 0);
   ASSERT_EQ(VI(v), 42);
   ASSERT_EQ(coro_join(target, &v, -1), -EINVAL); /* joined already */
   ASSERT_EQ(coro_destroy(target), 0);
   ASSERT_EQ(coro_destroy(ej), 0);
+  ASSERT_EQ(coro_sem_destroy(release_target), 0);
 }
