@@ -1,0 +1,844 @@
+/*
+ * httpd.c - a small HTTP/1.1 server on libcoro: one micro-thread per
+ * connection, with keep-alive and pipelining, a fixed answer or static files.
+ *
+ *   httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS] [--threads]
+ *
+ * It prints "listening on P" (the real port: --port 0 lets the kernel pick)
+ * once it accepts.  Without --root, GET / answers "Hello, World!" and any
+ * other path 404; with --root DIR it serves the regular files under DIR
+ * (a directory serves its index.html), refusing any ".." segment.  GET and
+ * HEAD are served, other methods get 405.  SIGTERM or SIGINT stops it: the
+ * listener is closed, open connections are closed, and it exits with 0.
+ *
+ * --threads runs the same request code on a thread per connection with
+ * blocking sockets, so that the two can be compared (bench/http.sh).
+ *
+ * The shape of a connection (serve_conn, shared by both servers):
+ *
+ *   in[]:  | done | request head + body | next pipelined request ... |  free  |
+ *                 ^start                                            ^end
+ *   out[]: responses gathered while complete requests are buffered, written
+ *          in one go when the next request is not all there yet (pipelining
+ *          costs one write for the whole batch).
+ *
+ * Limits: a request head (request line and headers) of at most HEAD_MAX
+ * bytes and HEADERS_MAX header lines, else 431; malformed requests get 400;
+ * a request head must arrive within --read-timeout (else 408, or a plain
+ * close when the connection is idle between requests), so a slow client
+ * cannot hold a connection forever.  When the server closes a connection it
+ * does a lingering close: shutdown(SHUT_WR), then reads and discards what the
+ * client still sends, for at most LINGER_NS, so the client reads the answer
+ * before any reset.  Static files are read with plain read(2), which blocks
+ * the thread on a slow disk: acceptable for an example.  Symbolic links under
+ * the root are followed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coro.h"
+
+#define MS ((int64_t)1000000)           /* nanoseconds */
+#define HEAD_MAX 8192                   /* request line + headers, bytes */
+#define HEADERS_MAX 64                  /* header lines per request */
+#define IN_SIZE (HEAD_MAX + 8192)       /* input buffer: a full head and more */
+#define OUT_SIZE 16384                  /* output buffer */
+#define BODY_MAX ((uint64_t)1 << 20)    /* request bodies read and discarded */
+#define LINGER_NS (1000 * MS)           /* lingering close: time bound */
+#define LINGER_BYTES ((size_t)4 << 20)  /* lingering close: bytes bound */
+#define CONN_STACK ((size_t)128 * 1024) /* a connection's micro-thread stack */
+#define BACKOFF_MIN (1 * MS)            /* accept back-off on EMFILE... */
+#define BACKOFF_MAX (100 * MS)
+
+/* --- configuration ---------------------------------------------------------------- */
+
+typedef struct config {
+  const char *host;     /* address to listen on */
+  int port;             /* port (0: the kernel picks) */
+  int threads;          /* 1: thread per connection */
+  const char *root;     /* static files under this directory, or NULL */
+  int root_fd;          /* the root directory, opened once (-1 without) */
+  int64_t read_timeout; /* ns a request head (or a write) may take */
+  atomic_int *stopping; /* set once a stop signal came */
+} config;
+
+/* --- I/O of a connection: the coroutine and the thread servers plug in here -------- */
+
+typedef struct conn_io {
+  /* read up to len bytes before deadline: bytes (> 0), 0 at EOF, or -errno */
+  ssize_t (*read)(int fd, void *buf, size_t len, int64_t deadline);
+  /* write all len bytes before deadline: 0, or -errno */
+  int (*write_all)(int fd, const void *buf, size_t len, int64_t deadline);
+} conn_io;
+
+static ssize_t coro_read(int fd, void *buf, size_t len, int64_t deadline) {
+  return coro_fd_read(fd, buf, len, deadline);
+}
+
+static int coro_write(int fd, const void *buf, size_t len, int64_t deadline) {
+  return coro_fd_write_all(fd, buf, len, NULL, deadline);
+}
+
+static const conn_io coro_conn_io = {coro_read, coro_write};
+
+/* Wait with poll(2) until fd is ready for events or the deadline passes. */
+static int poll_until(int fd, short events, int64_t deadline) {
+  for (;;) {
+    int ms = -1;
+    if (deadline >= 0) {
+      int64_t left = deadline - coro_now();
+      if (left <= 0) return -ETIMEDOUT;
+      ms = left / MS + 1 > INT_MAX ? INT_MAX : (int)(left / MS + 1);
+    }
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = poll(&p, 1, ms);
+    if (n > 0) return 0;
+    if (n < 0 && errno != EINTR) return -errno;
+  }
+}
+
+static ssize_t blocking_read(int fd, void *buf, size_t len, int64_t deadline) {
+  for (;;) {
+    int rc = poll_until(fd, POLLIN, deadline);
+    if (rc < 0) return rc;
+    ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+    if (n >= 0) return n;
+    if (errno != EINTR && errno != EAGAIN) return -errno;
+  }
+}
+
+static int blocking_write(int fd, const void *buf, size_t len, int64_t deadline) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      p += n;
+      len -= (size_t)n;
+    } else if (n < 0 && errno == EAGAIN) {
+      int rc = poll_until(fd, POLLOUT, deadline);
+      if (rc < 0) return rc;
+    } else if (n < 0 && errno != EINTR) {
+      return -errno;
+    }
+  }
+  return 0;
+}
+
+static const conn_io thread_conn_io = {blocking_read, blocking_write};
+
+/* --- parsing a request head -------------------------------------------------------------- */
+
+typedef struct request {
+  char *method;            /* the method (not NUL-terminated) */
+  size_t method_len;       /* its length */
+  char *target;            /* the request target, in the input buffer */
+  size_t target_len;       /* its length */
+  int minor;               /* HTTP/1.minor */
+  int keep_alive;          /* the connection stays open after the answer */
+  uint64_t content_length; /* body bytes that follow the head */
+} request;
+
+/* RFC 9110 tchar: the characters of a method or a header name. */
+static int is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
+  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static unsigned char lower(unsigned char c) {
+  return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A') : c;
+}
+
+/* Case-insensitive comparison of p[0..n) with the lower-case string s. */
+static int equals_ci(const char *p, size_t n, const char *s) {
+  if (strlen(s) != n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (lower((unsigned char)p[i]) != (unsigned char)s[i]) return 0;
+  return 1;
+}
+
+/* The Connection header: a comma-separated list of tokens. */
+static void connection_tokens(const char *v, size_t n, int *close, int *keep) {
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+    size_t b = i;
+    while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
+    if (equals_ci(v + b, i - b, "close")) *close = 1;
+    if (equals_ci(v + b, i - b, "keep-alive")) *keep = 1;
+  }
+}
+
+/* Parse the head p[0..n) (it ends with an empty line).  Returns 0, or the
+ * status to answer: 400 (malformed), 431 (too many headers), 501
+ * (Transfer-Encoding), 505 (not HTTP/1.x). */
+static int parse_head(char *p, size_t n, request *rq) {
+  const unsigned char *u = (const unsigned char *)p;
+  char *nl = memchr(p, '\n', n);
+  if (!nl) return 400;
+  size_t le = (size_t)(nl - p), i = 0;
+  if (le > 0 && p[le - 1] == '\r') le--;
+  /* method SP target SP HTTP/1.x */
+  while (i < le && is_tchar(u[i])) i++;
+  if (i == 0 || i >= le || p[i] != ' ') return 400;
+  rq->method = p;
+  rq->method_len = i++;
+  size_t t = i;
+  while (i < le && u[i] > 0x20 && u[i] < 0x7f) i++;
+  if (i == t || i >= le || p[i] != ' ') return 400;
+  rq->target = p + t;
+  rq->target_len = i - t;
+  i++;
+  if (le - i != 8 || memcmp(p + i, "HTTP/", 5) != 0 || p[i + 6] != '.') return 400;
+  unsigned char major = u[i + 5], minor = u[i + 7];
+  if (major < '0' || major > '9' || minor < '0' || minor > '9') return 400;
+  if (major != '1') return 505;
+  rq->minor = minor - '0';
+
+  /* header lines, up to the empty one */
+  int close = 0, keep = 0, hosts = 0, lengths = 0, count = 0;
+  rq->content_length = 0;
+  size_t pos = (size_t)(nl - p) + 1;
+  for (;;) {
+    nl = memchr(p + pos, '\n', n - pos);
+    if (!nl) return 400; /* cannot happen: the head ends with an empty line */
+    size_t end = (size_t)(nl - p);
+    if (end > pos && p[end - 1] == '\r') end--;
+    if (end == pos) break; /* the empty line */
+    if (++count > HEADERS_MAX) return 431;
+    size_t k = pos;
+    while (k < end && is_tchar(u[k])) k++;
+    if (k == pos || k >= end || p[k] != ':') return 400; /* also obs-fold, space before ':' */
+    size_t name = pos, name_len = k - pos, v = k + 1;
+    for (size_t j = v; j < end; j++)
+      if ((u[j] < 0x20 && u[j] != '\t') || u[j] == 0x7f) return 400; /* CR, NUL, controls */
+    while (v < end && (p[v] == ' ' || p[v] == '\t')) v++;
+    size_t ve = end;
+    while (ve > v && (p[ve - 1] == ' ' || p[ve - 1] == '\t')) ve--;
+    if (equals_ci(p + name, name_len, "host")) {
+      hosts++;
+    } else if (equals_ci(p + name, name_len, "content-length")) {
+      uint64_t len = 0;
+      if (ve == v) return 400;
+      for (size_t j = v; j < ve; j++) {
+        if (u[j] < '0' || u[j] > '9' || len > (UINT64_MAX - 9) / 10) return 400;
+        len = len * 10 + (uint64_t)(u[j] - '0');
+      }
+      if (lengths++ && len != rq->content_length) return 400;
+      rq->content_length = len;
+    } else if (equals_ci(p + name, name_len, "transfer-encoding")) {
+      return 501;
+    } else if (equals_ci(p + name, name_len, "connection")) {
+      connection_tokens(p + v, ve - v, &close, &keep);
+    }
+    pos = (size_t)(nl - p) + 1;
+  }
+  if (rq->minor >= 1 && hosts != 1) return 400; /* RFC 9112 3.2: exactly one Host */
+  if (hosts > 1) return 400;
+  rq->keep_alive = !close && (rq->minor >= 1 || keep);
+  return 0;
+}
+
+/* --- a connection ----------------------------------------------------------------------- */
+
+typedef struct conn {
+  int fd;             /* the socket */
+  const config *cfg;  /* the server's settings */
+  const conn_io *io;  /* how it reads and writes */
+  size_t start, end;  /* unparsed input: in[start..end) */
+  size_t scanned;     /* bytes of in[start..] searched for the end of the head */
+  size_t out_len;     /* bytes gathered in out[] */
+  char in[IN_SIZE];   /* input */
+  char out[OUT_SIZE]; /* output */
+} conn;
+
+static int flush(conn *c) {
+  if (c->out_len == 0) return 0;
+  int rc = c->io->write_all(c->fd, c->out, c->out_len, coro_now() + c->cfg->read_timeout);
+  c->out_len = 0;
+  return rc;
+}
+
+static int append(conn *c, const void *p, size_t n) {
+  if (c->out_len + n > sizeof(c->out)) {
+    int rc = flush(c);
+    if (rc < 0) return rc;
+    if (n > sizeof(c->out)) return c->io->write_all(c->fd, p, n, coro_now() + c->cfg->read_timeout);
+  }
+  memcpy(c->out + c->out_len, p, n);
+  c->out_len += n;
+  return 0;
+}
+
+static const char *reason(int status) {
+  switch (status) {
+  case 200:
+    return "OK";
+  case 400:
+    return "Bad Request";
+  case 403:
+    return "Forbidden";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 408:
+    return "Request Timeout";
+  case 413:
+    return "Content Too Large";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 501:
+    return "Not Implemented";
+  case 505:
+    return "HTTP Version Not Supported";
+  default:
+    return "Internal Server Error";
+  }
+}
+
+/* The status line and headers of an answer with a body of `length` bytes. */
+static int append_head(conn *c, int status, const char *type, uint64_t length, int keep_alive,
+                       int minor) {
+  char h[512];
+  int n =
+      snprintf(h, sizeof(h),
+               "HTTP/1.1 %d %s\r\nServer: libcoro\r\nContent-Type: %s\r\n"
+               "Content-Length: %" PRIu64 "\r\n%s%s\r\n",
+               status, reason(status), type, length, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+               !keep_alive  ? "Connection: close\r\n"
+               : minor == 0 ? "Connection: keep-alive\r\n"
+                            : "");
+  return append(c, h, (size_t)n);
+}
+
+/* A short text answer: the reason phrase as its body. */
+static int append_status(conn *c, int status, int keep_alive, int minor, int head_only) {
+  char body[64];
+  int n = snprintf(body, sizeof(body), "%d %s\n", status, reason(status));
+  int rc = append_head(c, status, "text/plain; charset=utf-8", (uint64_t)n, keep_alive, minor);
+  if (rc == 0 && !head_only) rc = append(c, body, (size_t)n);
+  return rc;
+}
+
+/* Close as a server should when it ends the connection: stop writing, then
+ * read and discard for a while, so that what the client still sends does not
+ * turn into a reset that destroys the answer before the client reads it. */
+static void linger_close(conn *c) {
+  if (shutdown(c->fd, SHUT_WR) < 0) return;
+  int64_t deadline = coro_now() + LINGER_NS;
+  size_t total = 0;
+  while (total < LINGER_BYTES) {
+    ssize_t n = c->io->read(c->fd, c->in, sizeof(c->in), deadline);
+    if (n <= 0) break;
+    total += (size_t)n;
+  }
+}
+
+static const char *content_type(const char *path, size_t n) {
+  static const char *const types[][2] = {{".html", "text/html; charset=utf-8"},
+                                         {".htm", "text/html; charset=utf-8"},
+                                         {".txt", "text/plain; charset=utf-8"},
+                                         {".css", "text/css"},
+                                         {".js", "text/javascript"},
+                                         {".json", "application/json"},
+                                         {".png", "image/png"},
+                                         {".jpg", "image/jpeg"},
+                                         {".jpeg", "image/jpeg"},
+                                         {".gif", "image/gif"},
+                                         {".svg", "image/svg+xml"},
+                                         {".ico", "image/x-icon"}};
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+    size_t k = strlen(types[i][0]);
+    if (n >= k && equals_ci(path + n - k, k, types[i][0])) return types[i][1];
+  }
+  return "application/octet-stream";
+}
+
+static int hex(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = lower(c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Decode the path of target t[0..n) in place (query dropped, %XX decoded),
+ * NUL-terminate it, and check it: it starts with '/' and has no ".."
+ * segment and no NUL.  Returns its length, or -1 (refused: 400). */
+static long decode_path(char *t, size_t n) {
+  size_t q = 0, o = 0;
+  while (q < n && t[q] != '?' && t[q] != '#') q++;
+  if (q == 0 || t[0] != '/') return -1;
+  for (size_t i = 0; i < q; i++) {
+    unsigned char ch = (unsigned char)t[i];
+    if (ch == '%') {
+      int h1 = i + 2 < q ? hex((unsigned char)t[i + 1]) : -1;
+      int h2 = i + 2 < q ? hex((unsigned char)t[i + 2]) : -1;
+      if (h1 < 0 || h2 < 0) return -1;
+      ch = (unsigned char)(h1 * 16 + h2);
+      if (ch == 0) return -1;
+      i += 2;
+    }
+    t[o++] = (char)ch;
+  }
+  /* o <= q < n, and t[n] is still inside the input buffer: room for the NUL */
+  t[o] = '\0';
+  for (size_t s = 0; s < o;) { /* every segment between slashes */
+    size_t e = s;
+    while (e < o && t[e] != '/') e++;
+    if (e - s == 2 && t[s] == '.' && t[s + 1] == '.') return -1;
+    s = e + 1;
+  }
+  return (long)o;
+}
+
+/* Answer a request for a file under the root.  Returns 0, or < 0 when the
+ * connection must close at once (a write failed, the file changed). */
+static int serve_file(conn *c, const request *rq, int head_only) {
+  long n = decode_path(rq->target, rq->target_len);
+  if (n < 0) return append_status(c, 400, rq->keep_alive, rq->minor, head_only);
+  const char *rel = rq->target;
+  while (*rel == '/') rel++;
+  int fd = openat(c->cfg->root_fd, *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int d = fd;
+    fd = openat(d, "index.html", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    close(d);
+    rel = "index.html";
+    n = (long)strlen(rel);
+  } else {
+    n = (long)strlen(rel);
+  }
+  if (fd < 0) {
+    int status = errno == EACCES || errno == EPERM ? 403
+                 : errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == ENAMETOOLONG
+                     ? 404
+                     : 500;
+    return append_status(c, status, rq->keep_alive, rq->minor, head_only);
+  }
+  int rc;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    rc = append_status(c, 404, rq->keep_alive, rq->minor, head_only);
+    goto out_close;
+  }
+  uint64_t left = (uint64_t)st.st_size;
+  rc = append_head(c, 200, content_type(rel, (size_t)n), left, rq->keep_alive, rq->minor);
+  if (head_only) goto out_close;
+  while (rc == 0 && left > 0) {
+    if (c->out_len == sizeof(c->out) && (rc = flush(c)) < 0) break;
+    size_t room = sizeof(c->out) - c->out_len;
+    ssize_t got = read(fd, c->out + c->out_len, left < room ? (size_t)left : room);
+    if (got <= 0) {
+      rc = -EIO; /* the file shrank or failed: the answer cannot be completed */
+      break;
+    }
+    c->out_len += (size_t)got;
+    left -= (uint64_t)got;
+  }
+out_close:
+  close(fd);
+  return rc;
+}
+
+static const char hello_keep_alive[] = "HTTP/1.1 200 OK\r\nServer: libcoro\r\n"
+                                       "Content-Type: text/plain\r\nContent-Length: 13\r\n\r\n"
+                                       "Hello, World!";
+
+/* Answer one parsed request. Returns 0, or < 0 when the connection must close. */
+static int respond(conn *c, const request *rq) {
+  int head_only = rq->method_len == 4 && memcmp(rq->method, "HEAD", 4) == 0;
+  int get = rq->method_len == 3 && memcmp(rq->method, "GET", 3) == 0;
+  if (!get && !head_only) return append_status(c, 405, rq->keep_alive, rq->minor, head_only);
+  if (c->cfg->root) return serve_file(c, rq, head_only);
+  size_t path = 0;
+  while (path < rq->target_len && rq->target[path] != '?') path++;
+  if (path != 1 || rq->target[0] != '/')
+    return append_status(c, 404, rq->keep_alive, rq->minor, head_only);
+  if (get && rq->keep_alive && rq->minor == 1) /* the common case, ready-made */
+    return append(c, hello_keep_alive, sizeof(hello_keep_alive) - 1);
+  int rc = append_head(c, 200, "text/plain", 13, rq->keep_alive, rq->minor);
+  if (rc == 0 && !head_only) rc = append(c, "Hello, World!", 13);
+  return rc;
+}
+
+/* Look for the end of the head (an empty line) in in[start..end).  Returns
+ * its length (the empty line included), or 0 if it is not all there. */
+static size_t find_head(conn *c) {
+  const char *p = c->in + c->start;
+  size_t n = c->end - c->start;
+  size_t i = c->scanned > 2 ? c->scanned - 2 : 0; /* the tail may have been "\n\r" */
+  for (;;) {
+    const char *nl = i < n ? memchr(p + i, '\n', n - i) : NULL;
+    if (!nl) break;
+    size_t k = (size_t)(nl - p);
+    if ((k >= 1 && p[k - 1] == '\n') || (k >= 2 && p[k - 1] == '\r' && p[k - 2] == '\n'))
+      return k + 1;
+    i = k + 1;
+  }
+  c->scanned = n;
+  return 0;
+}
+
+/* Read and discard a request body of `len` bytes that begins at in[from]. */
+static int skip_body(conn *c, size_t from, uint64_t len, int64_t deadline) {
+  size_t have = c->end - from;
+  if (len <= have) {
+    c->start = from + (size_t)len;
+    return 0;
+  }
+  len -= have;
+  c->start = c->end = from;
+  while (len > 0) {
+    size_t room = sizeof(c->in) - from;
+    ssize_t n = c->io->read(c->fd, c->in + from, len < room ? (size_t)len : room, deadline);
+    if (n <= 0) return n == 0 ? -EPIPE : (int)n;
+    len -= (uint64_t)n;
+  }
+  return 0;
+}
+
+/* Serve requests on the connection until it ends.  The caller closes c->fd. */
+static void serve_conn(conn *c) {
+  int64_t deadline = coro_now() + c->cfg->read_timeout;
+  c->start = c->end = c->scanned = c->out_len = 0;
+  for (;;) {
+    /* Empty lines before a request line are ignored (RFC 9112 2.2). */
+    while (c->start < c->end && (c->in[c->start] == '\r' || c->in[c->start] == '\n')) c->start++;
+    size_t head = find_head(c);
+    if (head == 0) {
+      size_t have = c->end - c->start;
+      if (have > HEAD_MAX) {
+        append_status(c, 431, 0, 1, 0);
+        goto out_error;
+      }
+      if (flush(c) < 0) return;
+      if (*c->cfg->stopping) return; /* between requests: the server is stopping */
+      if (c->start == c->end) {
+        c->start = c->end = 0;
+      } else if (c->end == sizeof(c->in)) {
+        memmove(c->in, c->in + c->start, have);
+        c->start = 0;
+        c->end = have;
+      }
+      ssize_t n = c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end, deadline);
+      if (n == -ETIMEDOUT && have > 0) {
+        append_status(c, 408, 0, 1, 0);
+        goto out_error;
+      }
+      if (n <= 0) return; /* EOF, idle timeout, reset, cancelled */
+      c->end += (size_t)n;
+      continue;
+    }
+    if (head > HEAD_MAX) {
+      append_status(c, 431, 0, 1, 0);
+      goto out_error;
+    }
+    request rq;
+    int status = parse_head(c->in + c->start, head, &rq);
+    if (status == 0 && rq.content_length > BODY_MAX) status = 413;
+    if (status != 0) {
+      append_status(c, status, 0, 1, 0);
+      goto out_error;
+    }
+    size_t body = c->start + head;
+    int rc = skip_body(c, body, rq.content_length, deadline);
+    if (rc < 0) return;
+    /* The head stays in in[] below `body`: skip_body reads only past it. */
+    if (respond(c, &rq) < 0) return;
+    c->scanned = 0;
+    if (!rq.keep_alive) {
+      if (flush(c) == 0) linger_close(c);
+      return;
+    }
+    deadline = coro_now() + c->cfg->read_timeout;
+  }
+out_error:
+  if (flush(c) == 0) linger_close(c);
+}
+
+/* --- stop signals --------------------------------------------------------------------- */
+
+/* Block SIGTERM and SIGINT in this thread (and the threads it creates) and
+ * return a signalfd that reports them, or -1. */
+static int stop_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* --- the coroutine server ------------------------------------------------------------- */
+
+typedef struct server {
+  const config *cfg; /* settings */
+  int lfd;           /* the listening socket */
+  int sfd;           /* the stop signals' signalfd */
+} server;
+
+typedef struct conn_arg {
+  const config *cfg; /* settings */
+  int fd;            /* the accepted socket */
+} conn_arg;
+
+static void *conn_coro(void *arg) {
+  conn_arg a = *(conn_arg *)arg;
+  free(arg);
+  conn c;
+  c.fd = a.fd;
+  c.cfg = a.cfg;
+  c.io = &coro_conn_io;
+  serve_conn(&c);
+  coro_fd_close(a.fd);
+  return NULL;
+}
+
+/* Waits for a stop signal, then closes the listener: the accept loop ends. */
+static void *signal_watch(void *arg) {
+  server *s = arg;
+  if (coro_wait_fd(s->sfd, CORO_READ, -1) > 0) {
+    struct signalfd_siginfo si;
+    if (read(s->sfd, &si, sizeof(si)) > 0) {
+      *s->cfg->stopping = 1;
+      coro_fd_close(s->lfd);
+    }
+  }
+  return NULL;
+}
+
+static void *accept_loop(void *arg) {
+  server *s = arg;
+  coro_group *g;
+  coro *watch;
+  if (coro_group_create(&g, 0) < 0) return coro_fail(-ENOMEM);
+  if (coro_spawn(&watch, signal_watch, s, NULL) < 0) {
+    coro_group_close(g, -1);
+    return coro_fail(-ENOMEM);
+  }
+  coro_attr attr = CORO_ATTR_INIT;
+  attr.stack_size = CONN_STACK;
+  int64_t backoff = BACKOFF_MIN;
+  while (!*s->cfg->stopping) {
+    int fd = coro_sock_accept(s->lfd, NULL, NULL, -1);
+    if (fd < 0) {
+      if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
+        coro_sleep(coro_now() + backoff); /* out of fds: wait for some to be closed */
+        backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+        continue;
+      }
+      if (fd == -EBADF || fd == -EINVAL || fd == -ECANCELED) break;
+      continue; /* ECONNABORTED, EPROTO, EPERM...: that connection only */
+    }
+    backoff = BACKOFF_MIN;
+    conn_arg *a = malloc(sizeof(*a));
+    if (!a) {
+      coro_fd_close(fd);
+      continue;
+    }
+    a->cfg = s->cfg;
+    a->fd = fd;
+    if (coro_group_spawn(g, conn_coro, a, &attr) < 0) {
+      free(a);
+      coro_fd_close(fd);
+    }
+  }
+  if (!*s->cfg->stopping) coro_fd_close(s->lfd);
+  coro_group_close(g, -1); /* cancels the connections, waits for them */
+  coro_cancel(watch);
+  coro_join(watch, NULL, -1);
+  coro_destroy(watch);
+  return NULL;
+}
+
+/* Serve on listening socket lfd with micro-threads until a stop signal.
+ * Closes lfd.  Returns 0, or -errno. */
+static int serve_coro(const config *cfg, int lfd) {
+  server s = {.cfg = cfg, .lfd = lfd, .sfd = stop_signals()};
+  if (s.sfd < 0) return -errno;
+  coro *main_loop;
+  int rc = coro_spawn(&main_loop, accept_loop, &s, NULL);
+  if (rc == 0) rc = coro_run();
+  if (rc == 0) rc = coro_join(main_loop, NULL, 0);
+  coro_destroy(main_loop);
+  coro_fd_close(s.sfd);
+  return rc;
+}
+
+/* --- the thread-per-connection server ------------------------------------------------- */
+
+typedef struct thread_conn {
+  struct thread_conn *prev, *next; /* the list of live connections */
+  const config *cfg;               /* settings */
+  int fd;                          /* the socket */
+} thread_conn;
+
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t threads_gone = PTHREAD_COND_INITIALIZER;
+static thread_conn threads_list = {&threads_list, &threads_list, NULL, -1};
+static long threads_live; /* connections served by a thread now */
+
+static void *conn_thread(void *arg) {
+  thread_conn *t = arg;
+  conn *c = malloc(sizeof(*c)); /* on the heap: its pages cost the same as on the stack */
+  if (c) {
+    c->fd = t->fd;
+    c->cfg = t->cfg;
+    c->io = &thread_conn_io;
+    serve_conn(c);
+    free(c);
+  }
+  pthread_mutex_lock(&threads_lock);
+  t->prev->next = t->next;
+  t->next->prev = t->prev;
+  close(t->fd); /* under the lock: the stopping server shuts down only live fds */
+  if (--threads_live == 0) pthread_cond_broadcast(&threads_gone);
+  pthread_mutex_unlock(&threads_lock);
+  free(t);
+  return NULL;
+}
+
+static void sleep_ns(int64_t ns) {
+  struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+/* Serve on listening socket lfd with a thread per connection until a stop
+ * signal.  Closes lfd.  Returns 0, or -errno. */
+static int serve_threads(const config *cfg, int lfd) {
+  int sfd = stop_signals(); /* before any thread starts: they inherit the mask */
+  if (sfd < 0) return -errno;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  int64_t backoff = BACKOFF_MIN;
+  for (;;) {
+    struct pollfd p[2] = {{.fd = lfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+    if (poll(p, 2, -1) < 0 && errno != EINTR) break;
+    if (p[1].revents) break; /* a stop signal */
+    if (!p[0].revents) continue;
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC); /* blocking sockets */
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        sleep_ns(backoff); /* out of fds: wait for some to be closed */
+        backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+      }
+      continue; /* EAGAIN (another took it), ECONNABORTED...: that one only */
+    }
+    backoff = BACKOFF_MIN;
+    thread_conn *t = malloc(sizeof(*t));
+    if (!t) {
+      close(fd);
+      continue;
+    }
+    t->cfg = cfg;
+    t->fd = fd;
+    pthread_mutex_lock(&threads_lock);
+    t->next = threads_list.next;
+    t->prev = &threads_list;
+    t->next->prev = t;
+    threads_list.next = t;
+    threads_live++;
+    pthread_t th;
+    if (pthread_create(&th, &attr, conn_thread, t) != 0) {
+      t->prev->next = t->next;
+      t->next->prev = t->prev;
+      threads_live--;
+      pthread_mutex_unlock(&threads_lock);
+      close(fd);
+      free(t);
+      sleep_ns(backoff); /* out of threads: as out of fds */
+      backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+      continue;
+    }
+    pthread_mutex_unlock(&threads_lock);
+  }
+  *cfg->stopping = 1;
+  close(lfd);
+  pthread_mutex_lock(&threads_lock);
+  for (thread_conn *t = threads_list.next; t != &threads_list; t = t->next)
+    shutdown(t->fd, SHUT_RDWR); /* its reads and writes end at once */
+  while (threads_live > 0) pthread_cond_wait(&threads_gone, &threads_lock);
+  pthread_mutex_unlock(&threads_lock);
+  pthread_attr_destroy(&attr);
+  close(sfd);
+  return 0;
+}
+
+/* --- main --------------------------------------------------------------------------------- */
+
+static void usage(void) {
+  fprintf(stderr, "usage: httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS] "
+                  "[--threads]\n");
+  exit(2);
+}
+
+static long number(const char *s, long min, long max) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < min || v > max) usage();
+  return v;
+}
+
+int main(int argc, char **argv) {
+  static atomic_int stopping;
+  config cfg = {.host = "127.0.0.1",
+                .port = 8080,
+                .root_fd = -1,
+                .read_timeout = 10000 * MS,
+                .stopping = &stopping};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--threads") == 0) {
+      cfg.threads = 1;
+    } else if (i + 1 < argc && strcmp(a, "--port") == 0) {
+      cfg.port = (int)number(argv[++i], 0, 65535);
+    } else if (i + 1 < argc && strcmp(a, "--host") == 0) {
+      cfg.host = argv[++i];
+    } else if (i + 1 < argc && strcmp(a, "--root") == 0) {
+      cfg.root = argv[++i];
+    } else if (i + 1 < argc && strcmp(a, "--read-timeout") == 0) {
+      cfg.read_timeout = number(argv[++i], 1, 86400000) * MS;
+    } else {
+      usage();
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (cfg.root) {
+    cfg.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cfg.root_fd < 0) {
+      fprintf(stderr, "httpd: %s: %s\n", cfg.root, strerror(errno));
+      return 1;
+    }
+  }
+  int lfd = coro_tcp_listen(cfg.host, cfg.port, 0, -1);
+  if (lfd < 0) {
+    fprintf(stderr, "httpd: listen on %s:%d: %s\n", cfg.host, cfg.port, coro_strerror(lfd));
+    return 1;
+  }
+  printf("listening on %d\n", coro_sock_port(lfd));
+  fflush(stdout);
+  int rc = cfg.threads ? serve_threads(&cfg, lfd) : serve_coro(&cfg, lfd);
+  if (cfg.root_fd >= 0) close(cfg.root_fd);
+  if (rc < 0) {
+    fprintf(stderr, "httpd: %s\n", coro_strerror(rc));
+    return 1;
+  }
+  return 0;
+}
