@@ -42,13 +42,19 @@ static void *echo_conn(void *arg) {
   return NULL;
 }
 
-/* Waits for a stop signal, then closes the listener: the accept loop ends. */
+/* Waits for a stop signal, then closes the listener: the accept loop ends.
+ * Its first wait may fail when the thread has no fd left for the scheduler's
+ * epoll instance (EMFILE): it tries again a little later. */
 static void *signal_watch(void *arg) {
-  struct signalfd_siginfo si;
-  if (coro_wait_fd(signal_fd, CORO_READ, -1) > 0 && read(signal_fd, &si, sizeof(si)) > 0) {
-    stopping = 1;
-    coro_fd_close(listen_fd);
+  for (;;) {
+    int rc = coro_wait_fd(signal_fd, CORO_READ, -1);
+    if (rc == -ECANCELED) return arg;
+    struct signalfd_siginfo si;
+    if (rc > 0 && read(signal_fd, &si, sizeof(si)) > 0) break;
+    if (rc < 0 && coro_sleep(coro_now() + BACKOFF_MAX) == -ECANCELED) return arg;
   }
+  stopping = 1;
+  coro_fd_close(listen_fd);
   return arg;
 }
 
@@ -60,6 +66,7 @@ static void *accept_loop(void *arg) {
     coro_group_close(g, -1);
     return coro_fail(-ENOMEM);
   }
+  coro_sched_yield(); /* the watcher parks first: its epoll registration needs no new fd */
   int64_t backoff = BACKOFF_MIN;
   while (!stopping) {
     int fd = coro_sock_accept(listen_fd, NULL, NULL, -1);

@@ -609,16 +609,20 @@ static void *conn_coro(void *arg) {
   return NULL;
 }
 
-/* Waits for a stop signal, then closes the listener: the accept loop ends. */
+/* Waits for a stop signal, then closes the listener: the accept loop ends.
+ * Its first wait may fail when the thread has no fd left for the scheduler's
+ * epoll instance (EMFILE): it tries again a little later. */
 static void *signal_watch(void *arg) {
   server *s = arg;
-  if (coro_wait_fd(s->sfd, CORO_READ, -1) > 0) {
+  for (;;) {
+    int rc = coro_wait_fd(s->sfd, CORO_READ, -1);
+    if (rc == -ECANCELED) return NULL;
     struct signalfd_siginfo si;
-    if (read(s->sfd, &si, sizeof(si)) > 0) {
-      *s->cfg->stopping = 1;
-      coro_fd_close(s->lfd);
-    }
+    if (rc > 0 && read(s->sfd, &si, sizeof(si)) > 0) break;
+    if (rc < 0 && coro_sleep(coro_now() + BACKOFF_MAX) == -ECANCELED) return NULL;
   }
+  *s->cfg->stopping = 1;
+  coro_fd_close(s->lfd);
   return NULL;
 }
 
@@ -631,6 +635,7 @@ static void *accept_loop(void *arg) {
     coro_group_close(g, -1);
     return coro_fail(-ENOMEM);
   }
+  coro_sched_yield(); /* the watcher parks first: its epoll registration needs no new fd */
   coro_attr attr = CORO_ATTR_INIT;
   attr.stack_size = CONN_STACK;
   int64_t backoff = BACKOFF_MIN;

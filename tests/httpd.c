@@ -1,0 +1,890 @@
+/*
+ * httpd.c - the example servers (examples/httpd.c, examples/echo.c) driven as
+ * child processes over loopback, as a client would: plain blocking sockets
+ * here, the server on an ephemeral port (--port 0, its "listening on P" line
+ * read from a pipe).  Every HTTP case runs against the coroutine server and
+ * the --threads variant.
+ *
+ * Under valgrind only this client runs under memcheck: the server is exec'd,
+ * and valgrind does not follow exec (no --trace-children), so it runs
+ * natively.  The servers themselves are checked by the ASan build, where the
+ * examples are built with the sanitizers too.
+ *
+ * Nothing here asserts a time.  Waits that must not time out get 30 s (a
+ * receive timeout on every client socket); the EMFILE case compares CPU time
+ * with wall time with a factor two of slack; the slow-client case asserts
+ * only that the server eventually closes the connection.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coro.h"
+#include "test.h"
+
+#ifndef HTTPD_BIN
+#error "HTTPD_BIN (the path of examples/httpd) must be defined by the build"
+#endif
+#ifndef ECHO_BIN
+#error "ECHO_BIN (the path of examples/echo) must be defined by the build"
+#endif
+#ifndef SERVER_EMULATOR
+#define SERVER_EMULATOR "" /* cross builds: qemu, as a ';'-separated list */
+#endif
+
+#define MS (INT64_C(1000000))
+#define CLIENT_TIMEOUT_S 30 /* a receive that must not time out */
+
+static const char *const modes[2] = {NULL, "--threads"};
+
+/* --- the server process ------------------------------------------------------------ */
+
+typedef struct server {
+  pid_t pid; /* the child */
+  int port;  /* where it listens */
+} server;
+
+/* Start `bin` with args (NULL-terminated, at most 16) plus --port 0; nofile > 0
+ * sets its RLIMIT_NOFILE first (through sh's ulimit, which also holds when
+ * this test runs under valgrind, which emulates setrlimit for itself). */
+static server start(const char *bin, const char *const *args, int nofile) {
+  const char *argv[48];
+  char emu[512], limit[64];
+  int n = 0;
+  if (nofile > 0) {
+    snprintf(limit, sizeof(limit), "ulimit -n %d && exec \"$0\" \"$@\"", nofile);
+    argv[n++] = "/bin/sh";
+    argv[n++] = "-c";
+    argv[n++] = limit;
+  }
+  snprintf(emu, sizeof(emu), "%s", SERVER_EMULATOR);
+  for (char *save = NULL, *tok = strtok_r(emu, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+    argv[n++] = tok;
+  argv[n++] = bin;
+  argv[n++] = "--port";
+  argv[n++] = "0";
+  for (int i = 0; args && args[i]; i++) argv[n++] = args[i];
+  argv[n] = NULL;
+
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  ASSERT_TRUE(pid >= 0);
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no server behind */
+    if (getppid() != parent) _exit(127);
+    dup2(p[1], 1);
+    execv(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  close(p[1]);
+  char line[64];
+  size_t len = 0;
+  while (len < sizeof(line) - 1) {
+    ssize_t r = read(p[0], line + len, 1);
+    if (r < 0 && errno == EINTR) continue;
+    ASSERT_EQ(r, 1); /* EOF: the server died before it listened */
+    if (line[len++] == '\n') break;
+  }
+  line[len] = '\0';
+  close(p[0]);
+  server s = {.pid = pid};
+  ASSERT_EQ(sscanf(line, "listening on %d", &s.port), 1);
+  ASSERT_TRUE(s.port > 0 && s.port < 65536);
+  return s;
+}
+
+static server start_httpd(int mode, const char *a1, const char *a2) {
+  const char *args[4] = {modes[mode], NULL, NULL, NULL};
+  int n = modes[mode] ? 1 : 0;
+  args[n++] = a1;
+  if (a1) args[n] = a2;
+  return start(HTTPD_BIN, args, 0);
+}
+
+/* SIGTERM, then its exit status must be 0. */
+static void stop(server s) {
+  ASSERT_EQ(kill(s.pid, SIGTERM), 0);
+  int st;
+  ASSERT_EQ(waitpid(s.pid, &st, 0), s.pid);
+  ASSERT_TRUE(WIFEXITED(st));
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+}
+
+/* --- a client ---------------------------------------------------------------------- */
+
+typedef struct client {
+  int fd;            /* blocking socket */
+  size_t len;        /* bytes in buf */
+  char buf[1 << 16]; /* received, not yet consumed */
+} client;
+
+typedef struct response {
+  int status;          /* 200, 404... */
+  long content_length; /* -1 if none */
+  int close;           /* Connection: close */
+  char *body;          /* content_length bytes (malloc'd, NUL-terminated) */
+} response;
+
+static int dial(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_TRUE(fd >= 0);
+  struct timeval tv = {.tv_sec = CLIENT_TIMEOUT_S};
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+  ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  return fd;
+}
+
+static client *connect_client(int port) {
+  client *c = malloc(sizeof(*c));
+  ASSERT_TRUE(c != NULL);
+  c->fd = dial(port);
+  c->len = 0;
+  return c;
+}
+
+static void close_client(client *c) {
+  close(c->fd);
+  free(c);
+}
+
+/* Send all of p[0..n); -errno when the server has closed. */
+static int send_all(int fd, const void *p, size_t n) {
+  const char *q = p;
+  while (n > 0) {
+    ssize_t w = send(fd, q, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -errno;
+    q += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void send_str(client *c, const char *s) { ASSERT_EQ(send_all(c->fd, s, strlen(s)), 0); }
+
+/* Receive more into c->buf: the bytes, 0 at EOF, -errno (a timeout fails). */
+static ssize_t more(client *c) {
+  ASSERT_TRUE(c->len < sizeof(c->buf));
+  for (;;) {
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      test__fail(__FILE__, __LINE__, "no answer from the server in %d s", CLIENT_TIMEOUT_S);
+    if (n > 0) c->len += (size_t)n;
+    return n < 0 ? -errno : n;
+  }
+}
+
+static void consume(client *c, size_t n) {
+  memmove(c->buf, c->buf + n, c->len - n);
+  c->len -= n;
+}
+
+static int header_is(const char *line, const char *name) {
+  return strncasecmp(line, name, strlen(name)) == 0;
+}
+
+/* Read one response (no body if head_only).  Returns 0, or -1 when the
+ * connection ended (EOF or reset) before a whole response came. */
+static int read_response(client *c, response *r, int head_only) {
+  char *end;
+  for (;;) {
+    end = memmem(c->buf, c->len, "\r\n\r\n", 4);
+    if (end) break;
+    if (more(c) <= 0) return -1;
+  }
+  size_t head = (size_t)(end - c->buf) + 4;
+  char *h = malloc(head + 1);
+  ASSERT_TRUE(h != NULL);
+  memcpy(h, c->buf, head);
+  h[head] = '\0';
+  consume(c, head);
+  r->content_length = -1;
+  r->close = 0;
+  ASSERT_EQ(sscanf(h, "HTTP/1.1 %d ", &r->status), 1);
+  for (char *save = NULL, *l = strtok_r(h, "\r\n", &save); l; l = strtok_r(NULL, "\r\n", &save)) {
+    if (header_is(l, "content-length:")) r->content_length = atol(l + 15);
+    if (header_is(l, "connection:") && strstr(l, "close")) r->close = 1;
+  }
+  free(h);
+  size_t want = head_only || r->content_length < 0 ? 0 : (size_t)r->content_length;
+  r->body = malloc(want + 1);
+  ASSERT_TRUE(r->body != NULL);
+  size_t got = 0;
+  while (got < want) {
+    if (c->len == 0 && more(c) <= 0) {
+      free(r->body);
+      return -1;
+    }
+    size_t k = c->len < want - got ? c->len : want - got;
+    memcpy(r->body + got, c->buf, k);
+    consume(c, k);
+    got += k;
+  }
+  r->body[want] = '\0';
+  return 0;
+}
+
+/* Read one response, which must have this status (and body, if not NULL). */
+static void expect(client *c, int status, const char *body) {
+  response r;
+  ASSERT_EQ(read_response(c, &r, 0), 0);
+  ASSERT_EQ(r.status, status);
+  if (body) ASSERT_STR_EQ(r.body, body);
+  free(r.body);
+}
+
+/* The server must close the connection: EOF (or a reset) after nothing more. */
+static void expect_closed(client *c) {
+  ASSERT_EQ(c->len, 0);
+  ssize_t n = more(c);
+  ASSERT_TRUE(n == 0 || n == -ECONNRESET);
+}
+
+/* A clean close after the whole answer: EOF, not a reset (which a close with
+ * unread bytes would send: the lingering close prevents it). */
+static void expect_eof(client *c) {
+  ASSERT_EQ(c->len, 0);
+  ASSERT_EQ(more(c), 0);
+}
+
+static const char get_root[] = "GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+
+/* One request on a new connection, answered 200 with Hello, World!. */
+static void check_serving(int port) {
+  client *c = connect_client(port);
+  send_str(c, get_root);
+  expect(c, 200, "Hello, World!");
+  close_client(c);
+}
+
+/* --- the cases ---------------------------------------------------------------------- */
+
+TEST(get_root) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    client *c = connect_client(s.port);
+    send_str(c, get_root);
+    response r;
+    ASSERT_EQ(read_response(c, &r, 0), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r.content_length, 13);
+    ASSERT_EQ(r.close, 0);
+    ASSERT_STR_EQ(r.body, "Hello, World!");
+    free(r.body);
+    close_client(c);
+    stop(s);
+  }
+}
+
+TEST(keep_alive) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    client *c = connect_client(s.port);
+    for (int i = 0; i < 20; i++) {
+      send_str(c, get_root);
+      expect(c, 200, "Hello, World!");
+    }
+    /* Connection: close is honoured, then the server closes. */
+    send_str(c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: keep-alive, close\r\n\r\n");
+    response r;
+    ASSERT_EQ(read_response(c, &r, 0), 0);
+    ASSERT_EQ(r.close, 1);
+    free(r.body);
+    expect_closed(c);
+    close_client(c);
+    /* HTTP/1.0 closes unless asked to keep alive. */
+    c = connect_client(s.port);
+    send_str(c, "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n");
+    expect(c, 200, "Hello, World!");
+    send_str(c, "GET / HTTP/1.0\r\n\r\n");
+    ASSERT_EQ(read_response(c, &r, 0), 0);
+    ASSERT_EQ(r.close, 1);
+    free(r.body);
+    expect_closed(c);
+    close_client(c);
+    stop(s);
+  }
+}
+
+TEST(pipelining) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    client *c = connect_client(s.port);
+    /* 300 requests in one write, mixed answers, in order. */
+    size_t cap = 300 * 64, len = 0;
+    char *all = malloc(cap);
+    ASSERT_TRUE(all != NULL);
+    for (int i = 0; i < 300; i++)
+      len += (size_t)snprintf(all + len, cap - len, "%s /%s HTTP/1.1\r\nHost: t\r\n\r\n",
+                              i % 7 == 3 ? "HEAD" : "GET", i % 5 == 1 ? "missing" : "");
+    ASSERT_EQ(send_all(c->fd, all, len), 0);
+    for (int i = 0; i < 300; i++) {
+      response r;
+      ASSERT_EQ(read_response(c, &r, i % 7 == 3), 0);
+      ASSERT_EQ(r.status, i % 5 == 1 ? 404 : 200);
+      if (i % 5 != 1) ASSERT_EQ(r.content_length, 13);
+      if (i % 5 != 1 && i % 7 != 3) ASSERT_STR_EQ(r.body, "Hello, World!");
+      free(r.body);
+    }
+    free(all);
+    close_client(c);
+    stop(s);
+  }
+}
+
+TEST(methods_and_paths) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    client *c = connect_client(s.port);
+    send_str(c, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    response r;
+    ASSERT_EQ(read_response(c, &r, 1), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r.content_length, 13);
+    free(r.body);
+    send_str(c, "GET /nothing/here HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 404, NULL);
+    send_str(c, "GET /?q=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "Hello, World!");
+    /* A POST with a body: 405, the body skipped, the connection goes on. */
+    send_str(c, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello=world");
+    expect(c, 405, NULL);
+    send_str(c, "DELETE / HTTP/1.1\r\nHost: t\r\ncontent-length: 0\r\n\r\n");
+    expect(c, 405, NULL);
+    /* A body larger than the input buffer, sent in pieces. */
+    send_str(c, "PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
+    char *body = malloc(100000);
+    ASSERT_TRUE(body != NULL);
+    memset(body, 'b', 100000);
+    ASSERT_EQ(send_all(c->fd, body, 100000), 0);
+    free(body);
+    expect(c, 405, NULL);
+    send_str(c, "\r\n"
+                "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); /* an empty line first is ignored */
+    expect(c, 200, "Hello, World!");
+    close_client(c);
+    stop(s);
+  }
+}
+
+/* Send `req` on a new connection: the answer must be `status`, in full, and
+ * the server must then close the connection. */
+static void expect_refused(int port, const void *req, size_t len, int status) {
+  client *c = connect_client(port);
+  ASSERT_EQ(send_all(c->fd, req, len), 0);
+  response r;
+  ASSERT_EQ(read_response(c, &r, 0), 0);
+  if (r.status != status)
+    test__fail(__FILE__, __LINE__, "status %d, wanted %d, for %.60s", r.status, status,
+               (const char *)req);
+  ASSERT_EQ(r.close, 1);
+  ASSERT_EQ((long)strlen(r.body), r.content_length);
+  free(r.body);
+  shutdown(c->fd, SHUT_WR);
+  expect_eof(c);
+  close_client(c);
+}
+
+static void expect_refused_str(int port, const char *req, int status) {
+  expect_refused(port, req, strlen(req), status);
+}
+
+TEST(header_too_large) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    size_t big = 10000;
+    char *req = malloc(big + 64);
+    ASSERT_TRUE(req != NULL);
+    int n = snprintf(req, 64, "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(req + n, 'a', big);
+    memcpy(req + (size_t)n + big, "\r\n\r\n", 4);
+    expect_refused(s.port, req, (size_t)n + big + 4, 431);
+    /* No end of line at all: refused as soon as the limit is passed. */
+    memset(req, 'A', big);
+    expect_refused(s.port, req, big, 431);
+    free(req);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+TEST(too_many_headers) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    char req[4096];
+    size_t len = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: t\r\n");
+    for (int i = 0; i < 100; i++)
+      len += (size_t)snprintf(req + len, sizeof(req) - len, "X-%d: v\r\n", i);
+    len += (size_t)snprintf(req + len, sizeof(req) - len, "\r\n");
+    expect_refused(s.port, req, len, 431);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+TEST(malformed_requests) {
+  static const struct {
+    const char *req;
+    int status;
+  } cases[] = {
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET\r\n\r\n", 400},
+      {"GET /\r\n\r\n", 400},
+      {"GET / HTTP/1.1 extra\r\nHost: t\r\n\r\n", 400},
+      {"GET  / HTTP/1.1\r\nHost: t\r\n\r\n", 400},
+      {"GET / HTTQ/1.1\r\nHost: t\r\n\r\n", 400},
+      {"GET / HTTP/1.x\r\nHost: t\r\n\r\n", 400},
+      {"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
+      {"G(T / HTTP/1.1\r\nHost: t\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\n\r\n", 400},                                /* no Host */
+      {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},          /* two */
+      {"GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400},                    /* space before ':' */
+      {"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n  folded\r\n\r\n", 400}, /* obs-fold */
+      {"GET / HTTP/1.1\r\nHost: t\r\nNo colon\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: t\r\n: empty name\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n", 400}, /* a bare CR */
+      {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length:\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000000\r\n\r\n", 413},
+      {"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 501},
+  };
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+      expect_refused_str(s.port, cases[i].req, cases[i].status);
+    /* A NUL in a header value. */
+    static const char nul[] = "GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n";
+    expect_refused(s.port, nul, sizeof(nul) - 1, 400);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+/* A malformed request followed by far more than the server reads: without a
+ * lingering close the unread bytes would make the kernel reset the
+ * connection, and the reset could destroy the 400 before the client read it. */
+TEST(bad_request_lingering_close) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    for (int round = 0; round < 5; round++) {
+      client *c = connect_client(s.port);
+      send_str(c, "GARBAGE REQUEST\r\n\r\n");
+      char junk[4096];
+      memset(junk, 'j', sizeof(junk));
+      for (int i = 0; i < 64; i++)
+        if (send_all(c->fd, junk, sizeof(junk)) < 0) break; /* the server may close first */
+      shutdown(c->fd, SHUT_WR);
+      response r;
+      ASSERT_EQ(read_response(c, &r, 0), 0);
+      ASSERT_EQ(r.status, 400);
+      ASSERT_EQ(r.close, 1);
+      ASSERT_STR_EQ(r.body, "400 Bad Request\n");
+      free(r.body);
+      expect_eof(c);
+      close_client(c);
+    }
+    stop(s);
+  }
+}
+
+TEST(binary_garbage) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    uint32_t x = 2463534242u;
+    unsigned char req[2100];
+    for (int round = 0; round < 60; round++) {
+      size_t len = 1 + (size_t)round * 33;
+      for (size_t i = 0; i < len; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5; /* xorshift32 */
+        req[i] = (unsigned char)x;
+      }
+      if (round % 3 == 0) req[0] = 'G'; /* some that start like a method */
+      memcpy(req + len, "\r\n\r\n", 4);
+      client *c = connect_client(s.port);
+      ASSERT_EQ(send_all(c->fd, req, len + 4), 0);
+      response r;
+      ASSERT_EQ(read_response(c, &r, 0), 0);
+      ASSERT_EQ(r.status, 400);
+      free(r.body);
+      close_client(c);
+      check_serving(s.port); /* the others are still served */
+    }
+    stop(s);
+  }
+}
+
+/* Close with SO_LINGER 0: the server sees a reset instead of a close. */
+static void reset_close(client *c) {
+  struct linger l = {.l_onoff = 1, .l_linger = 0};
+  ASSERT_EQ(setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)), 0);
+  close_client(c);
+}
+
+TEST(peer_reset) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    /* mid-request */
+    client *c = connect_client(s.port);
+    send_str(c, "GET / HTTP/1.1\r\nHost:");
+    reset_close(c);
+    check_serving(s.port);
+    /* with a whole request whose answer it is writing */
+    c = connect_client(s.port);
+    send_str(c, get_root);
+    reset_close(c);
+    check_serving(s.port);
+    /* in the middle of a long pipeline: the server's writes fail */
+    c = connect_client(s.port);
+    for (int i = 0; i < 2000; i++) send_str(c, get_root);
+    reset_close(c);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+static int readable(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  return poll(&p, 1, 0) > 0;
+}
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+/* A client that sends one byte at a time must not hold its connection
+ * forever: with a 300 ms read timeout the server ends it (a 408, then a
+ * close), and serves other clients meanwhile. */
+TEST(slow_client) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, "--read-timeout", "300");
+    client *slow = connect_client(s.port);
+    static const char drip[] = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+    int closed = 0;
+    for (int i = 0; i < 600 && !closed; i++) {
+      char b = i < (int)sizeof(drip) - 1 ? drip[i] : 'a';
+      if (send_all(slow->fd, &b, 1) < 0) closed = 1; /* reset by the server */
+      check_serving(s.port);
+      if (readable(slow->fd)) {
+        ssize_t n;
+        while ((n = more(slow)) > 0) {}
+        closed = 1;
+      }
+      sleep_ms(150);
+    }
+    ASSERT_TRUE(closed);
+    /* If an answer came before the close, it was a 408. */
+    if (slow->len > 0) ASSERT_TRUE(memcmp(slow->buf, "HTTP/1.1 408 ", 13) == 0);
+    close_client(slow);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+/* utime + stime of process pid, in clock ticks. */
+static long long cpu_ticks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ASSERT_TRUE(fd >= 0);
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  ASSERT_TRUE(n > 0);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* after the command name, which may hold spaces */
+  ASSERT_TRUE(p != NULL);
+  unsigned long long ut, st;
+  /* fields 3..15: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+  ASSERT_EQ(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
+  return (long long)(ut + st);
+}
+
+/* Out of file descriptors: the server must back off rather than spin, and
+ * serve again once some are closed. */
+TEST(emfile) {
+  enum { NOFILE = 32, CONNS = 48 };
+  for (int m = 0; m < 2; m++) {
+    const char *args[4] = {"--read-timeout", "3600000", modes[m], NULL};
+    server s = start(HTTPD_BIN, args, NOFILE);
+    client *c[CONNS];
+    int answered[CONNS] = {0}, nanswered = 0;
+    for (int i = 0; i < CONNS; i++) {
+      c[i] = connect_client(s.port); /* the backlog takes what accept does not */
+      send_str(c[i], get_root);
+    }
+    /* Collect answers until none has come for a while: the server is then
+     * out of fds (it cannot have accepted all CONNS with NOFILE). */
+    for (int quiet = 0, rounds = 0; quiet < 5; rounds++) {
+      ASSERT_TRUE(rounds < 300); /* 30 s without the server settling */
+      int got = 0;
+      for (int i = 0; i < CONNS; i++) {
+        if (answered[i] || !readable(c[i]->fd)) continue;
+        expect(c[i], 200, "Hello, World!");
+        answered[i] = 1;
+        nanswered++;
+        got = 1;
+      }
+      quiet = got || nanswered == 0 ? 0 : quiet + 1;
+      sleep_ms(100);
+    }
+    ASSERT_TRUE(nanswered > 0 && nanswered < CONNS);
+    /* Saturated: over a second its CPU time stays well under the wall time. */
+    long hz = sysconf(_SC_CLK_TCK);
+    int64_t t0 = coro_now();
+    long long c0 = cpu_ticks(s.pid);
+    sleep_ms(1000);
+    long long used = cpu_ticks(s.pid) - c0;
+    int64_t wall = coro_now() - t0;
+    if ((double)used / (double)hz > 0.5 * (double)wall / 1e9)
+      test__fail(__FILE__, __LINE__, "the server spins: %lld ticks of CPU in %.2f s", used,
+                 (double)wall / 1e9);
+    /* Closing the served connections frees fds: the others get their answers. */
+    for (int i = 0; i < CONNS; i++)
+      if (answered[i]) {
+        close_client(c[i]);
+        c[i] = NULL;
+      }
+    for (int i = 0; i < CONNS; i++)
+      if (c[i]) {
+        expect(c[i], 200, "Hello, World!");
+        close_client(c[i]);
+      }
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+/* SIGTERM while out of fds stops the server all the same. */
+TEST(sigterm_out_of_fds) {
+  enum { NOFILE = 24, CONNS = 40 };
+  for (int m = 0; m < 2; m++) {
+    const char *args[2] = {modes[m], NULL};
+    server s = start(HTTPD_BIN, args, NOFILE);
+    client *c[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+      c[i] = connect_client(s.port);
+      send_str(c[i], get_root);
+    }
+    expect(c[0], 200, "Hello, World!"); /* the first is served at once */
+    sleep_ms(200);                      /* likely out of fds by now; it does not matter */
+    stop(s);
+    for (int i = 0; i < CONNS; i++) close_client(c[i]);
+  }
+}
+
+TEST(sigterm) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    client *idle = connect_client(s.port);
+    send_str(idle, get_root);
+    expect(idle, 200, "Hello, World!");
+    client *partial = connect_client(s.port);
+    send_str(partial, "GET / HTTP/1.1\r\n");
+    client *fresh = connect_client(s.port); /* maybe not even accepted yet */
+    stop(s);                                /* exit status 0 */
+    expect_closed(idle);
+    ssize_t n = more(partial);
+    ASSERT_TRUE(n == 0 || n == -ECONNRESET || (n > 0 && memcmp(partial->buf, "HTTP/1.1 ", 9) == 0));
+    close_client(idle);
+    close_client(partial);
+    close_client(fresh);
+  }
+}
+
+/* --- static files ----------------------------------------------------------------------- */
+
+static void write_file(const char *path, const void *p, size_t n) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_TRUE(fd >= 0);
+  ASSERT_EQ(write(fd, p, n), (ssize_t)n);
+  close(fd);
+}
+
+TEST(static_files) {
+  char top[] = "/tmp/coro-httpd-XXXXXX", root[64], path[128];
+  ASSERT_TRUE(mkdtemp(top) != NULL);
+  snprintf(root, sizeof(root), "%s/root", top);
+  ASSERT_EQ(mkdir(root, 0755), 0);
+  snprintf(path, sizeof(path), "%s/secret.txt", top);
+  write_file(path, "secret\n", 7);
+  snprintf(path, sizeof(path), "%s/hello.txt", root);
+  write_file(path, "static hello\n", 13);
+  snprintf(path, sizeof(path), "%s/sub", root);
+  ASSERT_EQ(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/sub/index.html", root);
+  write_file(path, "<p>index</p>\n", 13);
+  size_t big_len = 300000;
+  char *big = malloc(big_len);
+  ASSERT_TRUE(big != NULL);
+  for (size_t i = 0; i < big_len; i++) big[i] = (char)('a' + i % 26);
+  snprintf(path, sizeof(path), "%s/big.bin", root);
+  write_file(path, big, big_len);
+
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, "--root", root);
+    client *c = connect_client(s.port);
+    send_str(c, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "static hello\n");
+    send_str(c, "GET /h%65llo.txt?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "static hello\n");
+    send_str(c, "HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    response r;
+    ASSERT_EQ(read_response(c, &r, 1), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r.content_length, 13);
+    free(r.body);
+    send_str(c, "GET /sub/ HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "<p>index</p>\n");
+    send_str(c, "GET /missing.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 404, NULL);
+    send_str(c, "GET /hello.txt/x HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 404, NULL);
+    send_str(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); /* no index.html at the top */
+    expect(c, 404, NULL);
+    /* the big file twice, pipelined, then a small one */
+    send_str(c, "GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\nGET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    for (int i = 0; i < 2; i++) {
+      ASSERT_EQ(read_response(c, &r, 0), 0);
+      ASSERT_EQ(r.status, 200);
+      ASSERT_EQ(r.content_length, (long)big_len);
+      ASSERT_TRUE(memcmp(r.body, big, big_len) == 0);
+      free(r.body);
+    }
+    expect(c, 200, "static hello\n");
+    /* Outside the root: refused, whatever the spelling (a 400 that keeps the connection). */
+    static const char *const refused[] = {"/../secret.txt",
+                                          "/sub/../../secret.txt",
+                                          "/%2e%2e/secret.txt",
+                                          "/%2E%2E%2Fsecret.txt",
+                                          "/..",
+                                          "/hello%00.txt",
+                                          "/bad%zz",
+                                          "/bad%",
+                                          "hello.txt",
+                                          "*"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+      char req[128];
+      snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", refused[i]);
+      send_str(c, req);
+      expect(c, 400, NULL);
+    }
+    send_str(c, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect(c, 200, "static hello\n");
+    close_client(c);
+    stop(s);
+  }
+  free(big);
+  static const char *const files[] = {
+      "root/big.bin", "root/sub/index.html", "root/sub", "root/hello.txt", "root", "secret.txt"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", top, files[i]);
+    ASSERT_EQ(remove(path), 0);
+  }
+  ASSERT_EQ(rmdir(top), 0);
+}
+
+TEST(bad_arguments) {
+  static const char *const bad[][3] = {{"--port", "70000", NULL},
+                                       {"--bogus", NULL, NULL},
+                                       {"--read-timeout", "0", NULL},
+                                       {"--port", "x1", NULL},
+                                       {"--root", "/nonexistent/dir", NULL}};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    pid_t pid = fork();
+    ASSERT_TRUE(pid >= 0);
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 2);
+      execl(HTTPD_BIN, HTTPD_BIN, bad[i][0], bad[i][1], bad[i][2], (char *)NULL);
+      _exit(127);
+    }
+    int st;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_TRUE(WEXITSTATUS(st) == 1 || WEXITSTATUS(st) == 2);
+  }
+}
+
+/* --- echo ----------------------------------------------------------------------------- */
+
+TEST(echo_lines) {
+  server s = start(ECHO_BIN, NULL, 0);
+  client *c[3];
+  for (int i = 0; i < 3; i++) c[i] = connect_client(s.port);
+  for (int round = 0; round < 20; round++) {
+    for (int i = 0; i < 3; i++) {
+      char line[64];
+      int n = snprintf(line, sizeof(line), "line %d from %d\n", round, i);
+      send_str(c[i], line);
+      while (c[i]->len < (size_t)n) ASSERT_TRUE(more(c[i]) > 0);
+      ASSERT_EQ(c[i]->len, n);
+      ASSERT_TRUE(memcmp(c[i]->buf, line, (size_t)n) == 0);
+      consume(c[i], (size_t)n);
+    }
+  }
+  /* Binary bytes, more than a buffer's worth. */
+  unsigned char blob[50000];
+  for (size_t i = 0; i < sizeof(blob); i++) blob[i] = (unsigned char)(i * 7);
+  ASSERT_EQ(send_all(c[0]->fd, blob, sizeof(blob)), 0);
+  size_t got = 0;
+  while (got < sizeof(blob)) {
+    if (c[0]->len == 0) ASSERT_TRUE(more(c[0]) > 0);
+    ASSERT_TRUE(memcmp(c[0]->buf, blob + got, c[0]->len) == 0);
+    got += c[0]->len;
+    consume(c[0], c[0]->len);
+  }
+  shutdown(c[0]->fd, SHUT_WR);
+  expect_closed(c[0]); /* the server closes after the client's EOF */
+  for (int i = 0; i < 3; i++) close_client(c[i]);
+  stop(s);
+}
+
+TEST(echo_sigterm) {
+  server s = start(ECHO_BIN, NULL, 0);
+  client *c = connect_client(s.port);
+  send_str(c, "ping\n");
+  while (c->len < 5) ASSERT_TRUE(more(c) > 0);
+  consume(c, 5);
+  stop(s);
+  expect_closed(c);
+  close_client(c);
+}
+
+TEST(echo_emfile) {
+  enum { NOFILE = 24, CONNS = 40 };
+  server s = start(ECHO_BIN, NULL, NOFILE);
+  client *c[CONNS];
+  for (int i = 0; i < CONNS; i++) c[i] = connect_client(s.port);
+  for (int i = 0; i < CONNS; i++) send_str(c[i], "x");
+  /* Close connections one by one from the first: each freed fd lets the
+   * server accept the next, so every connection is eventually echoed. */
+  for (int i = 0; i < CONNS; i++) {
+    while (c[i]->len < 1) ASSERT_TRUE(more(c[i]) > 0);
+    ASSERT_EQ(c[i]->buf[0], 'x');
+    close_client(c[i]);
+  }
+  stop(s);
+}
