@@ -6,6 +6,7 @@
 #   make test        build everything and run every test through CTest
 #   make bench       the full benchmark set (and a plot when gnuplot is installed)
 #   make bench-json  the benchmarks as one JSON object per line
+#   make bench-http  examples/httpd against its --threads variant and nginx (wrk, loopback)
 #   make install     install under PREFIX (default /usr/local)
 
 BUILD   ?= build
@@ -13,7 +14,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build demo test bench bench-json install clean format
+.PHONY: all build demo test bench bench-json bench-http install clean format
 
 all: build
 
@@ -47,6 +48,9 @@ bench: build
 bench-json: build
 	@$(BUILD)/bench/bench_core --json
 	@$(BUILD)/bench/bench_sched --json
+
+bench-http: build
+	bash bench/http.sh $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

@@ -597,14 +597,24 @@ typedef struct conn_arg {
   int fd;            /* the accepted socket */
 } conn_arg;
 
+/* The connection's buffers live in this frame: noinline keeps them out of
+ * conn_coro's, whose wait for the first bytes touches only the top of the
+ * stack. */
+__attribute__((noinline)) static void serve_coro_conn(const config *cfg, int fd) {
+  conn c;
+  c.fd = fd;
+  c.cfg = cfg;
+  c.io = &coro_conn_io;
+  serve_conn(&c);
+}
+
 static void *conn_coro(void *arg) {
   conn_arg a = *(conn_arg *)arg;
   free(arg);
-  conn c;
-  c.fd = a.fd;
-  c.cfg = a.cfg;
-  c.io = &coro_conn_io;
-  serve_conn(&c);
+  /* Until the client sends something the connection costs only the page at
+   * the top of the stack (the coroutine object and this frame). */
+  if (coro_wait_fd(a.fd, CORO_READ, coro_now() + a.cfg->read_timeout) > 0)
+    serve_coro_conn(a.cfg, a.fd);
   coro_fd_close(a.fd);
   return NULL;
 }
@@ -700,7 +710,9 @@ static long threads_live; /* connections served by a thread now */
 
 static void *conn_thread(void *arg) {
   thread_conn *t = arg;
-  conn *c = malloc(sizeof(*c)); /* on the heap: its pages cost the same as on the stack */
+  conn *c = NULL;
+  /* As conn_coro: no buffers until the client sends something. */
+  if (poll_until(t->fd, POLLIN, coro_now() + t->cfg->read_timeout) == 0) c = malloc(sizeof(*c));
   if (c) {
     c->fd = t->fd;
     c->cfg = t->cfg;
