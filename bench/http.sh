@@ -6,7 +6,8 @@
 #   bash bench/http.sh [BUILD_DIR]        (make bench-http: BUILD_DIR = build)
 #
 # Rows: requests/s and p99 latency from `wrk -t2 -cC -dD --latency` at 100 and
-# 1000 connections (D = $HTTP_BENCH_DURATION, 5s by default), then the
+# 1000 connections (D = $HTTP_BENCH_DURATION, 5s by default; the median of
+# $HTTP_BENCH_REPEAT runs, 5 by default, with their range), then the
 # resident memory (VmRSS) of the two httpd variants holding 10 000 idle
 # connections (bench/idle_conns; $HTTP_BENCH_IDLE to change the count).
 # Everything is on 127.0.0.1, each run bounded in time.  wrk and nginx are
@@ -20,6 +21,7 @@ HTTPD=$BUILD/examples/httpd
 IDLE=$BUILD/bench/idle_conns
 DURATION=${HTTP_BENCH_DURATION:-5s}
 IDLE_N=${HTTP_BENCH_IDLE:-10000}
+REPEAT=${HTTP_BENCH_REPEAT:-5}
 TMP=$(mktemp -d /tmp/coro-bench-http.XXXXXX)
 PIDS=()
 
@@ -131,24 +133,39 @@ EOF
 }
 
 # --- measurements -----------------------------------------------------------------------
-ROWS=()
 
-# run_wrk NAME CONNS: one wrk run against SPORT; adds a row.
+# run_wrk KEY CONNS: one wrk run against SPORT; appends "rps p99_ms" to $TMP/KEY.CONNS.
 run_wrk() {
-  local name=$1 conns=$2 out rps p99
+  local key=$1 conns=$2 out rps p99
   out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "http://127.0.0.1:$SPORT/" 2>&1)
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  # wrk prints latencies with a unit (us, ms, s): in ms
+  p99=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+          print (u == "us" ? v / 1000 : u == "s" ? v * 1000 : v) }' <<<"$out")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
-    note "$name at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ')"
+    note "$key at $conns connections: $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ')"
   fi
-  ROWS+=("$(printf '%-22s %6s %14s %10s' "$name" "$conns" "${rps:-?}" "${p99:-?}")")
+  [ -n "$rps" ] && [ -n "$p99" ] && echo "$rps $p99" >>"$TMP/$key.$conns"
+}
+
+# row NAME KEY CONNS: the median of the runs, with their range.
+row() {
+  local f=$TMP/$2.$3
+  if [ ! -s "$f" ]; then
+    printf '%-20s %6s %12s\n' "$1" "$3" "skipped"
+    return
+  fi
+  local rps p99
+  rps=$(awk '{print $1}' "$f" | sort -n | awk '{v[NR] = $1} END {printf "%.0f (%.0f-%.0f)", v[int((NR + 1) / 2)], v[1], v[NR]}')
+  p99=$(awk '{print $2}' "$f" | sort -n | awk '{v[NR] = $1} END {printf "%.2f (%.2f-%.2f)", v[int((NR + 1) / 2)], v[1], v[NR]}')
+  printf '%-20s %6s %28s %28s\n' "$1" "$3" "$rps" "$p99"
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-# Memory the whole machine has lost (kB): counts what VmRSS does not, such as a
-# thread's kernel stack, but also anything else running: noisy on a shared machine.
-used_kb() { awk '/^MemTotal:/ {t = $2} /^MemAvailable:/ {a = $2} END {print t - a}' /proc/meminfo; }
+# The machine's kernel stacks (kB): each thread has one (16 KiB on x86_64),
+# which VmRSS does not count.  Other processes' threads come and go too, so
+# on a shared machine this is close, not exact.
+used_kb() { awk '/^KernelStack:/ {print $2}' /proc/meminfo; }
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 
 # idle_row NAME: with SPID/SPORT running, RSS before and with IDLE_N idle connections.
@@ -185,26 +202,33 @@ idle_row() {
 echo "== bench/http.sh: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)," \
   "Linux $(uname -r), wrk -t2 -d$DURATION --latency on 127.0.0.1"
 
+# The servers take turns in every repetition, so that a noisy neighbour
+# spreads over all of them rather than falling on one.
 if [ "$HAVE_WRK" = 1 ]; then
   for conns in 100 1000; do
-    if start_httpd; then
-      run_wrk "httpd (coroutines)" "$conns"
-      stop_pid "$SPID"
-    fi
-    if start_httpd --threads; then
-      run_wrk "httpd --threads" "$conns"
-      stop_pid "$SPID"
-    fi
-    if [ -n "$NGINX" ] && start_nginx; then
-      run_wrk "nginx (1 worker)" "$conns"
-      stop_pid "$SPID"
-    elif [ -z "$NGINX" ]; then
-      ROWS+=("$(printf '%-22s %6s %14s %10s' "nginx (1 worker)" "$conns" "skipped" "(no nginx)")")
-    fi
+    for rep in $(seq "$REPEAT"); do
+      if start_httpd; then
+        run_wrk coro "$conns"
+        stop_pid "$SPID"
+      fi
+      if start_httpd --threads; then
+        run_wrk threads "$conns"
+        stop_pid "$SPID"
+      fi
+      if [ -n "$NGINX" ] && start_nginx; then
+        run_wrk nginx "$conns"
+        stop_pid "$SPID"
+      fi
+    done
   done
   echo
-  printf '%-22s %6s %14s %10s\n' server conns requests/s p99
-  printf '%s\n' "${ROWS[@]}"
+  echo "median of $REPEAT runs (min-max)"
+  printf '%-20s %6s %28s %28s\n' server conns requests/s "p99 latency, ms"
+  for conns in 100 1000; do
+    row "httpd (coroutines)" coro "$conns"
+    row "httpd --threads" threads "$conns"
+    row "nginx (1 worker)" nginx "$conns"
+  done
 else
   note "wrk is missing: the throughput rows are skipped"
 fi
@@ -219,5 +243,5 @@ if start_httpd --threads; then
 fi
 echo
 printf '%-22s %8s %14s %14s %14s %14s\n' server idle "RSS before" "RSS with them" "RSS per conn" \
-  "machine/conn"
+  "+kernel stacks"
 printf '%s\n' "${MEM_ROWS[@]}"
