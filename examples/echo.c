@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "coro.h"
@@ -29,7 +28,7 @@
 #define BACKOFF_MAX (100 * MS)
 
 static int listen_fd = -1; /* the listening socket */
-static int signal_fd = -1; /* SIGTERM and SIGINT, blocked and read from here */
+static sigset_t stop_set;  /* SIGTERM and SIGINT */
 static int stopping;       /* a stop signal came */
 
 static void *echo_conn(void *arg) {
@@ -43,15 +42,13 @@ static void *echo_conn(void *arg) {
 }
 
 /* Waits for a stop signal, then closes the listener: the accept loop ends.
- * Its first wait may fail when the thread has no fd left for the scheduler's
- * epoll instance (EMFILE): it tries again a little later. */
+ * A wait may fail when the process has no fd left for the signalfd it opens
+ * (EMFILE, while the server is saturated): it tries again a little later. */
 static void *signal_watch(void *arg) {
   for (;;) {
-    int rc = coro_wait_fd(signal_fd, CORO_READ, -1);
-    if (rc == -ECANCELED) return arg;
-    struct signalfd_siginfo si;
-    if (rc > 0 && read(signal_fd, &si, sizeof(si)) > 0) break;
-    if (rc < 0 && coro_sleep(coro_now() + BACKOFF_MAX) == -ECANCELED) return arg;
+    int rc = coro_signal_wait(&stop_set, -1);
+    if (rc > 0) break;
+    if (rc == -ECANCELED || coro_sleep(coro_now() + BACKOFF_MAX) == -ECANCELED) return arg;
   }
   stopping = 1;
   coro_fd_close(listen_fd);
@@ -66,7 +63,7 @@ static void *accept_loop(void *arg) {
     coro_group_close(g, -1);
     return coro_fail(-ENOMEM);
   }
-  coro_sched_yield(); /* the watcher parks first: its epoll registration needs no new fd */
+  coro_sched_yield(); /* the watcher parks first, its signalfd open before accepts use every fd */
   int64_t backoff = BACKOFF_MIN;
   while (!stopping) {
     int fd = coro_sock_accept(listen_fd, NULL, NULL, -1);
@@ -107,16 +104,15 @@ int main(int argc, char **argv) {
       usage();
     }
   }
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
-  signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  /* Blocked before anything else, so that a signal sent at any time stays
+   * pending until coro_signal_wait takes it. */
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGTERM);
+  sigaddset(&stop_set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
   listen_fd = coro_tcp_listen(host, (int)port, 0, -1);
-  if (signal_fd < 0 || listen_fd < 0) {
-    fprintf(stderr, "echo: listen on %s:%ld: %s\n", host, port,
-            coro_strerror(listen_fd < 0 ? listen_fd : -errno));
+  if (listen_fd < 0) {
+    fprintf(stderr, "echo: listen on %s:%ld: %s\n", host, port, coro_strerror(listen_fd));
     return 1;
   }
   printf("listening on %d\n", coro_sock_port(listen_fd));
@@ -126,7 +122,6 @@ int main(int argc, char **argv) {
   if (rc == 0) rc = coro_run();
   if (rc == 0) rc = coro_join(loop, NULL, 0);
   coro_destroy(loop);
-  coro_fd_close(signal_fd);
   if (rc < 0) {
     fprintf(stderr, "echo: %s\n", coro_strerror(rc));
     return 1;

@@ -573,15 +573,16 @@ out_error:
 
 /* --- stop signals --------------------------------------------------------------------- */
 
-/* Block SIGTERM and SIGINT in this thread (and the threads it creates) and
- * return a signalfd that reports them, or -1. */
-static int stop_signals(void) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return -1;
-  return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+/* SIGTERM and SIGINT, blocked in the main thread before it serves (and so in
+ * every thread it creates), so that one sent at any time stays pending until
+ * the server takes it: coro_signal_wait in the coroutine server, a signalfd in
+ * the thread server. */
+static int stop_signals(sigset_t *set) {
+  sigemptyset(set);
+  sigaddset(set, SIGTERM);
+  sigaddset(set, SIGINT);
+  int rc = pthread_sigmask(SIG_BLOCK, set, NULL);
+  return rc ? -rc : 0;
 }
 
 /* --- the coroutine server ------------------------------------------------------------- */
@@ -589,7 +590,7 @@ static int stop_signals(void) {
 typedef struct server {
   const config *cfg; /* settings */
   int lfd;           /* the listening socket */
-  int sfd;           /* the stop signals' signalfd */
+  sigset_t stop;     /* the stop signals */
 } server;
 
 typedef struct conn_arg {
@@ -620,16 +621,14 @@ static void *conn_coro(void *arg) {
 }
 
 /* Waits for a stop signal, then closes the listener: the accept loop ends.
- * Its first wait may fail when the thread has no fd left for the scheduler's
- * epoll instance (EMFILE): it tries again a little later. */
+ * A wait may fail when the process has no fd left for the signalfd it opens
+ * (EMFILE, while the server is saturated): it tries again a little later. */
 static void *signal_watch(void *arg) {
   server *s = arg;
   for (;;) {
-    int rc = coro_wait_fd(s->sfd, CORO_READ, -1);
-    if (rc == -ECANCELED) return NULL;
-    struct signalfd_siginfo si;
-    if (rc > 0 && read(s->sfd, &si, sizeof(si)) > 0) break;
-    if (rc < 0 && coro_sleep(coro_now() + BACKOFF_MAX) == -ECANCELED) return NULL;
+    int rc = coro_signal_wait(&s->stop, -1);
+    if (rc > 0) break;
+    if (rc == -ECANCELED || coro_sleep(coro_now() + BACKOFF_MAX) == -ECANCELED) return NULL;
   }
   *s->cfg->stopping = 1;
   coro_fd_close(s->lfd);
@@ -645,7 +644,7 @@ static void *accept_loop(void *arg) {
     coro_group_close(g, -1);
     return coro_fail(-ENOMEM);
   }
-  coro_sched_yield(); /* the watcher parks first: its epoll registration needs no new fd */
+  coro_sched_yield(); /* the watcher parks first, its signalfd open before accepts use every fd */
   coro_attr attr = CORO_ATTR_INIT;
   attr.stack_size = CONN_STACK;
   int64_t backoff = BACKOFF_MIN;
@@ -684,14 +683,14 @@ static void *accept_loop(void *arg) {
 /* Serve on listening socket lfd with micro-threads until a stop signal.
  * Closes lfd.  Returns 0, or -errno. */
 static int serve_coro(const config *cfg, int lfd) {
-  server s = {.cfg = cfg, .lfd = lfd, .sfd = stop_signals()};
-  if (s.sfd < 0) return -errno;
+  server s = {.cfg = cfg, .lfd = lfd};
+  int rc = stop_signals(&s.stop);
+  if (rc < 0) return rc;
   coro *main_loop;
-  int rc = coro_spawn(&main_loop, accept_loop, &s, NULL);
+  rc = coro_spawn(&main_loop, accept_loop, &s, NULL);
   if (rc == 0) rc = coro_run();
   if (rc == 0) rc = coro_join(main_loop, NULL, 0);
   coro_destroy(main_loop);
-  coro_fd_close(s.sfd);
   return rc;
 }
 
@@ -738,7 +737,10 @@ static void sleep_ns(int64_t ns) {
 /* Serve on listening socket lfd with a thread per connection until a stop
  * signal.  Closes lfd.  Returns 0, or -errno. */
 static int serve_threads(const config *cfg, int lfd) {
-  int sfd = stop_signals(); /* before any thread starts: they inherit the mask */
+  sigset_t stop;
+  int rc = stop_signals(&stop); /* before any thread starts: they inherit the mask */
+  if (rc < 0) return rc;
+  int sfd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sfd < 0) return -errno;
   pthread_attr_t attr;
   pthread_attr_init(&attr);
