@@ -42,7 +42,7 @@
 #error "ECHO_BIN (the path of examples/echo) must be defined by the build"
 #endif
 #ifndef SERVER_EMULATOR
-#define SERVER_EMULATOR "" /* cross builds: qemu, as a ';'-separated list */
+#define SERVER_EMULATOR "" /* cross builds: qemu and its arguments, separated by '|' */
 #endif
 
 #define MS (INT64_C(1000000))
@@ -57,28 +57,43 @@ typedef struct server {
   int port;  /* where it listens */
 } server;
 
-/* Start `bin` with args (NULL-terminated, at most 16) plus --port 0; nofile > 0
- * sets its RLIMIT_NOFILE first (through sh's ulimit, which also holds when
- * this test runs under valgrind, which emulates setrlimit for itself). */
-static server start(const char *bin, const char *const *args, int nofile) {
-  const char *argv[48];
-  char emu[512], limit[64];
+/* argv for running bin (under the cross build's emulator, if any) with args
+ * (NULL-terminated, at most 16) after `port_args` ("--port 0" or nothing);
+ * nofile > 0 sets RLIMIT_NOFILE first (through sh's ulimit, which also holds
+ * when this test runs under valgrind, which emulates setrlimit for itself).
+ * The strings live in *store. */
+typedef struct command {
+  const char *argv[48]; /* the command */
+  char emu[512];        /* SERVER_EMULATOR, cut into words */
+  char limit[64];       /* the sh -c script */
+} command;
+
+static void make_command(command *c, const char *bin, int with_port, const char *const *args,
+                         int nofile) {
   int n = 0;
   if (nofile > 0) {
-    snprintf(limit, sizeof(limit), "ulimit -n %d && exec \"$0\" \"$@\"", nofile);
-    argv[n++] = "/bin/sh";
-    argv[n++] = "-c";
-    argv[n++] = limit;
+    snprintf(c->limit, sizeof(c->limit), "ulimit -n %d && exec \"$0\" \"$@\"", nofile);
+    c->argv[n++] = "/bin/sh";
+    c->argv[n++] = "-c";
+    c->argv[n++] = c->limit;
   }
-  snprintf(emu, sizeof(emu), "%s", SERVER_EMULATOR);
-  for (char *save = NULL, *tok = strtok_r(emu, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
-    argv[n++] = tok;
-  argv[n++] = bin;
-  argv[n++] = "--port";
-  argv[n++] = "0";
-  for (int i = 0; args && args[i]; i++) argv[n++] = args[i];
-  argv[n] = NULL;
+  snprintf(c->emu, sizeof(c->emu), "%s", SERVER_EMULATOR);
+  for (char *save = NULL, *tok = strtok_r(c->emu, "|", &save); tok;
+       tok = strtok_r(NULL, "|", &save))
+    c->argv[n++] = tok;
+  c->argv[n++] = bin;
+  if (with_port) {
+    c->argv[n++] = "--port";
+    c->argv[n++] = "0";
+  }
+  for (int i = 0; args && args[i]; i++) c->argv[n++] = args[i];
+  c->argv[n] = NULL;
+}
 
+/* Start `bin` with args plus --port 0 (see make_command) and read its port. */
+static server start(const char *bin, const char *const *args, int nofile) {
+  command cmd;
+  make_command(&cmd, bin, 1, args, nofile);
   int p[2];
   ASSERT_EQ(pipe2(p, O_CLOEXEC), 0);
   pid_t parent = getpid();
@@ -88,7 +103,7 @@ static server start(const char *bin, const char *const *args, int nofile) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no server behind */
     if (getppid() != parent) _exit(127);
     dup2(p[1], 1);
-    execv(argv[0], (char *const *)argv);
+    execv(cmd.argv[0], (char *const *)cmd.argv);
     _exit(127);
   }
   close(p[1]);
@@ -813,12 +828,14 @@ TEST(bad_arguments) {
                                        {"--port", "x1", NULL},
                                        {"--root", "/nonexistent/dir", NULL}};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    command cmd;
+    make_command(&cmd, HTTPD_BIN, 0, bad[i], 0);
     pid_t pid = fork();
     ASSERT_TRUE(pid >= 0);
     if (pid == 0) {
       int null = open("/dev/null", O_WRONLY);
       dup2(null, 2);
-      execl(HTTPD_BIN, HTTPD_BIN, bad[i][0], bad[i][1], bad[i][2], (char *)NULL);
+      execv(cmd.argv[0], (char *const *)cmd.argv);
       _exit(127);
     }
     int st;
