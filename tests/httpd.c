@@ -103,7 +103,7 @@ static server start(const char *bin, const char *const *args, int nofile) {
     prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no server behind */
     if (getppid() != parent) _exit(127);
     dup2(p[1], 1);
-    execv(cmd.argv[0], (char *const *)cmd.argv);
+    execvp(cmd.argv[0], (char *const *)cmd.argv); /* the emulator is found on PATH */
     _exit(127);
   }
   close(p[1]);
@@ -835,7 +835,7 @@ TEST(bad_arguments) {
     if (pid == 0) {
       int null = open("/dev/null", O_WRONLY);
       dup2(null, 2);
-      execv(cmd.argv[0], (char *const *)cmd.argv);
+      execvp(cmd.argv[0], (char *const *)cmd.argv); /* the emulator is found on PATH */
       _exit(127);
     }
     int st;
