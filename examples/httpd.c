@@ -503,6 +503,8 @@ static int skip_body(conn *c, size_t from, uint64_t len, int64_t deadline) {
   }
   len -= have;
   c->start = c->end = from;
+  int rc = flush(c); /* the client may wait for earlier answers before it sends the body */
+  if (rc < 0) return rc;
   while (len > 0) {
     size_t room = sizeof(c->in) - from;
     ssize_t n = c->io->read(c->fd, c->in + from, len < room ? (size_t)len : room, deadline);
@@ -556,6 +558,17 @@ static void serve_conn(conn *c) {
       goto out_error;
     }
     size_t body = c->start + head;
+    if (rq.content_length > c->end - body && sizeof(c->in) - body < 4096) {
+      /* The body is still to come and there is little room past the head
+       * (none when the head ends the buffer): move the request to the front. */
+      size_t shift = c->start;
+      memmove(c->in, c->in + shift, c->end - shift);
+      rq.method -= shift;
+      rq.target -= shift;
+      c->end -= shift;
+      c->start = 0;
+      body -= shift; /* now head <= HEAD_MAX: IN_SIZE - HEAD_MAX bytes of room */
+    }
     int rc = skip_body(c, body, rq.content_length, deadline);
     if (rc < 0) return;
     /* The head stays in in[] below `body`: skip_body reads only past it. */
