@@ -590,6 +590,68 @@ TEST(binary_garbage) {
   }
 }
 
+/* Valid requests mutated (bytes flipped, cut, doubled, CR/LF/NUL/':'/' '
+ * dropped in), each on its own connection followed by the client's EOF: the
+ * server may answer anything, but what it sends must be whole HTTP answers
+ * (no HEAD among the seeds: its answers have no body to read),
+ * and it must go on serving (the ASan build checks the parser on the way). */
+TEST(mutated_requests) {
+  static const char *const seeds[] = {
+      "GET / HTTP/1.1\r\nHost: t\r\n\r\n", "GET /?a=b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+      "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+      "GET / HTTP/1.1\r\nHost: t\r\nX-A: 1\r\nX-B:\t2 \r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"};
+  static const char specials[] = "\r\n\0: \t%/.0123456789";
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    uint32_t x = 88172645u;
+    for (int round = 0; round < 300; round++) {
+      char req[512];
+      const char *seed = seeds[round % 4];
+      size_t len = strlen(seed);
+      memcpy(req, seed, len);
+      for (int k = 0; k < 1 + round % 4; k++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t at = x % len;
+        switch ((x >> 8) % 4) {
+        case 0:
+          req[at] = (char)(x >> 16);
+          break; /* any byte */
+        case 1:
+          req[at] = specials[(x >> 16) % (sizeof(specials) - 1)];
+          break; /* a special one */
+        case 2:
+          len = at + 1;
+          break; /* cut */
+        default: /* doubled */
+          if (len < sizeof(req) - 1) {
+            memmove(req + at + 1, req + at, len - at);
+            len++;
+          }
+        }
+      }
+      client *c = connect_client(s.port);
+      ASSERT_EQ(send_all(c->fd, req, len), 0);
+      shutdown(c->fd, SHUT_WR);
+      for (;;) { /* whole answers, then the end */
+        response r;
+        if (c->len == 0) {
+          ssize_t n = more(c);
+          if (n == 0 || n == -ECONNRESET) break;
+          ASSERT_TRUE(n > 0);
+        }
+        ASSERT_TRUE(c->len < 9 || memcmp(c->buf, "HTTP/1.1 ", 9) == 0);
+        ASSERT_EQ(read_response(c, &r, 0), 0);
+        ASSERT_TRUE(r.status >= 200 && r.status < 600);
+        free(r.body);
+      }
+      close_client(c);
+      if (round % 50 == 49) check_serving(s.port);
+    }
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
 /* Close with SO_LINGER 0: the server sees a reset instead of a close. */
 static void reset_close(client *c) {
   struct linger l = {.l_onoff = 1, .l_linger = 0};
