@@ -13,6 +13,9 @@
  *
  * --threads runs the same request code on a thread per connection with
  * blocking sockets, so that the two can be compared (bench/http.sh).
+ * serve_coro(cfg, lfd) and serve_threads(cfg, lfd) each serve one listening
+ * socket until a stop signal: a pre-fork runner (--workers N) can listen
+ * once (or with SO_REUSEPORT) and call serve_coro in every worker.
  *
  * The shape of a connection (serve_conn, shared by both servers):
  *
