@@ -654,10 +654,24 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
  * thread: outside coro_run they still work as long as they need not wait),
  * -EBADF (fd < 0, not open, or closed by coro_fd_close while waiting), -ENOMEM
  * (no memory for the thread's fd table or the deadline), the negated errno of
- * the first use of the fd (fcntl) or of epoll (-EMFILE: no fd left for
+ * the first use of the fd (fcntl) or of the backend (-EMFILE: no fd left for
  * epoll; -EPERM: the fd does not support readiness waiting), and any error of
  * the underlying system call as a negated errno (-ECONNRESET, -EPIPE, -EIO...).
  */
+
+/* The name of the calling thread's readiness backend, "epoll" or "io_uring",
+ * choosing and starting it now if no I/O call has yet (each thread has its
+ * own); NULL if it cannot be started (no memory, no fd left for epoll).
+ *
+ * The choice: CORO_IO_BACKEND=epoll or CORO_IO_BACKEND=io_uring in the
+ * environment forces one; otherwise epoll (measured as fast or faster for
+ * readiness waits: see bench/README.md).  io_uring exists only in builds with
+ * liburing (CMake option CORO_WITH_URING) and where the kernel lets the process
+ * set up a ring (containers' seccomp profiles often refuse it); forcing it
+ * where it cannot be had, or naming an unknown backend, falls back to epoll
+ * and prints one line on stderr, once per process:
+ *     libcoro: io_uring unavailable (Operation not permitted), using epoll */
+CORO_API const char *coro_io_backend(void);
 
 /* What coro_wait_fd() waits for; it returns the same bits. */
 enum {

@@ -417,6 +417,10 @@ enum {
  * pointer to an entry across a park: waiters look their fd up again. */
 typedef struct coro__fd {
   unsigned flags;          /* CORO__FD_* */
+  unsigned bk_pending;     /* the backend's own: io_uring's polls in flight
+                              (CORO__IO_READ, CORO__IO_WRITE) */
+  uint32_t bk_seq;         /* the backend's own: io_uring's generation of the
+                              fd number, bumped by forget (kept across close) */
   coro__wait_list readers; /* coroutines parked until it is readable */
   coro__wait_list writers; /* coroutines parked until it is writable */
 } coro__fd;
@@ -427,8 +431,9 @@ enum {
   CORO__FD_ARMED = 2u  /* registered with the backend for readiness events */
 };
 
-/* A readiness backend: one file each (io_epoll.c; io_uring.c later), one
- * instance per thread, created at the thread's first wait on an fd.  The
+/* A readiness backend: one file each (io_epoll.c, io_uring.c), one
+ * instance per thread, chosen and created at the thread's first wait on an fd
+ * (or coro_io_backend()): see choose() in io.c.  The
  * contract is small on purpose: a backend arms an fd before a coroutine parks
  * on it, forgets it before it is closed, and polls -- reporting readiness with
  * coro__io_ready(), which wakes the parked coroutines.  A level of readiness
@@ -449,6 +454,9 @@ typedef struct coro__io_backend {
 } coro__io_backend;
 
 extern const coro__io_backend coro__io_epoll;
+#ifdef CORO_HAVE_URING
+extern const coro__io_backend coro__io_uring; /* built when CMake found liburing */
+#endif
 
 /* Per-thread I/O state. */
 struct coro__io {
@@ -483,6 +491,8 @@ enum coro__fault_site {
   CORO__FAULT_MPROTECT, /* coro__mprotect */
   CORO__FAULT_MADVISE,  /* coro__madvise */
   CORO__FAULT_MALLOC,   /* coro__malloc */
+  CORO__FAULT_URING,    /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
+  CORO__FAULT_THREAD,   /* pthread_create of the offload pool (offload.c) */
   CORO__FAULT_NSITES
 };
 
@@ -490,6 +500,10 @@ enum coro__fault_site {
  * `after` more calls have succeeded, until coro__fault_reset().  For tests. */
 void coro__fault_arm(int site, long after, int err);
 void coro__fault_reset(void);
+
+/* 0 for a call through `site` to proceed, or the errno it must fail with
+ * (counting it as coro__fault_arm says).  For sites outside sys.c. */
+int coro__fault_injected(int site);
 
 /* Anonymous private read/write reservation, committed by touch.  Returns NULL
  * and stores a negated errno in *err on failure. */

@@ -28,6 +28,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -131,6 +133,67 @@ void coro__io_adopt(coro__tls *t, int fd, int socket) {
   f->flags = CORO__FD_KNOWN | (socket ? FD_SOCKET : 0u);
 }
 
+/* --- the backend ---------------------------------------------------------------- */
+
+/* The backend a thread takes when CORO_IO_BACKEND does not say: see the commit
+ * that set it and bench/README.md for the measurements behind the choice. */
+#define DEFAULT_URING 0
+
+/* Print one line on stderr, once per process: threads choose their backends
+ * one by one, and a misconfiguration is worth one line, not one per thread. */
+static void say_once(const char *what, const char *why) {
+  static int said; /* set atomically by the first thread to speak */
+  if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED)) return;
+  char line[200];
+  int n = snprintf(line, sizeof(line), "libcoro: %s (%s), using epoll\n", what, why);
+  if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line));
+}
+
+/* Choose and start this thread's backend.  CORO_IO_BACKEND=epoll or
+ * io_uring forces one; otherwise DEFAULT_URING decides.  io_uring that cannot
+ * be had (not built in, or the kernel refuses the ring) falls back to epoll,
+ * with one line on stderr if it was forced; an unknown name also gets one line
+ * and epoll: a typo in the environment must not stop a program's I/O. */
+static int choose(coro__io *io) {
+  const char *want = getenv("CORO_IO_BACKEND");
+  int uring = DEFAULT_URING;
+  int forced = 0;
+  if (want && *want) {
+    if (strcmp(want, "epoll") == 0) {
+      uring = 0;
+    } else if (strcmp(want, "io_uring") == 0) {
+      uring = forced = 1;
+    } else {
+      say_once("unknown CORO_IO_BACKEND", want);
+      uring = 0;
+    }
+  }
+  if (uring) {
+#ifdef CORO_HAVE_URING
+    int rc = coro__io_uring.init(io);
+    if (rc == 0) {
+      io->backend = &coro__io_uring;
+      return 0;
+    }
+    if (forced) say_once("io_uring unavailable", strerror(-rc));
+#else
+    if (forced) say_once("io_uring unavailable", "not built with liburing");
+#endif
+  }
+  int rc = coro__io_epoll.init(io);
+  if (rc < 0) return rc;
+  io->backend = &coro__io_epoll;
+  return 0;
+}
+
+const char *coro_io_backend(void) {
+  coro__tls *t = coro__tls_get();
+  coro__io *io = NULL;
+  if (io_get(t, &io) < 0) return NULL;
+  if (!io->backend && choose(io) < 0) return NULL;
+  return io->backend->name;
+}
+
 /* --- parking on an fd ---------------------------------------------------------- */
 
 /* Wake every waiter of list l with `code` (> 0: the ready events; < 0: why). */
@@ -160,10 +223,9 @@ static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
    * without arming anything. */
   if (deadline == 0 || !t->sched.running) return coro__park(t, deadline, what, NULL);
   coro__io *io = t->io;
-  if (!io->backend) {
-    int rc = coro__io_epoll.init(io);
+  if (CORO__UNLIKELY(!io->backend)) {
+    int rc = choose(io);
     if (rc < 0) return rc;
-    io->backend = &coro__io_epoll;
   }
   int rc = io->backend->arm(io, fd, &io->fds[fd], events);
   if (rc < 0) return rc;

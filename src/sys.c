@@ -20,7 +20,8 @@ static struct {
   int armed;                      /* any site armed: the fast-path check */
   long after[CORO__FAULT_NSITES]; /* successes left before failing; -1 = disarmed */
   int err[CORO__FAULT_NSITES];    /* errno to fail with */
-} faults = {0, {-1, -1, -1, -1}, {0, 0, 0, 0}};
+} faults = {0, {-1, -1, -1, -1, -1, -1}, {0}};
+_Static_assert(CORO__FAULT_NSITES == 6, "one -1 per site above");
 
 void coro__fault_arm(int site, long after, int err) {
   if (site < 0 || site >= CORO__FAULT_NSITES) return;
@@ -35,7 +36,7 @@ void coro__fault_reset(void) {
 }
 
 /* 0 to proceed, or the errno the call must fail with. */
-static int injected(int site) {
+int coro__fault_injected(int site) {
   if (CORO__LIKELY(!faults.armed) || faults.after[site] < 0) return 0;
   if (faults.after[site] > 0) {
     faults.after[site]--;
@@ -45,7 +46,7 @@ static int injected(int site) {
 }
 
 void *coro__mmap(size_t len, int *err) {
-  int e = injected(CORO__FAULT_MMAP);
+  int e = coro__fault_injected(CORO__FAULT_MMAP);
   if (e) {
     *err = -e;
     return NULL;
@@ -64,13 +65,13 @@ void *coro__mmap(size_t len, int *err) {
 int coro__munmap(void *p, size_t len) { return munmap(p, len) == 0 ? 0 : -errno; }
 
 int coro__mprotect(void *p, size_t len, int prot) {
-  int e = injected(CORO__FAULT_MPROTECT);
+  int e = coro__fault_injected(CORO__FAULT_MPROTECT);
   if (e) return -e;
   return mprotect(p, len, prot) == 0 ? 0 : -errno;
 }
 
 int coro__madvise(void *p, size_t len, int advice) {
-  int e = injected(CORO__FAULT_MADVISE);
+  int e = coro__fault_injected(CORO__FAULT_MADVISE);
   if (e) return -e;
   return madvise(p, len, advice) == 0 ? 0 : -errno;
 }
@@ -81,7 +82,7 @@ int coro__madvise(void *p, size_t len, int advice) {
 static atomic_long live_allocs;
 
 void *coro__malloc(size_t n) {
-  if (injected(CORO__FAULT_MALLOC)) return NULL;
+  if (coro__fault_injected(CORO__FAULT_MALLOC)) return NULL;
   void *p = malloc(n);
   if (p) atomic_fetch_add_explicit(&live_allocs, 1, memory_order_relaxed);
   return p;

@@ -1,0 +1,191 @@
+/*
+ * io_backend.c - choosing the readiness backend: CORO_IO_BACKEND forces epoll
+ * or io_uring, an unknown name and an io_uring the kernel refuses fall back to
+ * epoll with one line on stderr (once per process, however many threads), the
+ * default is silent, and coro_io_backend() names what runs.  Each case then
+ * moves bytes through a pipe on the backend it got.
+ *
+ * Whether io_uring is built in shows as CORO_HAVE_URING (tests see the
+ * library's definitions); whether the kernel allows it is not known here, so
+ * a forced io_uring either runs silently or falls back with its line.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coro.h"
+#include "internal.h"
+#include "test.h"
+
+static int fds[2];      /* the pipe the coroutines talk through */
+static int err_fd = -1; /* where stderr goes while a case runs */
+
+/* Send stderr to a scratch file, to read back what the library said. */
+static void capture_stderr(void) {
+  char path[] = "/tmp/coro_io_backend_XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_TRUE(fd >= 0);
+  unlink(path);
+  err_fd = dup(STDERR_FILENO);
+  ASSERT_TRUE(err_fd >= 0);
+  ASSERT_EQ(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+  close(fd);
+}
+
+/* Put stderr back; returns what was written to it (static buffer). */
+static const char *captured(void) {
+  static char buf[4096];
+  ASSERT_TRUE(err_fd >= 0);
+  ssize_t n = pread(STDERR_FILENO, buf, sizeof(buf) - 1, 0);
+  ASSERT_TRUE(n >= 0);
+  buf[n] = '\0';
+  ASSERT_EQ(dup2(err_fd, STDERR_FILENO), STDERR_FILENO);
+  close(err_fd);
+  err_fd = -1;
+  return buf;
+}
+
+static int count_lines(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == '\n';
+  return n;
+}
+
+static void *reader(void *arg) {
+  (void)arg;
+  char buf[8];
+  ASSERT_EQ(coro_fd_read(fds[0], buf, sizeof(buf), -1), 5); /* parks first */
+  ASSERT_TRUE(memcmp(buf, "hello", 5) == 0);
+  ASSERT_EQ(coro_fd_read(fds[0], buf, sizeof(buf), -1), 0); /* EOF */
+  return NULL;
+}
+
+static void *writer(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sched_yield(), 0); /* the reader parks first */
+  ASSERT_EQ(coro_fd_write(fds[1], "hello", 5, -1), 5);
+  ASSERT_EQ(coro_sched_yield(), 0);
+  ASSERT_EQ(coro_fd_close(fds[1]), 0);
+  return NULL;
+}
+
+/* A reader that has to park, woken by a writer, through whichever backend. */
+static void pipe_round_trip(void) {
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  ASSERT_EQ(coro_spawn(NULL, reader, NULL, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, writer, NULL, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(coro_fd_close(fds[0]), 0);
+}
+
+static const char *default_name(void) { return "epoll"; /* DEFAULT_URING in io.c */ }
+
+TEST(forced_epoll_is_silent) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "epoll", 1), 0);
+  capture_stderr();
+  ASSERT_STR_EQ(coro_io_backend(), "epoll");
+  ASSERT_STR_EQ(coro_io_backend(), "epoll"); /* chosen once, then the same */
+  pipe_round_trip();
+  ASSERT_STR_EQ(captured(), "");
+}
+
+TEST(default_is_silent) {
+  ASSERT_EQ(unsetenv("CORO_IO_BACKEND"), 0);
+  capture_stderr();
+  ASSERT_STR_EQ(coro_io_backend(), default_name());
+  pipe_round_trip();
+  ASSERT_STR_EQ(captured(), "");
+}
+
+TEST(empty_name_is_the_default) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "", 1), 0);
+  capture_stderr();
+  ASSERT_STR_EQ(coro_io_backend(), default_name());
+  ASSERT_STR_EQ(captured(), "");
+}
+
+TEST(forced_io_uring_runs_or_says_why) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "io_uring", 1), 0);
+  capture_stderr();
+  const char *name = coro_io_backend();
+  ASSERT_TRUE(name != NULL);
+  pipe_round_trip();
+  const char *err = captured();
+#ifdef CORO_HAVE_URING
+  if (strcmp(name, "io_uring") == 0) {
+    ASSERT_STR_EQ(err, "");
+    return;
+  }
+  /* The kernel refused the ring (seccomp, sysctl): the fallback says so. */
+  ASSERT_STR_EQ(name, "epoll");
+  ASSERT_TRUE(strncmp(err, "libcoro: io_uring unavailable (", 31) == 0);
+  ASSERT_EQ(count_lines(err), 1);
+#else
+  ASSERT_STR_EQ(name, "epoll");
+  ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (not built with liburing), using epoll\n");
+#endif
+}
+
+static void *other_thread(void *arg) {
+  (void)arg;
+  pipe_round_trip(); /* this thread's first I/O chooses its own backend */
+  return (void *)(uintptr_t)(coro_io_backend() && strcmp(coro_io_backend(), "epoll") == 0);
+}
+
+TEST(refused_io_uring_falls_back_with_one_line) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "io_uring", 1), 0);
+  coro__fault_arm(CORO__FAULT_URING, 0, EPERM); /* the kernel says no */
+  capture_stderr();
+  pipe_round_trip(); /* the first park chooses */
+  ASSERT_STR_EQ(coro_io_backend(), "epoll");
+  /* A second thread falls back too, and says nothing more. */
+  pthread_t th;
+  void *ok = NULL;
+  ASSERT_EQ(pthread_create(&th, NULL, other_thread, NULL), 0);
+  ASSERT_EQ(pthread_join(th, &ok), 0);
+  ASSERT_TRUE(ok != NULL);
+  const char *err = captured();
+  coro__fault_reset();
+#ifdef CORO_HAVE_URING
+  ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (Operation not permitted), using epoll\n");
+#else
+  ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (not built with liburing), using epoll\n");
+#endif
+}
+
+TEST(refused_io_uring_by_default_is_silent) {
+  ASSERT_EQ(unsetenv("CORO_IO_BACKEND"), 0);
+  coro__fault_arm(CORO__FAULT_URING, 0, ENOSYS);
+  capture_stderr();
+  ASSERT_STR_EQ(coro_io_backend(), "epoll");
+  pipe_round_trip();
+  const char *err = captured();
+  coro__fault_reset();
+  ASSERT_STR_EQ(err, "");
+}
+
+TEST(unknown_name_falls_back_with_one_line) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "kqueue", 1), 0);
+  capture_stderr();
+  ASSERT_STR_EQ(coro_io_backend(), "epoll");
+  pipe_round_trip();
+  pthread_t th;
+  void *ok = NULL;
+  ASSERT_EQ(pthread_create(&th, NULL, other_thread, NULL), 0);
+  ASSERT_EQ(pthread_join(th, &ok), 0);
+  ASSERT_TRUE(ok != NULL);
+  ASSERT_STR_EQ(captured(), "libcoro: unknown CORO_IO_BACKEND (kqueue), using epoll\n");
+}
+
+TEST(backend_without_memory_is_null) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "epoll", 1), 0);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM); /* the thread's I/O state */
+  const char *name = coro_io_backend();
+  coro__fault_reset();
+  ASSERT_PTR_EQ(name, NULL);
+  ASSERT_STR_EQ(coro_io_backend(), "epoll"); /* nothing was half made */
+  pipe_round_trip();
+}
