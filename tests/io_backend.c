@@ -48,11 +48,13 @@ static const char *captured(void) {
   return buf;
 }
 
+#ifdef CORO_HAVE_URING
 static int count_lines(const char *s) {
   int n = 0;
   for (; *s; s++) n += *s == '\n';
   return n;
 }
+#endif
 
 static void *reader(void *arg) {
   (void)arg;
