@@ -728,13 +728,79 @@ CORO_API ssize_t coro_sock_recv(int fd, void *buf, size_t len, int flags, int64_
 CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
 
 /* ========================================================================== */
+/* Offload: blocking calls on a thread pool                                    */
+/* ========================================================================== */
+/*
+ * For the calls that cannot be made non-blocking -- name resolution, reads and
+ * writes of regular files, a library that blocks -- a small pool of threads
+ * runs them while the calling coroutine parks (its thread goes on running the
+ * other micro-threads).  One pool per process: workers are started on first
+ * use, one more whenever a job is queued and none is idle, up to a bound (4;
+ * see coro_offload_threads), and stay until the process exits; they block
+ * every signal.  A worker hands the job back to the caller's thread through an
+ * eventfd its I/O layer waits on.  The calls take a deadline and a cancel like
+ * every blocking call, with this meaning:
+ *   - A job not yet started by a worker is withdrawn: the call returns
+ *     -ETIMEDOUT or -ECANCELED and fn never runs.
+ *   - A job already running cannot be interrupted.  coro_offload and the file
+ *     calls then wait for it to finish -- fn may be writing through arg into
+ *     the caller's memory, so they must not return before it does -- and
+ *     deliver its result as if no deadline had passed (a cancel shows at the
+ *     next blocking call).  coro_getaddrinfo owns all the job's memory, so it
+ *     returns -ETIMEDOUT or -ECANCELED at once and the worker frees the
+ *     result when it is done.
+ * Calls that cannot wait fail before queuing anything: -ETIMEDOUT (deadline 0
+ * or past), -ECANCELED, -EDEADLK (no scheduler runs on the thread: a job
+ * always has to wait).  Besides: -ENOMEM, and -EAGAIN (or another negated
+ * errno of pthread_create) when no worker exists and none can be started;
+ * the errors of the first I/O call of the thread (its eventfd: -EMFILE).
+ */
+
+/* The most workers coro_offload_threads() accepts. */
+#define CORO_OFFLOAD_THREADS_MAX 256
+
+/* Run fn(arg) on a worker thread; the calling coroutine parks until it has
+ * returned, and *result (if not NULL) receives its return value.  Returns 0,
+ * or -EINVAL (fn NULL), or an error above. */
+CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result, int64_t deadline);
+
+/* Set the most worker threads the pool may have (1 .. CORO_OFFLOAD_THREADS_MAX;
+ * a lower bound than the workers already started stops none of them); 0 only
+ * asks.  Returns the bound before the call (by default 4, or
+ * CORO_OFFLOAD_THREADS from the environment when it holds a number in range),
+ * or -EINVAL. */
+CORO_API int coro_offload_threads(int n);
+
+struct addrinfo; /* <netdb.h> */
+
+/* getaddrinfo(3) on a worker: resolves node and/or service (either may be
+ * NULL, not both) with hints (may be NULL) into *res, to be freed with
+ * freeaddrinfo().  Returns 0, or -EINVAL (res NULL, node and service both
+ * NULL, bad hints flags), -ENOENT (no such name, or no address of the family
+ * asked: EAI_NONAME, EAI_NODATA, EAI_ADDRFAMILY), -EAGAIN (the name server
+ * failed for now: EAI_AGAIN), -EAFNOSUPPORT (EAI_FAMILY), -ESOCKTNOSUPPORT
+ * (EAI_SOCKTYPE), -EPROTONOSUPPORT (service unknown for that socket type:
+ * EAI_SERVICE), -ENOMEM, -EOVERFLOW, the errno of EAI_SYSTEM, -EIO (EAI_FAIL,
+ * anything else), or an error above (a deadline or cancel returns at once). */
+CORO_API int coro_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                              struct addrinfo **res, int64_t deadline);
+
+/* pread(2) / pwrite(2) of a regular file on a worker (reads and writes of
+ * regular files block the thread whatever O_NONBLOCK says).  Return the bytes
+ * read (0 at end of file) or written, or -EBADF (fd < 0, or not open for
+ * that), -EINVAL (buf NULL with len > 0, off < 0), -ESPIPE (not seekable),
+ * the call's other errors (-EIO, -ENOSPC, ...), or an error above. */
+CORO_API ssize_t coro_file_pread(int fd, void *buf, size_t len, off_t off, int64_t deadline);
+CORO_API ssize_t coro_file_pwrite(int fd, const void *buf, size_t len, off_t off, int64_t deadline);
+
+/* ========================================================================== */
 /* Networking                                                                  */
 /* ========================================================================== */
 /*
- * TCP over IPv4 and IPv6, with numeric addresses only ("127.0.0.1", "::1",
- * "[::1]"): resolving names (getaddrinfo) blocks the thread, and belongs to a
- * later offload pool.  Sockets are non-blocking and close-on-exec; close them
- * with coro_fd_close().
+ * TCP over IPv4 and IPv6.  coro_tcp_listen takes numeric addresses
+ * ("127.0.0.1", "::1", "[::1]"); coro_tcp_dial takes host names too, resolved
+ * with coro_getaddrinfo on the offload pool.  Sockets are non-blocking and
+ * close-on-exec; close them with coro_fd_close().
  */
 
 /* Flags of coro_tcp_listen(). */
@@ -749,10 +815,15 @@ enum {
  * -EADDRNOTAVAIL, -EAFNOSUPPORT (no IPv6 here), -EACCES, -EMFILE. */
 CORO_API int coro_tcp_listen(const char *host, int port, unsigned flags, int backlog);
 
-/* A TCP connection to host:port, made before the deadline.  Returns the
- * connected socket, or -EINVAL (host NULL or not numeric, port outside
- * 1..65535), -ECONNREFUSED, -ENETUNREACH, -EAFNOSUPPORT, -EMFILE,
- * -ETIMEDOUT, -ECANCELED, -EDEADLK (nothing is left open on failure). */
+/* A TCP connection to host:port, made before the deadline.  host is a
+ * numeric address or a name; a name is resolved (coro_getaddrinfo, which needs
+ * a running scheduler: -EDEADLK outside one) and its addresses are tried in
+ * turn until one connects (the error of the last one otherwise).  Returns the
+ * connected socket, or -EINVAL (host NULL or "", port outside 1..65535),
+ * -ENOENT (no such name), -EAGAIN (the name server failed for now) and the
+ * other errors of coro_getaddrinfo, -ECONNREFUSED, -ENETUNREACH,
+ * -EAFNOSUPPORT, -EMFILE, -ETIMEDOUT, -ECANCELED, -EDEADLK (nothing is left
+ * open on failure). */
 CORO_API int coro_tcp_dial(const char *host, int port, int64_t deadline);
 
 /* The local port of socket fd (after a listen on port 0, say), or -EBADF,
@@ -822,7 +893,7 @@ typedef struct coro_info {
   const char *waiting_on;   /* what it waits for, or NULL: "sleep", "join",
                                "chan send", "chan recv", "select", "mutex",
                                "cond", "sem", "wait group", "group",
-                               "fd read", "fd write", "fd" (both), "yield"
+                               "fd read", "fd write", "fd" (both), "offload", "yield"
                                (runnable again after coro_sched_yield or
                                coro_yield), "start" (spawned, not started),
                                "chain" (a coroutine of its resume chain waits:

@@ -46,6 +46,7 @@
 typedef struct coro__tls coro__tls;
 typedef struct coro__waiter coro__waiter;
 typedef struct coro__io coro__io;
+typedef struct coro__offload_port coro__offload_port;
 
 /* coro.flags.  Anything set sends coro_yield down its slow path. */
 enum {
@@ -198,6 +199,8 @@ struct coro__tls {
   coro__sched sched;                    /* micro-threads: the scheduler of this thread */
   coro__io *io;                         /* fd registry and poller (io.c): NULL until the
                                            thread's first I/O call, freed at thread exit */
+  coro__offload_port *offload;          /* this thread's end of the offload pool
+                                           (offload.c), or NULL before its first job */
   coro *all;                            /* every live coroutine of the thread, newest first */
   size_t nall;                          /* how many */
   coro main;                            /* the thread's own stack as a coroutine (flag
@@ -428,7 +431,8 @@ typedef struct coro__fd {
 /* coro__fd.flags */
 enum {
   CORO__FD_KNOWN = 1u, /* O_NONBLOCK is set: the library has seen this fd */
-  CORO__FD_ARMED = 2u  /* registered with the backend for readiness events */
+  CORO__FD_ARMED = 2u, /* registered with the backend for readiness events */
+  CORO__FD_HOOK = 4u   /* the library's own fd: readiness calls coro__io.hook */
 };
 
 /* A readiness backend: one file each (io_epoll.c, io_uring.c), one
@@ -465,8 +469,10 @@ struct coro__io {
   void *backend_data;              /* the backend's own state (epoll: fd, event buffer) */
   coro__fd *fds;                   /* registry indexed by fd */
   size_t nfds;                     /* its length */
-  size_t nwaiting;                 /* waiters linked into any fd's lists: while
+  size_t nwaiting;                 /* waiters linked into any fd's lists, plus
+                                       coroutines waiting on the hook's fd: while
                                        non-zero the scheduler polls the backend */
+  void (*hook)(coro__tls *t);      /* called when the CORO__FD_HOOK fd is ready */
 };
 
 /* The backend reports that fd is ready for `events` (CORO__IO_*): wake its waiters. */
@@ -483,6 +489,20 @@ void coro__io_adopt(coro__tls *t, int fd, int socket);
 
 /* Thread exit: free the registry and the backend (waiters are abandoned). */
 void coro__io_fini(coro__tls *t);
+
+/* The library's own fd (offload's eventfd, non-blocking): its readiness calls
+ * hook(t) instead of waking waiters (one hook per thread).  0 or -errno. */
+int coro__io_hook(coro__tls *t, int fd, void (*hook)(coro__tls *t));
+/* Ask the backend to report the hook fd's next readiness (before parking on
+ * it; again after each report, for a one-shot backend).  0 or -errno. */
+int coro__io_hook_arm(coro__tls *t, int fd);
+/* Forget the hook fd before closing it. */
+void coro__io_unhook(coro__tls *t, int fd);
+
+/* --- offload.c ------------------------------------------------------------- */
+
+/* Thread exit: release the thread's port of the offload pool. */
+void coro__offload_fini(coro__tls *t);
 
 /* --- sys.c: system calls and allocation behind wrappers tests can fail --- */
 

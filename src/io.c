@@ -208,6 +208,10 @@ static void wake_all(coro__io *io, coro__wait_list *l, int code) {
 void coro__io_ready(coro__io *io, int fd, unsigned events) {
   if (fd < 0 || (size_t)fd >= io->nfds) return;
   coro__fd *f = &io->fds[fd];
+  if (CORO__UNLIKELY(f->flags & CORO__FD_HOOK)) {
+    if (io->hook) io->hook(io->owner);
+    return;
+  }
   if (events & (CORO__IO_READ | CORO__IO_ERR)) wake_all(io, &f->readers, (int)events);
   if (events & (CORO__IO_WRITE | CORO__IO_ERR)) wake_all(io, &f->writers, (int)events);
 }
@@ -249,6 +253,34 @@ static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
   }
   io->nwaiting -= n;
   return rc;
+}
+
+int coro__io_hook(coro__tls *t, int fd, void (*hook)(coro__tls *t)) {
+  coro__io *io = NULL;
+  coro__fd *f = NULL;
+  int rc = io_get(t, &io);
+  if (rc < 0 || (rc = fd_entry(io, fd, &f)) < 0) return rc;
+  f->flags = CORO__FD_KNOWN | CORO__FD_HOOK;
+  io->hook = hook;
+  return 0;
+}
+
+int coro__io_hook_arm(coro__tls *t, int fd) {
+  coro__io *io = t->io;
+  if (CORO__UNLIKELY(!io->backend)) {
+    int rc = choose(io);
+    if (rc < 0) return rc;
+  }
+  return io->backend->arm(io, fd, &io->fds[fd], CORO__IO_READ);
+}
+
+void coro__io_unhook(coro__tls *t, int fd) {
+  coro__io *io = t->io;
+  if (!io || fd < 0 || (size_t)fd >= io->nfds) return;
+  coro__fd *f = &io->fds[fd];
+  if (io->backend && f->flags & CORO__FD_ARMED) io->backend->forget(io, fd, f);
+  f->flags = 0;
+  io->hook = NULL;
 }
 
 int coro__io_poll(coro__tls *t, int64_t deadline) {

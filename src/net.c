@@ -13,7 +13,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -47,7 +49,7 @@ static int parse_addr(const char *host, int port, struct sockaddr_storage *ss, s
     *len = sizeof(*in6);
     return 0;
   }
-  return -EINVAL; /* not numeric: names are resolved by a later offload pool */
+  return -EINVAL; /* not numeric: coro_tcp_dial resolves names (offload.c) */
 }
 
 int coro_tcp_listen(const char *host, int port, unsigned flags, int backlog) {
@@ -72,21 +74,42 @@ int coro_tcp_listen(const char *host, int port, unsigned flags, int backlog) {
   return fd;
 }
 
-int coro_tcp_dial(const char *host, int port, int64_t deadline) {
-  if (!host || port == 0) return -EINVAL;
-  struct sockaddr_storage ss;
-  socklen_t len;
-  int rc = parse_addr(host, port, &ss, &len);
-  if (rc < 0) return rc;
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+/* A connection to one address, or an error (nothing left open). */
+static int dial_addr(const struct sockaddr *sa, socklen_t len, int64_t deadline) {
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -errno;
   coro__io_adopt(coro__tls_get(), fd, 1);
-  rc = coro_sock_connect(fd, (struct sockaddr *)&ss, len, deadline);
+  int rc = coro_sock_connect(fd, sa, len, deadline);
   if (rc < 0) {
     coro_fd_close(fd);
     return rc;
   }
   return fd;
+}
+
+int coro_tcp_dial(const char *host, int port, int64_t deadline) {
+  if (!host || !*host || port <= 0 || port > 65535) return -EINVAL;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (parse_addr(host, port, &ss, &len) == 0)
+    return dial_addr((struct sockaddr *)&ss, len, deadline);
+  /* A name: resolve it on the offload pool, then try its addresses in the
+   * resolver's order (RFC 6724) until one answers. */
+  char serv[8];
+  snprintf(serv, sizeof(serv), "%d", port);
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV};
+  struct addrinfo *res = NULL;
+  int rc = coro_getaddrinfo(host, serv, &hints, &res, deadline);
+  if (rc < 0) return rc;
+  rc = -ENOENT;
+  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+    rc = dial_addr(ai->ai_addr, ai->ai_addrlen, deadline);
+    if (rc >= 0 || rc == -ETIMEDOUT || rc == -ECANCELED) break;
+  }
+  freeaddrinfo(res);
+  return rc;
 }
 
 int coro_sock_port(int fd) {

@@ -192,7 +192,10 @@ TEST(listen_and_dial_refuse_bad_input) {
   ASSERT_EQ(coro_tcp_listen("[::1", 0, 0, 1), -EINVAL);
   ASSERT_EQ(coro_tcp_dial(NULL, 80, -1), -EINVAL);
   ASSERT_EQ(coro_tcp_dial("127.0.0.1", 0, -1), -EINVAL);
-  ASSERT_EQ(coro_tcp_dial("example.com", 80, -1), -EINVAL);
+  ASSERT_EQ(coro_tcp_dial("", 80, -1), -EINVAL);
+  ASSERT_EQ(coro_tcp_dial("127.0.0.1", 65536, -1), -EINVAL);
+  /* A name needs the offload pool, hence a scheduler. */
+  ASSERT_EQ(coro_tcp_dial("example.com", 80, -1), -EDEADLK);
   ASSERT_EQ(coro_sock_port(-1), -EBADF);
   ASSERT_EQ(coro_sock_port(0x7fff), -EBADF);
   int lfd = coro_tcp_listen("127.0.0.1", 0, 0, 1);
