@@ -6,7 +6,8 @@
  * One pool per process, shared by every scheduler thread: workers are made
  * on demand (when a job is queued and no worker is idle) up to a bound (4
  * unless coro_offload_threads() or CORO_OFFLOAD_THREADS says otherwise),
- * then live until the process exits; they block every signal.  Each scheduler
+ * then live until the process exits (idle ones are joined then, see
+ * pool_shutdown); they block every signal.  Each scheduler
  * thread has a port: an eventfd the I/O layer watches (io.c's fd hook) and a
  * list of its finished jobs.  A worker that finishes a job puts it on its
  * port's list and writes the eventfd; the I/O layer's readiness calls
@@ -69,15 +70,24 @@ struct job {
   job *next;                /* in pool.queue or port.done */
 };
 
+/* One worker thread. */
+typedef struct worker_slot {
+  pthread_t th; /* the thread, joined at exit if idle then */
+  int busy;     /* running a job (pool.mu) */
+} worker_slot;
+
 static struct {
   pthread_mutex_t mu;  /* guards everything here and the fields marked pool.mu */
-  pthread_cond_t work; /* signalled when a job is queued */
+  pthread_cond_t work; /* signalled when a job is queued, broadcast at exit */
   job *head, *tail;    /* queued jobs, FIFO */
+  size_t nqueued;      /* how many */
   int max;             /* workers allowed (0: not decided yet) */
-  int nthreads;        /* workers alive */
+  int nthreads;        /* workers started (they live until the process exits) */
   int nidle;           /* of which waiting for work */
   int atfork;          /* the fork handler is installed */
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 0};
+  int quit;            /* the process is exiting: workers leave */
+  worker_slot workers[CORO_OFFLOAD_THREADS_MAX]; /* [0, nthreads) */
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER};
 
 static void port_unref_locked(coro__offload_port *p) {
   if (--p->refs == 0) {
@@ -89,21 +99,25 @@ static void port_unref_locked(coro__offload_port *p) {
 /* --- workers --------------------------------------------------------------------- */
 
 static void *worker(void *arg) {
-  (void)arg;
+  worker_slot *me = arg;
   pthread_mutex_lock(&pool.mu);
   for (;;) {
-    while (!pool.head) {
+    while (!pool.head && !pool.quit) {
       pool.nidle++;
       pthread_cond_wait(&pool.work, &pool.mu);
       pool.nidle--;
     }
+    if (pool.quit) break; /* queued jobs belong to coroutines that will never run */
     job *j = pool.head;
     pool.head = j->next;
     if (!pool.head) pool.tail = NULL;
+    pool.nqueued--;
     j->state = RUNNING;
+    me->busy = 1;
     pthread_mutex_unlock(&pool.mu);
     void *r = j->fn(j->arg);
     pthread_mutex_lock(&pool.mu);
+    me->busy = 0;
     j->result = r;
     coro__offload_port *p = j->port;
     if (j->abandoned) {
@@ -122,7 +136,29 @@ static void *worker(void *arg) {
     uint64_t one = 1;
     (void)!write(p->efd, &one, sizeof(one));
   }
+  pthread_mutex_unlock(&pool.mu);
   return NULL;
+}
+
+/* Process exit (after atexit handlers): idle workers leave and are joined, so
+ * that what the C library keeps per thread (the resolver's state) is freed and
+ * leak checkers see a clean exit; a worker still running a job is detached,
+ * not waited for (its job may block for long: a slow name server). */
+__attribute__((destructor)) static void pool_shutdown(void) {
+  pthread_t idle[CORO_OFFLOAD_THREADS_MAX];
+  int n = 0;
+  pthread_mutex_lock(&pool.mu);
+  pool.quit = 1;
+  pthread_cond_broadcast(&pool.work);
+  for (int i = 0; i < pool.nthreads; i++) {
+    if (pool.workers[i].busy)
+      pthread_detach(pool.workers[i].th);
+    else
+      idle[n++] = pool.workers[i].th;
+  }
+  pool.nthreads = 0;
+  pthread_mutex_unlock(&pool.mu);
+  for (int i = 0; i < n; i++) pthread_join(idle[i], NULL);
 }
 
 /* The worker bound: the call's, else CORO_OFFLOAD_THREADS, else 4 (pool.mu). */
@@ -143,33 +179,31 @@ static void atfork_child(void) {
   pthread_mutex_init(&pool.mu, NULL);
   pthread_cond_init(&pool.work, NULL);
   pool.head = pool.tail = NULL;
+  pool.nqueued = 0;
   pool.nthreads = pool.nidle = 0;
 }
 
-/* Start a worker if the queue has work no idle worker will take (pool.mu).
- * Returns 0, or a negated errno when none could start and none exists. */
+/* Start a worker if the queue holds more jobs than idle workers will take
+ * (pool.mu).  Returns 0, or a negated errno when none could start and none
+ * exists. */
 static int maybe_start_worker(void) {
-  if (pool.nidle > 0 || pool.nthreads >= max_threads()) return 0;
+  if (pool.nqueued <= (size_t)pool.nidle || pool.nthreads >= max_threads()) return 0;
+  if (pool.quit) return pool.nthreads ? 0 : -ESHUTDOWN;
   if (!pool.atfork) {
     if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) != 0)
       return pool.nthreads ? 0 : -ENOMEM;
     pool.atfork = 1;
   }
+  worker_slot *w = &pool.workers[pool.nthreads];
   int err = coro__fault_injected(CORO__FAULT_THREAD);
   if (!err) {
-    pthread_attr_t a;
-    pthread_t th;
     sigset_t all, old;
     /* Signals are for the program's threads, never the pool's: a worker
      * inherits the full mask set around its creation. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    err = pthread_attr_init(&a);
-    if (!err) {
-      pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-      err = pthread_create(&th, &a, worker, NULL);
-      pthread_attr_destroy(&a);
-    }
+    w->busy = 0;
+    err = pthread_create(&w->th, NULL, worker, w);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
   }
   if (!err) {
@@ -274,10 +308,12 @@ static int offload(coro__tls *t, job *j, int64_t deadline) {
   else
     pool.head = j;
   pool.tail = j;
+  pool.nqueued++;
   p->refs++;
   rc = maybe_start_worker();
   if (rc < 0) { /* no worker exists, so j is the only job queued: take it back */
     pool.head = pool.tail = NULL;
+    pool.nqueued = 0;
     p->refs--;
     pthread_mutex_unlock(&pool.mu);
     goto out_free;
@@ -297,6 +333,7 @@ static int offload(coro__tls *t, job *j, int64_t deadline) {
     }
     *pp = j->next;
     if (pool.tail == j) pool.tail = prev;
+    pool.nqueued--;
     port_unref_locked(p);
     pthread_mutex_unlock(&pool.mu);
     coro__free(j);
