@@ -639,7 +639,9 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
  *   - Close with coro_fd_close(): it wakes every coroutine waiting on the fd
  *     with -EBADF and makes the thread forget the fd.  A plain close() leaves
  *     the thread believing the fd is known: a new fd that reuses the number
- *     would not be made non-blocking and might never be reported ready.
+ *     would not be made non-blocking and might never be reported ready; call
+ *     coro_fd_forget() before (or right after) a close the library does not
+ *     make.
  *   - An fd is waited on by the coroutines of one thread at a time.
  *   - Writing to a socket never raises SIGPIPE (-EPIPE instead); writing to a
  *     pipe whose reader is gone does, as write(2) does, unless the program
@@ -709,6 +711,15 @@ CORO_API ssize_t coro_fd_writev(int fd, const struct iovec *iov, int iovcnt, int
  * -EBADF), forget the fd, and close it.  Returns 0, or -EBADF (fd not open),
  * or another negated errno of close(2) (the fd is closed all the same). */
 CORO_API int coro_fd_close(int fd);
+
+/* What coro_fd_close does but the close: wake every coroutine of this thread
+ * waiting on fd (-EBADF) and forget the fd (its registration with the
+ * backend included), for an fd that will be closed by other means (plain
+ * close(), fclose(), a library) or handed to code that expects it blocking
+ * (O_NONBLOCK stays set: clear it with fcntl if needed).  The fd need not be
+ * open: forgetting one closed by close() already repairs the thread's table.
+ * Returns 0, or -EBADF (fd < 0). */
+CORO_API int coro_fd_forget(int fd);
 
 /* Accept a connection on listening socket fd, as accept(2); addr and addrlen
  * may be NULL.  Returns the new socket (non-blocking, close-on-exec), or an

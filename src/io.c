@@ -409,17 +409,27 @@ ssize_t coro_fd_writev(int fd, const struct iovec *iov, int iovcnt, int64_t dead
   }
 }
 
+/* Wake fd's waiters with -EBADF and drop what the thread knows of it. */
+static void forget(coro__io *io, int fd) {
+  if (!io || (size_t)fd >= io->nfds) return;
+  coro__fd *f = &io->fds[fd];
+  if (f->flags & CORO__FD_HOOK) return; /* the library's own (offload's eventfd) */
+  wake_all(io, &f->readers, -EBADF);
+  wake_all(io, &f->writers, -EBADF);
+  if (io->backend && f->flags & CORO__FD_ARMED) io->backend->forget(io, fd, f);
+  f->flags = 0;
+}
+
+int coro_fd_forget(int fd) {
+  if (fd < 0) return -EBADF;
+  forget(coro__tls_get()->io, fd);
+  return 0;
+}
+
 int coro_fd_close(int fd) {
   coro__tls *t = coro__tls_get();
   if (fd < 0) return -EBADF;
-  coro__io *io = t->io;
-  if (io && (size_t)fd < io->nfds) {
-    coro__fd *f = &io->fds[fd];
-    wake_all(io, &f->readers, -EBADF);
-    wake_all(io, &f->writers, -EBADF);
-    if (io->backend && f->flags & CORO__FD_ARMED) io->backend->forget(io, fd, f);
-    f->flags = 0;
-  }
+  forget(t->io, fd);
   /* On Linux the fd is closed even when close reports EINTR: never retry. */
   if (close(fd) < 0 && errno != EINTR) return -errno;
   return 0;

@@ -324,3 +324,70 @@ TEST(busy_yielders_do_not_starve_io) {
   ASSERT_TRUE(busy_turns < BUSY_MAX);
   close_pipe();
 }
+
+/* --- coro_fd_forget ------------------------------------------------------------ */
+
+static void *time_out_reading(void *arg) {
+  (void)arg;
+  char c;
+  ASSERT_EQ(coro_fd_read(fds[0], &c, 1, coro_now() + 5 * MS), -ETIMEDOUT); /* arms fds[0] */
+  return NULL;
+}
+
+static void *read_x(void *arg) {
+  (void)arg;
+  char c = 0;
+  ASSERT_EQ(coro_fd_read(fds[0], &c, 1, -1), 1); /* parks: the new fd must be learnt */
+  ASSERT_EQ(c, 'x');
+  return NULL;
+}
+
+static void *write_x_after_yield(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sched_yield(), 0);
+  ASSERT_EQ(coro_fd_write(fds[1], "x", 1, -1), 1);
+  return NULL;
+}
+
+TEST(forget_repairs_a_plain_close) {
+  make_pipe();
+  int old0 = fds[0], old1 = fds[1];
+  go(time_out_reading, NULL);
+  ASSERT_EQ(coro_run(), 0);
+  /* Closed behind the library's back, then forgotten. */
+  ASSERT_EQ(close(fds[0]), 0);
+  ASSERT_EQ(close(fds[1]), 0);
+  ASSERT_EQ(coro_fd_forget(old0), 0);
+  ASSERT_EQ(coro_fd_forget(old1), 0);
+  make_pipe(); /* the same numbers, blocking again */
+  ASSERT_EQ(fds[0], old0);
+  ASSERT_EQ(fds[1], old1);
+  go(read_x, NULL);
+  go(write_x_after_yield, NULL);
+  ASSERT_EQ(coro_run(), 0);
+  close_pipe();
+}
+
+static void *forget_read_end(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sched_yield(), 0); /* the reader parks first */
+  ASSERT_EQ(coro_fd_forget(fds[0]), 0);
+  return NULL;
+}
+
+TEST(forget_wakes_waiters_with_ebadf_and_refuses_bad_fds) {
+  ASSERT_EQ(coro_fd_forget(-1), -EBADF);
+  ASSERT_EQ(coro_fd_forget(12345), 0); /* never seen: nothing to forget */
+  make_pipe();
+  read_rc = 0;
+  go(read_and_record, NULL);
+  go(forget_read_end, NULL);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(read_rc, -EBADF);
+  /* The fd is still open and usable: the library learns it again. */
+  ASSERT_EQ(coro_fd_write(fds[1], "y", 1, -1), 1);
+  char c = 0;
+  ASSERT_EQ(coro_fd_read(fds[0], &c, 1, -1), 1);
+  ASSERT_EQ(c, 'y');
+  close_pipe();
+}
