@@ -643,6 +643,11 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
  *     coro_fd_forget() before (or right after) a close the library does not
  *     make.
  *   - An fd is waited on by the coroutines of one thread at a time.
+ *   - fork(): the child's next I/O call gives the forking thread's state a
+ *     backend of its own (the parent's epoll set or io_uring ring is left to
+ *     the parent, whose registrations the child's closes do not touch) and
+ *     re-arms the fds its coroutines wait on.  Offload jobs run in the parent's
+ *     workers: a child's coroutine parked on one at the fork never wakes.
  *   - Writing to a socket never raises SIGPIPE (-EPIPE instead); writing to a
  *     pipe whose reader is gone does, as write(2) does, unless the program
  *     ignores SIGPIPE.

@@ -473,6 +473,9 @@ struct coro__io {
                                        coroutines waiting on the hook's fd: while
                                        non-zero the scheduler polls the backend */
   void (*hook)(coro__tls *t);      /* called when the CORO__FD_HOOK fd is ready */
+  int inherited;                   /* set in a fork's child: the backend (an epoll
+                                      set, a ring) is shared with the parent and
+                                      must be rebuilt before the next use */
 };
 
 /* The backend reports that fd is ready for `events` (CORO__IO_*): wake its waiters. */

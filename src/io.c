@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,17 @@ _Static_assert((int)CORO_READ == (int)CORO__IO_READ && (int)CORO_WRITE == (int)C
 
 /* --- the registry ------------------------------------------------------------ */
 
+/* A fork's child inherits the forking thread's I/O state, whose backend is
+ * an epoll set or a ring shared with the parent: events would go to whichever
+ * process asks first, and removing an fd from it would remove it for the
+ * parent too.  The child marks it and rebuilds it at its next use (fresh()). */
+static void atfork_child(void) {
+  coro__io *io = coro__tls_get()->io;
+  if (io && io->backend) io->inherited = 1;
+}
+
+static void install_atfork(void) { pthread_atfork(NULL, NULL, atfork_child); }
+
 /* This thread's I/O state, created at its first I/O call. */
 static int io_get(coro__tls *t, coro__io **out) {
   if (CORO__LIKELY(t->io != NULL)) {
@@ -63,6 +75,8 @@ static int io_get(coro__tls *t, coro__io **out) {
     int rc = coro__thread_setup(t);
     if (rc < 0) return rc;
   }
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, install_atfork);
   coro__io *io = coro__malloc(sizeof(*io));
   if (!io) return -ENOMEM;
   memset(io, 0, sizeof(*io));
@@ -186,10 +200,36 @@ static int choose(coro__io *io) {
   return 0;
 }
 
+/* In a fork's child: let go of the parent's backend (closing only our copy
+ * of its fd), forget every registration, start a backend of our own and arm
+ * the fds coroutines wait on again. */
+static void rebuild(coro__io *io) {
+  io->inherited = 0;
+  io->backend->fini(io);
+  io->backend = NULL;
+  for (size_t i = 0; i < io->nfds; i++) {
+    coro__fd *f = &io->fds[i];
+    f->flags &= ~(unsigned)CORO__FD_ARMED;
+    f->bk_pending = 0;
+    f->bk_seq++;
+  }
+  if (choose(io) < 0) return; /* the next wait tries again */
+  for (size_t i = 0; i < io->nfds; i++) {
+    coro__fd *f = &io->fds[i];
+    unsigned ev = (f->readers.head ? CORO__IO_READ : 0u) | (f->writers.head ? CORO__IO_WRITE : 0u);
+    if (ev) io->backend->arm(io, (int)i, f, ev);
+  }
+}
+
+static inline void fresh(coro__io *io) {
+  if (CORO__UNLIKELY(io->inherited)) rebuild(io);
+}
+
 const char *coro_io_backend(void) {
   coro__tls *t = coro__tls_get();
   coro__io *io = NULL;
   if (io_get(t, &io) < 0) return NULL;
+  fresh(io);
   if (!io->backend && choose(io) < 0) return NULL;
   return io->backend->name;
 }
@@ -227,6 +267,7 @@ static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
    * without arming anything. */
   if (deadline == 0 || !t->sched.running) return coro__park(t, deadline, what, NULL);
   coro__io *io = t->io;
+  fresh(io);
   if (CORO__UNLIKELY(!io->backend)) {
     int rc = choose(io);
     if (rc < 0) return rc;
@@ -267,6 +308,7 @@ int coro__io_hook(coro__tls *t, int fd, void (*hook)(coro__tls *t)) {
 
 int coro__io_hook_arm(coro__tls *t, int fd) {
   coro__io *io = t->io;
+  fresh(io);
   if (CORO__UNLIKELY(!io->backend)) {
     int rc = choose(io);
     if (rc < 0) return rc;
@@ -277,6 +319,7 @@ int coro__io_hook_arm(coro__tls *t, int fd) {
 void coro__io_unhook(coro__tls *t, int fd) {
   coro__io *io = t->io;
   if (!io || fd < 0 || (size_t)fd >= io->nfds) return;
+  fresh(io);
   coro__fd *f = &io->fds[fd];
   if (io->backend && f->flags & CORO__FD_ARMED) io->backend->forget(io, fd, f);
   f->flags = 0;
@@ -286,6 +329,8 @@ void coro__io_unhook(coro__tls *t, int fd) {
 int coro__io_poll(coro__tls *t, int64_t deadline) {
   coro__io *io = t->io;
   if (CORO__LIKELY(!io || !io->nwaiting)) return 0;
+  fresh(io);
+  if (CORO__UNLIKELY(!io->backend)) return 0; /* a rebuild that failed: nothing armed */
   /* An error (EINTR, or ENOMEM in the kernel) is a wake-up with nothing
    * ready: the scheduler's loop comes back here. */
   io->backend->poll(io, deadline);
@@ -295,6 +340,7 @@ int coro__io_poll(coro__tls *t, int64_t deadline) {
 void coro__io_fini(coro__tls *t) {
   coro__io *io = t->io;
   if (!io) return;
+  /* An inherited backend's fini closes only this process's copies: fine. */
   if (io->backend) io->backend->fini(io);
   coro__free(io->fds);
   coro__free(io);
@@ -412,6 +458,7 @@ ssize_t coro_fd_writev(int fd, const struct iovec *iov, int iovcnt, int64_t dead
 /* Wake fd's waiters with -EBADF and drop what the thread knows of it. */
 static void forget(coro__io *io, int fd) {
   if (!io || (size_t)fd >= io->nfds) return;
+  fresh(io);
   coro__fd *f = &io->fds[fd];
   if (f->flags & CORO__FD_HOOK) return; /* the library's own (offload's eventfd) */
   wake_all(io, &f->readers, -EBADF);

@@ -55,6 +55,7 @@ struct coro__offload_port {
   job *done;     /* finished jobs not yet reaped (pool.mu) */
   size_t refs;   /* 1 for the thread while it lives + 1 per job naming it (pool.mu) */
   size_t parked; /* coroutines of the thread parked on a job (thread only) */
+  int inherited; /* a fork's child's copy: its eventfd is shared with the parent */
 };
 
 struct job {
@@ -176,6 +177,10 @@ static int max_threads(void) {
 static void atfork_prepare(void) { pthread_mutex_lock(&pool.mu); }
 static void atfork_parent(void) { pthread_mutex_unlock(&pool.mu); }
 static void atfork_child(void) {
+  /* The forking thread's port: its eventfd is the parent's too (the parent
+   * could consume the child's wake-ups); port_get replaces it. */
+  coro__offload_port *p = coro__tls_get()->offload;
+  if (p) p->inherited = 1;
   pthread_mutex_init(&pool.mu, NULL);
   pthread_cond_init(&pool.work, NULL);
   pool.head = pool.tail = NULL;
@@ -235,6 +240,14 @@ static void reap(coro__tls *t) {
 }
 
 static int port_get(coro__tls *t, coro__offload_port **out) {
+  if (t->offload && t->offload->inherited) {
+    /* In a fork's child: the jobs the old port waits for run in the parent;
+     * its memory is the child's copy, left to the child's exit. */
+    coro__offload_port *old = t->offload;
+    coro__io_unhook(t, old->efd);
+    close(old->efd);
+    t->offload = NULL;
+  }
   if (t->offload) {
     *out = t->offload;
     return 0;

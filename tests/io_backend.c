@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "coro.h"
@@ -190,4 +191,63 @@ TEST(backend_without_memory_is_null) {
   ASSERT_PTR_EQ(name, NULL);
   ASSERT_STR_EQ(coro_io_backend(), "epoll"); /* nothing was half made */
   pipe_round_trip();
+}
+
+/* --- fork ------------------------------------------------------------------------- */
+
+static int pfd[2]; /* the parent's pipe, registered with its backend before the fork */
+
+static void *time_out_on_parent_pipe(void *arg) {
+  (void)arg;
+  char c;
+  ASSERT_EQ(coro_fd_read(pfd[0], &c, 1, coro_now() + 5 * INT64_C(1000000)), -ETIMEDOUT);
+  return NULL;
+}
+
+static void *read_parent_pipe(void *arg) {
+  (void)arg;
+  char c = 0;
+  /* Long enough for any machine; a lost registration shows as -ETIMEDOUT. */
+  ASSERT_EQ(coro_fd_read(pfd[0], &c, 1, coro_now() + 20 * INT64_C(1000000000)), 1);
+  ASSERT_EQ(c, 'p');
+  return NULL;
+}
+
+static void *write_parent_pipe(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sched_yield(), 0); /* the reader parks first */
+  ASSERT_EQ(coro_fd_write(pfd[1], "p", 1, -1), 1);
+  return NULL;
+}
+
+/* The child of a fork shares the parent's epoll set or ring until it rebuilds
+ * its own: closing an inherited fd there must not unregister it for the
+ * parent, and the child's own waits must work (a ring refuses a second
+ * process: SINGLE_ISSUER). */
+TEST(a_forked_child_gets_a_backend_of_its_own) {
+  ASSERT_EQ(pipe2(pfd, O_CLOEXEC), 0);
+  ASSERT_EQ(coro_spawn(NULL, time_out_on_parent_pipe, NULL, NULL), 0);
+  ASSERT_EQ(coro_run(), 0); /* pfd[0] is registered now */
+  const char *name = coro_io_backend();
+  ASSERT_TRUE(name != NULL);
+  fflush(NULL);
+  pid_t pid = fork();
+  ASSERT_TRUE(pid >= 0);
+  if (pid == 0) {
+    ASSERT_EQ(coro_fd_close(pfd[0]), 0);
+    ASSERT_EQ(coro_fd_close(pfd[1]), 0);
+    ASSERT_STR_EQ(coro_io_backend(), name);
+    pipe_round_trip(); /* parks in the child's own backend */
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  /* The parent's registration of pfd[0] survived the child's close. */
+  ASSERT_EQ(coro_spawn(NULL, read_parent_pipe, NULL, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, write_parent_pipe, NULL, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(coro_fd_close(pfd[0]), 0);
+  ASSERT_EQ(coro_fd_close(pfd[1]), 0);
 }
