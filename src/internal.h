@@ -516,6 +516,7 @@ enum coro__fault_site {
   CORO__FAULT_MALLOC,   /* coro__malloc */
   CORO__FAULT_URING,    /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
   CORO__FAULT_THREAD,   /* pthread_create of the offload pool (offload.c) */
+  CORO__FAULT_FORK,     /* coro__fork */
   CORO__FAULT_NSITES
 };
 
@@ -539,6 +540,8 @@ void coro__free(void *p);
 /* Blocks coro__malloc() handed out and coro__free() has not taken back, in
  * the whole process.  For tests: a thread's exit must bring it back down. */
 long coro__live_allocs(void);
+/* fork(2): the child's pid, 0 in the child, or a negated errno. */
+int coro__fork(void);
 
 /* Test hook: force a guard mode (CORO_GUARD_*) before the first coroutine of
  * the process; 0 restores automatic choice.  Also CORO_STACK_GUARD in the

@@ -1,7 +1,7 @@
 /*
  * sys.c - the system calls and allocations libcoro makes, behind wrappers.
  *
- * Every mmap, munmap, mprotect, madvise and malloc of the library goes through
+ * Every mmap, munmap, mprotect, madvise, malloc and fork of the library goes through
  * here so that a test can make any of them fail on demand (fault injection,
  * as neco does) and check that the caller returns a clear error and leaks
  * nothing.  Disarmed, a wrapper costs one predictable branch.
@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -20,8 +21,8 @@ static struct {
   int armed;                      /* any site armed: the fast-path check */
   long after[CORO__FAULT_NSITES]; /* successes left before failing; -1 = disarmed */
   int err[CORO__FAULT_NSITES];    /* errno to fail with */
-} faults = {0, {-1, -1, -1, -1, -1, -1}, {0}};
-_Static_assert(CORO__FAULT_NSITES == 6, "one -1 per site above");
+} faults = {0, {-1, -1, -1, -1, -1, -1, -1}, {0}};
+_Static_assert(CORO__FAULT_NSITES == 7, "one -1 per site above");
 
 void coro__fault_arm(int site, long after, int err) {
   if (site < 0 || site >= CORO__FAULT_NSITES) return;
@@ -95,3 +96,10 @@ void coro__free(void *p) {
 }
 
 long coro__live_allocs(void) { return atomic_load_explicit(&live_allocs, memory_order_relaxed); }
+
+int coro__fork(void) {
+  int e = coro__fault_injected(CORO__FAULT_FORK);
+  if (e) return -e;
+  pid_t pid = fork();
+  return pid < 0 ? -errno : (int)pid;
+}
