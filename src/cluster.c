@@ -4,7 +4,7 @@
  *
  *     parent (coro_cluster_run: poll over a signalfd and readiness pipes)
  *       | fork, before any scheduler: no child inherits scheduler state
- *       +-- worker 0: coro_run { main: worker_main(arg), watch: signalfd,
+ *       +-- worker 0: coro_run { main: worker_main(arg), watch: coro_signal_wait,
  *       +-- worker 1:            supervise: readiness byte, then join main }
  *       ...
  *
@@ -43,13 +43,12 @@
  * one thread and the worker runs its scheduler on that thread). */
 static struct {
   int index;       /* 0..n-1 in a worker, -1 elsewhere */
-  int sigfd;       /* signalfd for SIGTERM and SIGINT */
   int ready_fd;    /* write end of the readiness pipe, -1 once used */
   int stopping;    /* the stop has come */
   coro_chan *stop; /* closed at the stop: coro_cluster_wait_stop receives on it */
   coro *main;      /* worker_main's micro-thread */
-  coro *watcher;   /* waits on sigfd */
-} self = {-1, -1, -1, 0, NULL, NULL, NULL};
+  coro *watcher;   /* waits for SIGTERM or SIGINT */
+} self = {-1, -1, 0, NULL, NULL, NULL};
 
 int coro_cluster_index(void) { return self.index >= 0 ? self.index : -ESRCH; }
 
@@ -63,20 +62,19 @@ int coro_cluster_wait_stop(int64_t deadline) {
   return rc == -EPIPE ? 0 : rc;
 }
 
-/* Waits for SIGTERM or SIGINT; ends at the stop, or cancelled when main ends. */
+/* Waits for SIGTERM or SIGINT (blocked since the fork, so one sent early is
+ * pending, not lost); ends at the stop, or cancelled when main ends. */
 static void *watch(void *arg) {
   (void)arg;
-  for (;;) {
-    int rc = coro_wait_fd(self.sigfd, CORO_READ, -1);
-    if (rc < 0) return coro_fail(rc);
-    struct signalfd_siginfo si;
-    ssize_t n = read(self.sigfd, &si, sizeof(si));
-    if (n == (ssize_t)sizeof(si) && (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)) {
-      self.stopping = 1;
-      coro_chan_close(self.stop);
-      return NULL;
-    }
-  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int rc = coro_signal_wait(&set, -1);
+  if (rc < 0) return coro_fail(rc);
+  self.stopping = 1;
+  coro_chan_close(self.stop);
+  return NULL;
 }
 
 /* Reports readiness once main has run up to its first wait, then waits for
@@ -99,12 +97,6 @@ static int worker(int index, int ready_fd, const coro_cluster_opts *o, coro_fn f
   self.index = index;
   self.ready_fd = ready_fd;
   if (o->worker_init && o->worker_init(index, arg) < 0) return 1;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  self.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (self.sigfd < 0) return 1;
   if (coro_chan_create(&self.stop, 1, 0) < 0) return 1;
   if (coro_spawn(&self.watcher, watch, NULL, NULL) < 0) return 1;
   if (coro_spawn(&self.main, fn, arg, NULL) < 0) return 1;
