@@ -1063,7 +1063,9 @@ CORO_API int coro_pool_create(coro_pool **out, int nworkers, coro_pool_handler h
  * bytes with a NUL after the response, never NULL: free() it) and its length
  * in *resp_len; or the handler's negative code; or:
  *   -ECHILD     the worker died while handling the item (a new worker replaces
- *               it; with CORO_POOL_RETRY: it died twice, on two workers);
+ *               it; with CORO_POOL_RETRY: it died twice, on two workers).  An
+ *               item refused whole by a worker found dead (killed while idle)
+ *               goes to its replacement instead, once, without the option;
  *   -ETIMEDOUT, -ECANCELED  the deadline passed or the caller was cancelled:
  *               if a worker had the item, it is killed and replaced (its
  *               response would come out of step);

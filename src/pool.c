@@ -252,16 +252,19 @@ static int recv_all(int fd, void *buf, size_t len, int64_t deadline) {
 
 /* One attempt of the item on worker i.  Returns 0 or the handler's code
  * (the worker is fine), or -ECHILD (it died), or the caller's error
- * (-ETIMEDOUT, -ECANCELED, -ENOMEM): in those two cases the worker must be
- * replaced. */
+ * (-ETIMEDOUT, -ECANCELED, -ENOMEM): in those two cases *broken is set, the
+ * worker must be replaced.  *unsent: it had died before the item's first
+ * byte could be written (killed while idle): the item never reached it. */
 static int attempt(coro_pool *p, int i, const void *req, size_t len, void **resp, size_t *resp_len,
-                   int64_t deadline, int *broken) {
+                   int64_t deadline, int *broken, int *unsent) {
   int fd = p->w[i].fd;
   unsigned char h[HDR];
   put32(h, (uint32_t)len);
   put32(h + 4, 0);
   *broken = 1;
-  int rc = coro_fd_write_all(fd, h, HDR, NULL, deadline);
+  size_t put = 0;
+  int rc = coro_fd_write_all(fd, h, HDR, &put, deadline);
+  *unsent = put == 0 && (rc == -EPIPE || rc == -ECONNRESET);
   if (rc == 0 && len) rc = coro_fd_write_all(fd, req, len, NULL, deadline);
   if (rc == 0) rc = recv_all(fd, h, HDR, deadline);
   if (rc == -EPIPE || rc == -ECONNRESET) return -ECHILD;
@@ -297,7 +300,7 @@ int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **resp, siz
   if (len > p->opts.max_item) return -EMSGSIZE;
   if (!t->sched.running || !t->current || t->current == t->sched.host) return -EDEADLK;
   p->inflight++;
-  int rc, tries = p->opts.flags & CORO_POOL_RETRY ? 2 : 1;
+  int rc, tries = p->opts.flags & CORO_POOL_RETRY ? 2 : 1, resent = 0;
   for (;;) {
     rc = coro_sem_acquire(p->sem, deadline);
     if (rc < 0) break;
@@ -307,12 +310,14 @@ int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **resp, siz
       coro_sem_release(p->sem);
       break;
     }
-    int broken;
-    rc = attempt(p, i, req, len, resp, resp_len, deadline, &broken);
+    int broken, unsent;
+    rc = attempt(p, i, req, len, resp, resp_len, deadline, &broken, &unsent);
     if (broken) {
       stop_hard(p, i);
       int err = start(p, i); /* on failure the next taker of slot i tries again */
-      if (rc == -ECHILD && --tries > 0 && err == 0) {
+      /* An item that never reached a worker (it died idle) goes to the next
+       * one, once, whatever the retry option: nothing of it ran. */
+      if (rc == -ECHILD && err == 0 && ((unsent && !resent++) || --tries > 0)) {
         p->idle[p->nidle++] = i;
         coro_sem_release(p->sem);
         continue;

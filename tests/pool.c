@@ -394,6 +394,35 @@ TEST(fork_failing_at_a_replacement_is_reported_then_heals) {
   assert_no_children();
 }
 
+static void *idle_kill_body(void *arg) {
+  ctx *c = arg;
+  void *resp;
+  size_t n;
+  ASSERT_EQ(coro_pool_submit(c->p, "pid", 3, &resp, &n, -1), 0);
+  int pid = atoi(resp);
+  free(resp);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  /* Wait until every thread of it has exited (its socket is closed), without
+   * reaping it (the pool does).  Before that, an item written into its
+   * socket could be lost with it: -ECHILD, as for any death mid-item. */
+  siginfo_t si;
+  ASSERT_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+  /* The item never reached the dead worker: it runs on its replacement. */
+  expect(c->p, "abc", 0, "cba", coro_now() + HOUR);
+  ASSERT_EQ(coro_pool_submit(c->p, "pid", 3, &resp, &n, -1), 0);
+  ASSERT_NE(atoi(resp), pid);
+  free(resp);
+  return NULL;
+}
+
+TEST(worker_killed_while_idle_is_replaced_and_the_next_item_runs) {
+  ctx c;
+  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
+  run_in_thread(idle_kill_body, &c);
+  ASSERT_EQ(coro_pool_destroy(c.p), 0);
+  assert_no_children();
+}
+
 /* --- bad input ------------------------------------------------------------------------ */
 
 static void *busy_body(void *arg) {
