@@ -911,11 +911,14 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  *     runner turns into a stop that user code sees (coro_cluster_stopping,
  *     coro_cluster_wait_stop): stop accepting, finish what is in flight, let
  *     main return.  Workers still running drain_ns after the stop are
- *     SIGKILLed.  coro_cluster_run returns once every worker has exited;
+ *     SIGKILLed (at once after a second SIGTERM or SIGINT).
+ *     coro_cluster_run returns once every worker has exited;
  *   - SIGHUP: a rolling restart, one worker at a time: its replacement is
  *     started and, once ready (its main coroutine has run up to its first
  *     wait), the old worker is stopped as above; the service never has zero
- *     workers;
+ *     workers (a replacement that dies before it is ready is restarted with
+ *     the backoff while the old worker keeps serving; one that never gets
+ *     ready holds the roll there: the old one is never stopped for it);
  *   - workers never outlive the parent (PR_SET_PDEATHSIG(SIGKILL), and a
  *     worker whose parent died while it was being forked exits at once);
  *   - every start, readiness, exit (status or signal), restart delay, fork
@@ -1082,6 +1085,7 @@ CORO_API int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **
 
 /* Stop the workers (their sockets are closed: each exits after its current
  * item; one still alive 5 s later is SIGKILLed), reap them, and free the pool.
+ * The thread waits (not parks) while they exit: they are idle, it is short.
  * Returns 0, or -EINVAL (p not a live pool), -EPERM (another thread's pool),
  * -EBUSY (items are in flight or waiting: nothing changes). */
 CORO_API int coro_pool_destroy(coro_pool *p);

@@ -348,8 +348,10 @@ static void readiness(run *r, proc *p, int64_t now) {
 
 /* A stop: every process drains, then is killed. */
 static void stop_all(run *r, int signo, int64_t now) {
-  if (r->stopping) {
-    say(r, "%s again: already stopping", strsignal(signo));
+  if (r->stopping) { /* the operator insists: no more waiting */
+    say(r, "%s again: killing the %zu workers left now", strsignal(signo), live(r));
+    for (size_t j = 0; j < r->nprocs; j++)
+      if (r->procs[j].pid) r->procs[j].kill_at = now;
     return;
   }
   r->stopping = 1;

@@ -425,6 +425,36 @@ TEST(drain_deadline_sigkills_stragglers) {
   coro_fd_close(listen_fd);
 }
 
+/* A second SIGTERM does not wait for the drain deadline. */
+static void *insist(void *arg) {
+  load *l = arg;
+  client *c = &l->c[0];
+  *c = (client){l->port, 3600 * 1000L, -1, 0, 0, 0, 0};
+  ASSERT_EQ(coro_spawn(NULL, client_run, c, NULL), 0);
+  while (!c->acked && !c->finished) coro_sleep(coro_now() + MS);
+  ASSERT_TRUE(c->acked);
+  ASSERT_EQ(kill(l->parent, SIGTERM), 0);
+  wait_log("stopping 1 workers", 1);
+  ASSERT_EQ(kill(l->parent, SIGTERM), 0);
+  while (!c->finished) coro_sleep(coro_now() + 5 * MS);
+  ASSERT_TRUE(c->rc < 0);
+  return NULL;
+}
+
+TEST(second_sigterm_kills_at_once) {
+  log_open();
+  load l = {listen_port(), 0, {{0}}, 0};
+  coro_cluster_opts o = opts_for(1); /* drain deadline: LONG */
+  l.parent = start_cluster(&o, server_main);
+  wait_log(" ready", 1);
+  ASSERT_EQ(coro_spawn(NULL, insist, &l, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(wait_exit(l.parent), 0);
+  ASSERT_EQ(log_count("Terminated again: killing the 1 workers left now"), 1);
+  ASSERT_EQ(log_count("killed by signal 9"), 1);
+  coro_fd_close(listen_fd);
+}
+
 TEST(worker_crashing_at_start_backs_off_and_parent_stays_responsive) {
   log_open();
   coro_cluster_opts o = opts_for(2);
