@@ -932,6 +932,9 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * Signals: the parent blocks SIGTERM, SIGINT, SIGHUP and SIGCHLD in the
  * calling thread while it runs (other threads of the process should block
  * them too); only processes it forked are reaped (waitpid on their pids).
+ * SIGCHLD's action is set to the default while it runs (an ignored SIGCHLD
+ * would let the kernel reap the workers before their status is read) and
+ * restored after, and in each worker.
  * In a worker SIGTERM, SIGINT and SIGHUP stay blocked: SIGTERM or SIGINT
  * (the parent's, or one sent to the worker directly) starts the stop.
  * A worker leaves with _exit() after flushing stdio: the parent's atexit
@@ -978,8 +981,8 @@ CORO_API int coro_cluster_opts_init(coro_cluster_opts *o);
  * negative times, backoff_max_ns < backoff_min_ns, backoff_min_ns 0,
  * log_fd < -1), -EBADF (a listen fd is not open), -EBUSY (the calling thread
  * runs a scheduler or has live coroutines: the workers would inherit them),
- * -EPERM (called inside a cluster worker), and the negated errno of
- * pthread_sigmask, signalfd or a pipe.  A failed fork is not an error: it is
+ * -EPERM (called inside a cluster worker), -ENOMEM, and the negated errno
+ * of sigaction, pthread_sigmask or signalfd (-EMFILE).  A failed fork is not an error: it is
  * logged and retried with backoff. */
 CORO_API int coro_cluster_run(const coro_cluster_opts *o, coro_fn worker_main, void *arg);
 

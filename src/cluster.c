@@ -142,6 +142,8 @@ typedef struct run {
   size_t nprocs;              /* entries in procs */
   int sigfd;                  /* signalfd: TERM, INT, HUP, CHLD */
   sigset_t oldmask;           /* the caller's mask, restored at return */
+  struct sigaction oldchld;   /* the caller's SIGCHLD action, restored at return
+                                 and in the workers */
   pid_t self;                 /* the parent's pid */
   int stopping;               /* SIGTERM/SIGINT received */
   int rolling;                /* a rolling restart runs: roll is the slot it is at */
@@ -209,6 +211,7 @@ __attribute__((noreturn)) static void child(run *r, int i, int ready_fd) {
     if (r->procs[j].pid && r->procs[j].ready_fd >= 0) close(r->procs[j].ready_fd);
   /* The parent's I/O state (an epoll instance, shared after fork) is not ours. */
   coro__io_fini(coro__tls_get());
+  sigaction(SIGCHLD, &r->oldchld, NULL);
   sigset_t m = r->oldmask;
   sigaddset(&m, SIGTERM);
   sigaddset(&m, SIGINT);
@@ -512,7 +515,16 @@ int coro_cluster_run(const coro_cluster_opts *o, coro_fn worker_main, void *arg)
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   sigaddset(&set, SIGCHLD);
-  if ((rc = -pthread_sigmask(SIG_BLOCK, &set, &r.oldmask)) < 0) goto out_free;
+  /* SIGCHLD ignored would reap the workers behind our back (no status). */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  if (sigaction(SIGCHLD, &dfl, &r.oldchld) < 0) {
+    rc = -errno;
+    goto out_free;
+  }
+  if ((rc = -pthread_sigmask(SIG_BLOCK, &set, &r.oldmask)) < 0) goto out_chld;
   r.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (r.sigfd < 0) {
     rc = -errno;
@@ -529,6 +541,8 @@ int coro_cluster_run(const coro_cluster_opts *o, coro_fn worker_main, void *arg)
   close(r.sigfd);
 out_mask:
   pthread_sigmask(SIG_SETMASK, &r.oldmask, NULL);
+out_chld:
+  sigaction(SIGCHLD, &r.oldchld, NULL);
 out_free:
   coro__free(r.slots);
   coro__free(r.procs);

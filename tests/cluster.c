@@ -95,6 +95,16 @@ static int reuseport_init(int index, void *arg) {
   return listen_fd < 0 ? listen_fd : 0;
 }
 
+/* Slow to start: a rolling restart has a window where the old worker must
+ * still serve. */
+static int slow_init(int index, void *arg) {
+  (void)index;
+  (void)arg;
+  struct timespec ts = {0, 200 * 1000000L};
+  nanosleep(&ts, NULL);
+  return 0;
+}
+
 static void *crash_main(void *arg) {
   (void)arg;
   _exit(3);
@@ -532,6 +542,87 @@ TEST(sighup_rolls_one_worker_at_a_time_never_zero) {
   ASSERT_EQ(kill(r.parent, SIGTERM), 0);
   ASSERT_EQ(wait_exit(r.parent), 0);
   coro_fd_close(listen_fd);
+}
+
+/* Replays the log: the pids ready and not yet told to stop.  Returns the
+ * fewest there were between the first "ready" and the "rolling restart
+ * done" line. */
+static int fewest_serving_during_roll(void) {
+  int serving[16], n = 0, fewest = 1 << 20, rolling = 0;
+  const char *s = log_text();
+  for (const char *line = s; *line;) {
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%.*s", (int)(len < 511 ? len : 511), line);
+    int idx, pid, newpid;
+    const char *w = strstr(buf, "worker ");
+    if (strstr(buf, "SIGHUP")) rolling = 1;
+    if (w && sscanf(w, "worker %d pid %d replaced by pid %d", &idx, &pid, &newpid) == 3) {
+      for (int i = 0; i < n; i++)
+        if (serving[i] == pid) serving[i] = serving[--n];
+    } else if (w && strstr(buf, " ready") && sscanf(w, "worker %d pid %d", &idx, &pid) == 2 &&
+               n < 16) {
+      serving[n++] = pid;
+    }
+    if (rolling && n < fewest) fewest = n;
+    if (strstr(buf, "rolling restart done")) break;
+    line = nl ? nl + 1 : line + len;
+  }
+  return fewest;
+}
+
+static void *roll_one_client(void *arg) {
+  roll *r = arg;
+  int hup_sent = 0;
+  while (!log_count("rolling restart done")) {
+    client c = {r->port, 0, -1, 0, 0, 0, 0};
+    client_run(&c);
+    if (c.rc == 0)
+      r->ok++;
+    else
+      r->failed++;
+    if (r->ok == 5 && !hup_sent) {
+      ASSERT_EQ(kill(r->parent, SIGHUP), 0);
+      hup_sent = 1;
+    }
+  }
+  return NULL;
+}
+
+TEST(sighup_with_one_slow_worker_keeps_it_serving_until_the_new_one_is_ready) {
+  log_open();
+  roll r = {listen_port(), 0, {0, 0}, 0, 0};
+  coro_cluster_opts o = opts_for(1);
+  o.worker_init = slow_init;
+  r.parent = start_cluster(&o, server_main);
+  wait_log(" ready", 1);
+  ASSERT_EQ(coro_spawn(NULL, roll_one_client, &r, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(r.failed, 0);
+  ASSERT_EQ(fewest_serving_during_roll(), 1); /* never zero */
+  ASSERT_EQ(kill(r.parent, SIGTERM), 0);
+  ASSERT_EQ(wait_exit(r.parent), 0);
+  coro_fd_close(listen_fd);
+}
+
+TEST(ignored_sigchld_does_not_hide_exit_statuses) {
+  log_open();
+  coro_cluster_opts o = opts_for(1);
+  o.healthy_ns = LONG;
+  pid_t parent = fork();
+  ASSERT_TRUE(parent >= 0);
+  if (parent == 0) {
+    signal(SIGCHLD, SIG_IGN);
+    int rc = coro_cluster_run(&o, crash_main, NULL);
+    struct sigaction now;
+    sigaction(SIGCHLD, NULL, &now);
+    _exit(rc == 0 && now.sa_handler == SIG_IGN ? 0 : 100); /* restored */
+  }
+  wait_log("exited with status 3", 2);
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  ASSERT_EQ(wait_exit(parent), 0);
+  ASSERT_EQ(log_count("vanished"), 0);
 }
 
 /* Gone: no such process, or a zombie waiting for its reaper. */

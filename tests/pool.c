@@ -152,6 +152,42 @@ TEST(many_submitters_share_the_workers) {
   assert_no_children();
 }
 
+/* One worker, three submitters in a loop: they take turns (FIFO), none
+ * gets the worker twice in a row while another waits. */
+typedef struct turn {
+  coro_pool *p;
+  int id;
+  int *seq; /* shared: completion order */
+  int *nseq;
+} turn;
+
+static void *taker(void *arg) {
+  turn *t = arg;
+  for (int k = 0; k < 10; k++) {
+    void *resp;
+    size_t n;
+    ASSERT_EQ(coro_pool_submit(t->p, "x", 1, &resp, &n, coro_now() + HOUR), 0);
+    free(resp);
+    t->seq[(*t->nseq)++] = t->id;
+  }
+  return NULL;
+}
+
+TEST(submitters_take_turns_fairly) {
+  coro_pool *p;
+  ASSERT_EQ(coro_pool_create(&p, 1, handler, NULL), 0);
+  int seq[30], nseq = 0;
+  turn t[3];
+  for (int i = 0; i < 3; i++) {
+    t[i] = (turn){p, i, seq, &nseq};
+    ASSERT_EQ(coro_spawn(NULL, taker, &t[i], NULL), 0);
+  }
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(nseq, 30);
+  for (int k = 0; k + 1 < 28; k++) ASSERT_NE(seq[k], seq[k + 1]);
+  ASSERT_EQ(coro_pool_destroy(p), 0);
+}
+
 /* --- one-shot bodies run in a micro-thread ------------------------------------------ */
 
 typedef struct ctx {
