@@ -79,7 +79,14 @@ static void *server_main(void *arg) {
   if (coro_group_create(&s.conns, 0) < 0) return coro_fail(-ENOMEM);
   coro *a;
   if (coro_spawn(&a, acceptor, &s, NULL) < 0) return coro_fail(-ENOMEM);
-  coro_cluster_wait_stop(-1);
+  /* Checked here, reported by the exit status ("exited with status 0"). */
+  int idx = coro_cluster_index();
+  if (idx < 0 || idx >= CORO_CLUSTER_MAX || coro_cluster_stopping() != 0 ||
+      coro_cluster_wait_stop(0) != -ETIMEDOUT)
+    return coro_fail(-EPROTO);
+  if (coro_cluster_wait_stop(-1) != 0 || coro_cluster_stopping() != 1 ||
+      coro_cluster_wait_stop(0) != 0)
+    return coro_fail(-EPROTO);
   coro_cancel(a);
   coro_join(a, NULL, -1);
   coro_destroy(a);
