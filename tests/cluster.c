@@ -112,6 +112,13 @@ static int slow_init(int index, void *arg) {
   return 0;
 }
 
+/* Lives 100 ms, then fails (exit status 1). */
+static void *short_lived_main(void *arg) {
+  (void)arg;
+  coro_sleep(coro_now() + 100 * MS);
+  return coro_fail(-EIO);
+}
+
 static void *crash_main(void *arg) {
   (void)arg;
   _exit(3);
@@ -494,6 +501,20 @@ TEST(worker_crashing_at_start_backs_off_and_parent_stays_responsive) {
   ASSERT_EQ(kill(parent, SIGTERM), 0);
   ASSERT_EQ(wait_exit(parent), 0);
   ASSERT_EQ(log_count("all workers exited"), 1);
+}
+
+TEST(a_worker_that_lived_long_enough_resets_the_backoff) {
+  log_open();
+  coro_cluster_opts o = opts_for(1);
+  o.healthy_ns = 20 * MS;  /* 100 ms is "long enough" */
+  o.backoff_min_ns = LONG; /* a fast failure would stall the test */
+  o.backoff_max_ns = LONG;
+  pid_t parent = start_cluster(&o, short_lived_main);
+  wait_log("exited with status 1", 3);
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  ASSERT_EQ(wait_exit(parent), 0);
+  ASSERT_TRUE(log_count("; restart now") >= 3);
+  ASSERT_EQ(log_count("fast failures"), 0);
 }
 
 typedef struct roll {

@@ -459,6 +459,57 @@ TEST(worker_killed_while_idle_is_replaced_and_the_next_item_runs) {
   assert_no_children();
 }
 
+/* The pool's process SIGKILLed: its workers die with it (PDEATHSIG). */
+static int pids_pipe[2];
+static void *ask_pids(void *arg) {
+  coro_pool *p = arg;
+  void *resp;
+  size_t n;
+  ASSERT_EQ(coro_pool_submit(p, "pid", 3, &resp, &n, -1), 0);
+  int pid = atoi(resp);
+  free(resp);
+  ASSERT_EQ(write(pids_pipe[1], &pid, sizeof(pid)), (ssize_t)sizeof(pid));
+  coro_sleep(coro_now() + HOUR); /* until the test kills us; the worker waits, idle */
+  return NULL;
+}
+
+static int proc_gone(int pid) {
+  if (kill(pid, 0) < 0) return errno == ESRCH;
+  char path[64], buf[256];
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  FILE *f = fopen(path, "re");
+  if (!f) return 1;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *q = strrchr(buf, ')');
+  return !q || q[2] == 'Z' || q[2] == 'X';
+}
+
+TEST(pool_workers_die_with_their_parent) {
+  ASSERT_EQ(pipe(pids_pipe), 0);
+  pid_t owner = fork();
+  ASSERT_TRUE(owner >= 0);
+  if (owner == 0) {
+    coro_pool *p;
+    if (coro_pool_create(&p, 1, handler, NULL) < 0) _exit(1);
+    coro_spawn(NULL, ask_pids, p, NULL);
+    coro_run();
+    _exit(0);
+  }
+  int pid;
+  ASSERT_EQ(read(pids_pipe[0], &pid, sizeof(pid)), (ssize_t)sizeof(pid));
+  ASSERT_TRUE(!proc_gone(pid));
+  ASSERT_EQ(kill(owner, SIGKILL), 0);
+  ASSERT_EQ(waitpid(owner, NULL, 0), owner);
+  int64_t end = coro_now() + HOUR;
+  while (!proc_gone(pid) && coro_now() < end) {
+    struct timespec ts = {0, 5000000};
+    nanosleep(&ts, NULL);
+  }
+  ASSERT_TRUE(proc_gone(pid));
+}
+
 /* --- bad input ------------------------------------------------------------------------ */
 
 static void *busy_body(void *arg) {
