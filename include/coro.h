@@ -936,7 +936,12 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * would let the kernel reap the workers before their status is read) and
  * restored after, and in each worker.
  * In a worker SIGTERM, SIGINT and SIGHUP stay blocked: SIGTERM or SIGINT
- * (the parent's, or one sent to the worker directly) starts the stop.
+ * (the parent's, or one sent to the worker directly) starts the stop.  The
+ * runner takes it with coro_signal_wait() and sends it to the worker again,
+ * so a worker's own code that waits for it with coro_signal_wait() (a server
+ * written to run alone too) sees it as well.  (If that code takes the signal
+ * first, the runner does not see it: coro_cluster_stopping() stays 0, which
+ * only matters to code that mixes both ways.)
  * A worker leaves with _exit() after flushing stdio: the parent's atexit
  * handlers never run in it.
  */

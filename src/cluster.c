@@ -74,6 +74,10 @@ static void *watch(void *arg) {
   if (rc < 0) return coro_fail(rc);
   self.stopping = 1;
   coro_chan_close(self.stop);
+  /* Send it again, for the worker's own code if it waits for the signal
+   * with coro_signal_wait (only one waiter gets each signal).  Blocked, it
+   * stays pending if nobody does. */
+  kill(getpid(), rc);
   return NULL;
 }
 

@@ -112,6 +112,17 @@ static int slow_init(int index, void *arg) {
   return 0;
 }
 
+/* A main that waits for SIGTERM itself, as a program written to run alone
+ * would: the runner's stop must reach it too. */
+static void *own_signal_main(void *arg) {
+  (void)arg;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  int sig = coro_signal_wait(&set, -1);
+  return sig == SIGTERM ? NULL : coro_fail(-EPROTO);
+}
+
 /* Lives 100 ms, then fails (exit status 1). */
 static void *short_lived_main(void *arg) {
   (void)arg;
@@ -515,6 +526,16 @@ TEST(a_worker_that_lived_long_enough_resets_the_backoff) {
   ASSERT_EQ(wait_exit(parent), 0);
   ASSERT_TRUE(log_count("; restart now") >= 3);
   ASSERT_EQ(log_count("fast failures"), 0);
+}
+
+TEST(worker_waiting_for_sigterm_itself_sees_the_stop) {
+  log_open();
+  coro_cluster_opts o = opts_for(2); /* drain deadline LONG: no SIGKILL to rescue it */
+  pid_t parent = start_cluster(&o, own_signal_main);
+  wait_log(" ready", 2);
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  ASSERT_EQ(wait_exit(parent), 0);
+  ASSERT_EQ(log_count("exited with status 0"), 2);
 }
 
 typedef struct roll {
