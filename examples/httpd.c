@@ -2,7 +2,8 @@
  * httpd.c - a small HTTP/1.1 server on libcoro: one micro-thread per
  * connection, with keep-alive and pipelining, a fixed answer or static files.
  *
- *   httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS] [--threads]
+ *   httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS]
+ *         [--threads | --workers N]
  *
  * It prints "listening on P" (the real port: --port 0 lets the kernel pick)
  * once it accepts.  Without --root, GET / answers "Hello, World!" and any
@@ -14,8 +15,15 @@
  * --threads runs the same request code on a thread per connection with
  * blocking sockets, so that the two can be compared (bench/http.sh).
  * serve_coro(cfg, lfd) and serve_threads(cfg, lfd) each serve one listening
- * socket until a stop signal: a pre-fork runner (--workers N) can listen
- * once (or with SO_REUSEPORT) and call serve_coro in every worker.
+ * socket until a stop signal.
+ *
+ * --workers N runs N worker processes (0: one per online CPU) on libcoro's
+ * pre-fork runner (coro_cluster_run): the socket is opened once, before the
+ * fork, and every worker runs the coroutine server's accept loop on it.  The
+ * parent restarts a worker that dies (with backoff), SIGHUP restarts them
+ * one at a time, and SIGTERM/SIGINT stops them all before it exits with 0
+ * (a stopping worker gives its connections a second to finish their request);
+ * it logs each worker's pid, start, exit and restart on stderr.
  *
  * The shape of a connection (serve_conn, shared by both servers):
  *
@@ -532,7 +540,6 @@ static void serve_conn(conn *c) {
         goto out_error;
       }
       if (flush(c) < 0) return;
-      if (*c->cfg->stopping) return; /* between requests: the server is stopping */
       if (c->start == c->end) {
         c->start = c->end = 0;
       } else if (c->end == sizeof(c->in)) {
@@ -540,7 +547,13 @@ static void serve_conn(conn *c) {
         c->start = 0;
         c->end = have;
       }
-      ssize_t n = c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end, deadline);
+      /* Between requests with the server stopping: go on only with what is
+       * already here (deadline 0), so a request sent just before the stop is
+       * still answered (--workers: a rolling restart must not cut it). */
+      int stopping = *c->cfg->stopping;
+      ssize_t n =
+          c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end, stopping ? 0 : deadline);
+      if (stopping && n <= 0) return;
       if (n == -ETIMEDOUT && have > 0) {
         append_status(c, 408, 0, 1, 0);
         goto out_error;
@@ -607,6 +620,8 @@ typedef struct server {
   const config *cfg; /* settings */
   int lfd;           /* the listening socket */
   sigset_t stop;     /* the stop signals */
+  int64_t grace;     /* after a stop, how long connections get to finish
+                        before they are closed (ns; 0: closed at once) */
 } server;
 
 typedef struct conn_arg {
@@ -689,6 +704,10 @@ static void *accept_loop(void *arg) {
     }
   }
   if (!*s->cfg->stopping) coro_fd_close(s->lfd);
+  /* With a grace, a request already on its way (its connection accepted
+   * just before the stop) is answered; a connection returns between
+   * requests once it sees `stopping`, an idle one is closed at the end. */
+  if (s->grace > 0) coro_group_wait(g, coro_now() + s->grace);
   coro_group_close(g, -1); /* cancels the connections, waits for them */
   coro_cancel(watch);
   coro_join(watch, NULL, -1);
@@ -819,8 +838,36 @@ static int serve_threads(const config *cfg, int lfd) {
 
 static void usage(void) {
   fprintf(stderr, "usage: httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS] "
-                  "[--threads]\n");
+                  "[--threads | --workers N]\n");
   exit(2);
+}
+
+/* --- --workers: the pre-fork runner ------------------------------------------------------ */
+
+static int cluster_lfd; /* the listening socket, inherited by every worker */
+
+/* Each worker's main coroutine: the coroutine server's accept loop on the
+ * shared socket.  Its own signal watcher sees the stop: the runner passes
+ * SIGTERM/SIGINT on to code that waits for them. */
+static void *worker_main(void *arg) {
+  /* A worker stopped by a rolling restart must not cut the requests it
+   * accepted: they get a second (the runner's drain deadline is 10 s). */
+  server s = {.cfg = arg, .lfd = cluster_lfd, .grace = 1000 * MS};
+  int rc = stop_signals(&s.stop);
+  if (rc < 0) return coro_fail(rc);
+  return accept_loop(&s);
+}
+
+static int serve_workers(const config *cfg, int lfd, int workers) {
+  coro_cluster_opts o;
+  coro_cluster_opts_init(&o);
+  o.workers = workers;
+  o.listen_fds = &lfd;
+  o.nlisten = 1;
+  cluster_lfd = lfd;
+  int rc = coro_cluster_run(&o, worker_main, (void *)(uintptr_t)cfg);
+  coro_fd_close(lfd);
+  return rc;
 }
 
 static long number(const char *s, long min, long max) {
@@ -838,10 +885,13 @@ int main(int argc, char **argv) {
                 .root_fd = -1,
                 .read_timeout = 10000 * MS,
                 .stopping = &stopping};
+  int workers = -1; /* --workers: -1 one process */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--threads") == 0) {
       cfg.threads = 1;
+    } else if (i + 1 < argc && strcmp(a, "--workers") == 0) {
+      workers = (int)number(argv[++i], 0, CORO_CLUSTER_MAX);
     } else if (i + 1 < argc && strcmp(a, "--port") == 0) {
       cfg.port = (int)number(argv[++i], 0, 65535);
     } else if (i + 1 < argc && strcmp(a, "--host") == 0) {
@@ -854,6 +904,7 @@ int main(int argc, char **argv) {
       usage();
     }
   }
+  if (cfg.threads && workers >= 0) usage();
   signal(SIGPIPE, SIG_IGN);
   if (cfg.root) {
     cfg.root_fd = open(cfg.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -869,7 +920,9 @@ int main(int argc, char **argv) {
   }
   printf("listening on %d\n", coro_sock_port(lfd));
   fflush(stdout);
-  int rc = cfg.threads ? serve_threads(&cfg, lfd) : serve_coro(&cfg, lfd);
+  int rc = cfg.threads    ? serve_threads(&cfg, lfd)
+           : workers >= 0 ? serve_workers(&cfg, lfd, workers)
+                          : serve_coro(&cfg, lfd);
   if (cfg.root_fd >= 0) close(cfg.root_fd);
   if (rc < 0) {
     fprintf(stderr, "httpd: %s\n", coro_strerror(rc));

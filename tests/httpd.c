@@ -16,6 +16,7 @@
  * only that the server eventually closes the connection.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -825,6 +826,77 @@ TEST(sigterm) {
   }
 }
 
+/* --- --workers: the pre-fork runner ---------------------------------------------------- */
+
+/* The live (not zombie) children of pid, from /proc/<p>/stat; returns how many. */
+static int children_of(pid_t pid, int *out, int max) {
+  int n = 0;
+  DIR *d = opendir("/proc");
+  ASSERT_TRUE(d != NULL);
+  for (struct dirent *e; (e = readdir(d)) != NULL && n < max;) {
+    char path[300], buf[512];
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0) continue;
+    buf[len] = '\0';
+    const char *p = strrchr(buf, ')');
+    char state;
+    int ppid;
+    if (p && sscanf(p + 1, " %c %d", &state, &ppid) == 2 && ppid == pid && state != 'Z')
+      out[n++] = atoi(e->d_name);
+  }
+  closedir(d);
+  return n;
+}
+
+static int contains(const int *a, int n, int v) {
+  for (int i = 0; i < n; i++)
+    if (a[i] == v) return 1;
+  return 0;
+}
+
+/* Wait until pid has `want` live children; returns them in out. */
+static void wait_children(pid_t pid, int want, int *out) {
+  for (int tries = 0; tries < 30000; tries++) {
+    if (children_of(pid, out, 8) == want) return;
+    sleep_ms(1);
+  }
+  test__fail(__FILE__, __LINE__, "%d has no %d workers", (int)pid, want);
+}
+
+TEST(workers) {
+  server s = start_httpd(0, "--workers", "2");
+  for (int i = 0; i < 10; i++) check_serving(s.port);
+  int first[8], now[8];
+  wait_children(s.pid, 2, first);
+  /* A worker SIGKILLed: the other serves, the runner starts a new one. */
+  ASSERT_EQ(kill(first[0], SIGKILL), 0);
+  for (int i = 0; i < 10; i++) check_serving(s.port);
+  for (int tries = 0; tries < 30000; tries++) {
+    int n = children_of(s.pid, now, 8);
+    if (n == 2 && !contains(now, n, first[0])) break;
+    sleep_ms(1);
+  }
+  ASSERT_EQ(children_of(s.pid, now, 8), 2);
+  ASSERT_TRUE(!contains(now, 2, first[0]));
+  /* SIGHUP: both replaced, one at a time, serving all along. */
+  ASSERT_EQ(kill(s.pid, SIGHUP), 0);
+  int rolled[8];
+  for (int tries = 0; tries < 30000; tries++) {
+    check_serving(s.port);
+    int n = children_of(s.pid, rolled, 8);
+    if (n == 2 && !contains(now, 2, rolled[0]) && !contains(now, 2, rolled[1])) break;
+  }
+  ASSERT_EQ(children_of(s.pid, rolled, 8), 2);
+  ASSERT_TRUE(!contains(now, 2, rolled[0]) && !contains(now, 2, rolled[1]));
+  check_serving(s.port);
+  stop(s); /* every worker stopped, the parent exits with 0 */
+}
+
 /* --- static files ----------------------------------------------------------------------- */
 
 static void write_file(const char *path, const void *p, size_t n) {
@@ -919,11 +991,11 @@ TEST(static_files) {
 }
 
 TEST(bad_arguments) {
-  static const char *const bad[][3] = {{"--port", "70000", NULL},
-                                       {"--bogus", NULL, NULL},
-                                       {"--read-timeout", "0", NULL},
-                                       {"--port", "x1", NULL},
-                                       {"--root", "/nonexistent/dir", NULL}};
+  static const char *const bad[][4] = {
+      {"--port", "70000", NULL}, {"--workers", "-1", NULL},
+      {"--workers", "x", NULL},  {"--threads", "--workers", "2", NULL},
+      {"--bogus", NULL, NULL},   {"--read-timeout", "0", NULL},
+      {"--port", "x1", NULL},    {"--root", "/nonexistent/dir", NULL}};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     command cmd;
     make_command(&cmd, HTTPD_BIN, 0, bad[i], 0);
