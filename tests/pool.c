@@ -74,6 +74,11 @@ static int handler(const void *req, size_t len, void **resp, size_t *resp_len, v
     sleep(3600);
     return reply(resp, resp_len, "woke");
   }
+  if (len == 3 && !memcmp(req, "nap", 3)) { /* long enough for the others to queue */
+    struct timespec ts = {0, 30 * 1000000L};
+    nanosleep(&ts, NULL);
+    return reply(resp, resp_len, "pan");
+  }
   if (len == 3 && !memcmp(req, "pid", 3)) {
     snprintf(buf, sizeof(buf), "%d", (int)getpid());
     return reply(resp, resp_len, buf);
@@ -153,7 +158,8 @@ TEST(many_submitters_share_the_workers) {
 }
 
 /* One worker, three submitters in a loop: they take turns (FIFO), none
- * gets the worker twice in a row while another waits. */
+ * gets the worker twice in a row while another waits (each item takes 30 ms,
+ * so the others are waiting by the time it is done). */
 typedef struct turn {
   coro_pool *p;
   int id;
@@ -166,7 +172,7 @@ static void *taker(void *arg) {
   for (int k = 0; k < 10; k++) {
     void *resp;
     size_t n;
-    ASSERT_EQ(coro_pool_submit(t->p, "x", 1, &resp, &n, coro_now() + HOUR), 0);
+    ASSERT_EQ(coro_pool_submit(t->p, "nap", 3, &resp, &n, coro_now() + HOUR), 0);
     free(resp);
     t->seq[(*t->nseq)++] = t->id;
   }
