@@ -7,7 +7,11 @@
 #
 # Rows: requests/s and p99 latency from `wrk -t2 -cC -dD --latency` at 100 and
 # 1000 connections (D = $HTTP_BENCH_DURATION, 5s by default; the median of
-# $HTTP_BENCH_REPEAT runs, 5 by default, with their range), then the
+# $HTTP_BENCH_REPEAT runs, 5 by default, with their range); then the same for
+# multi-core by processes: `httpd --workers N` (the pre-fork runner, one
+# listening socket inherited by N worker processes) next to nginx with
+# `worker_processes N`, for each N in $HTTP_BENCH_WORKERS ("1 2" by default);
+# then the
 # resident memory (VmRSS) of the two httpd variants holding 10 000 idle
 # connections (bench/idle_conns; $HTTP_BENCH_IDLE to change the count).
 # Everything is on 127.0.0.1, each run bounded in time.  wrk and nginx are
@@ -22,6 +26,7 @@ IDLE=$BUILD/bench/idle_conns
 DURATION=${HTTP_BENCH_DURATION:-5s}
 IDLE_N=${HTTP_BENCH_IDLE:-10000}
 REPEAT=${HTTP_BENCH_REPEAT:-5}
+WORKERS=${HTTP_BENCH_WORKERS:-1 2}
 TMP=$(mktemp -d /tmp/coro-bench-http.XXXXXX)
 PIDS=()
 
@@ -88,14 +93,15 @@ stop_pid() {
   wait "$1" 2>/dev/null
 }
 
-# start_nginx: one worker, "Hello, World!" for every request; sets SPID and SPORT.
+# start_nginx [N]: N workers (default 1), "Hello, World!" for every request;
+# sets SPID and SPORT.
 start_nginx() {
-  local try
+  local try nworkers=${1:-1}
   mkdir -p "$TMP/nginx/logs"
   for try in 1 2 3 4 5; do
     SPORT=$((20000 + RANDOM % 20000))
     cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
+worker_processes $nworkers;
 daemon off;
 pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/logs/error.log warn;
@@ -221,6 +227,21 @@ if [ "$HAVE_WRK" = 1 ]; then
       fi
     done
   done
+  # Multi-core by processes: the runner's workers against nginx's, N each.
+  for conns in 100 1000; do
+    for rep in $(seq "$REPEAT"); do
+      for n in $WORKERS; do
+        if start_httpd --workers "$n"; then
+          run_wrk "coro_w$n" "$conns"
+          stop_pid "$SPID"
+        fi
+        if [ -n "$NGINX" ] && start_nginx "$n"; then
+          run_wrk "nginx_w$n" "$conns"
+          stop_pid "$SPID"
+        fi
+      done
+    done
+  done
   echo
   echo "median of $REPEAT runs (min-max)"
   printf '%-20s %6s %28s %28s\n' server conns requests/s "p99 latency, ms"
@@ -228,6 +249,15 @@ if [ "$HAVE_WRK" = 1 ]; then
     row "httpd (coroutines)" coro "$conns"
     row "httpd --threads" threads "$conns"
     row "nginx (1 worker)" nginx "$conns"
+  done
+  echo
+  echo "multi-core by processes: N worker processes each (median of $REPEAT runs)"
+  printf '%-20s %6s %28s %28s\n' server conns requests/s "p99 latency, ms"
+  for conns in 100 1000; do
+    for n in $WORKERS; do
+      row "httpd --workers $n" "coro_w$n" "$conns"
+      row "nginx ($n worker$([ "$n" = 1 ] || echo s))" "nginx_w$n" "$conns"
+    done
   done
 else
   note "wrk is missing: the throughput rows are skipped"
