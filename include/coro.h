@@ -726,6 +726,56 @@ CORO_API int coro_fd_close(int fd);
  * Returns 0, or -EBADF (fd < 0). */
 CORO_API int coro_fd_forget(int fd);
 
+/* Spawn a micro-thread when fd is ready, not before: an idle connection then
+ * holds no coroutine and no stack while it waits, only a small heap record
+ * (under a hundred bytes; a parked micro-thread holds at least the page at the
+ * top of its stack).
+ *
+ * Registers a watch on fd for `events` (CORO_READ | CORO_WRITE) and returns at
+ * once.  Exactly once, when the first of these comes:
+ *   - fd is ready for one of `events`, or reports an error or a hang-up (it is
+ *     checked now too: an fd ready already fires at the scheduler's next turn);
+ *   - `deadline` passes (-1: never; 0 or a time past: at the next turn, unless
+ *     fd is ready now);
+ *   - coro_fd_close() or coro_fd_forget() is called on fd (by this thread);
+ * the watch fires: a detached micro-thread fn(arg) is spawned with attr (NULL:
+ * the defaults; its name is copied now) on this thread's scheduler, as
+ * coro_spawn(NULL, fn, arg, attr) would, at the scheduler's next round.  fn
+ * finds out why by itself, with a wait that does not wait:
+ *     int r = coro_wait_fd(fd, CORO_READ, 0);
+ *     r > 0: ready (or an error the next read reports); -ETIMEDOUT: not
+ *     ready, the deadline passed (or fd was forgotten); -EBADF: fd was closed.
+ * fd belongs to fn once the watch fires (close it or watch it again).  If fd
+ * may be closed by coro_fd_close while watched and its number reused by the
+ * time fn runs, fn cannot tell from the fd alone: let the closer tell it
+ * through arg.  A watch cannot be withdrawn but by firing it (coro_fd_forget).
+ *
+ * While watches wait, coro_run() does not return: a watch is live work, as a
+ * parked micro-thread; one with no deadline on an fd never ready keeps it
+ * waiting forever, as a micro-thread waiting on that fd forever does.  A watch
+ * may be registered outside coro_run (before it, or from main): it fires once
+ * coro_run runs.  If the micro-thread cannot be created when the watch fires
+ * (no memory for its stack) the watch is kept and spawning is tried again at
+ * the next round (at most every millisecond).  Watches of a thread that exits
+ * are freed, their fn never runs.  A fork's child keeps its copies (they fire
+ * in the child as in the parent).
+ *
+ * One fd may carry several watches and parked coroutines at once: readiness
+ * fires the watches that wait for it and wakes the coroutines.  The rules of
+ * the I/O section apply (the fd is made non-blocking; close it with
+ * coro_fd_close or tell the library with coro_fd_forget: a plain close() of a
+ * watched fd leaves the watch waiting for its deadline).
+ *
+ * Returns 0, or -EINVAL (fn NULL, events 0 or unknown bits, attr's stack_size
+ * outside CORO_STACK_MIN..CORO_STACK_MAX), -EBADF (fd < 0 or not open, or the
+ * library's own), -ENOMEM (no memory for the record, the fd table or the
+ * deadline heap), the negated errno of the first use of the fd (fcntl) or of
+ * the backend (-EMFILE: no fd left for epoll; -EPERM: fd does not support
+ * readiness waiting).  Never -EDEADLK: registering does not wait.  On error
+ * nothing is registered and fn never runs. */
+CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro_fn fn, void *arg,
+                                 const coro_attr *attr);
+
 /* Accept a connection on listening socket fd, as accept(2); addr and addrlen
  * may be NULL.  Returns the new socket (non-blocking, close-on-exec), or an
  * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...). */

@@ -47,6 +47,7 @@ typedef struct coro__tls coro__tls;
 typedef struct coro__waiter coro__waiter;
 typedef struct coro__io coro__io;
 typedef struct coro__offload_port coro__offload_port;
+typedef struct coro__watch coro__watch;
 
 /* coro.flags.  Anything set sends coro_yield down its slow path. */
 enum {
@@ -426,6 +427,8 @@ typedef struct coro__fd {
                               fd number, bumped by forget (kept across close) */
   coro__wait_list readers; /* coroutines parked until it is readable */
   coro__wait_list writers; /* coroutines parked until it is writable */
+  coro__watch *watches;    /* coro_spawn_on_ready() watches on it (watch.c),
+                              heap records: they do not move with the entry */
 } coro__fd;
 
 /* coro__fd.flags */
@@ -476,7 +479,24 @@ struct coro__io {
   int inherited;                   /* set in a fork's child: the backend (an epoll
                                       set, a ring) is shared with the parent and
                                       must be rebuilt before the next use */
+  /* --- watches (watch.c): coro_spawn_on_ready() records --- */
+  size_t nwatch;           /* watches linked in fds' lists (armed): while
+                              non-zero the scheduler polls the backend */
+  coro__watch *due;        /* fired watches whose micro-thread is still to be
+                              spawned, oldest first (FIFO) */
+  coro__watch *due_tail;   /* last of them */
+  size_t ndue;             /* how many */
+  coro__watch **wheap;     /* min-heap of the armed watches with a deadline */
+  size_t nwheap, capwheap; /* its entries and allocated length */
+  uint64_t wseq;           /* next watch's sequence number (FIFO among equal
+                              deadlines) */
 };
+
+/* Are watches pending on this thread (armed or due)?  coro_run keeps running
+ * while they are, as for a parked micro-thread. */
+static inline int coro__watch_pending(const coro__tls *t) {
+  return t->io && (t->io->nwatch || t->io->ndue);
+}
 
 /* The backend reports that fd is ready for `events` (CORO__IO_*): wake its waiters. */
 void coro__io_ready(coro__io *io, int fd, unsigned events);
@@ -501,6 +521,28 @@ int coro__io_hook(coro__tls *t, int fd, void (*hook)(coro__tls *t));
 int coro__io_hook_arm(coro__tls *t, int fd);
 /* Forget the hook fd before closing it. */
 void coro__io_unhook(coro__tls *t, int fd);
+
+/* For watch.c: make fd known to the registry (non-blocking) and start the
+ * backend; *out = the registry.  -EBADF for the library's own (hook) fd. */
+int coro__io_prepare(coro__tls *t, int fd, coro__io **out);
+/* Ask the backend to report fd's next readiness for events (as a park does). */
+int coro__io_arm(coro__io *io, int fd, unsigned events);
+
+/* --- watch.c: coro_spawn_on_ready() ---------------------------------------- */
+
+/* fd is ready for events (CORO__IO_*): fire its watches that wait for them. */
+void coro__watch_ready(coro__io *io, coro__fd *f, unsigned events);
+/* fd is being forgotten (coro_fd_close/forget): fire all its watches. */
+void coro__watch_forget(coro__io *io, coro__fd *f);
+/* The events f's watches wait for (to re-arm them after a fork). */
+unsigned coro__watch_events(const coro__fd *f);
+/* The scheduler's turn: fire the watches whose deadline passed, spawn the
+ * micro-threads of the fired ones (those that cannot be spawned now stay for
+ * the next round).  Returns when it needs the scheduler back: -1 never (until
+ * an fd is ready), else an absolute deadline. */
+int64_t coro__watch_round(coro__tls *t);
+/* Thread exit: free every watch record (their functions never run). */
+void coro__watch_fini(coro__io *io);
 
 /* --- offload.c ------------------------------------------------------------- */
 

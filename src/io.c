@@ -216,7 +216,8 @@ static void rebuild(coro__io *io) {
   if (choose(io) < 0) return; /* the next wait tries again */
   for (size_t i = 0; i < io->nfds; i++) {
     coro__fd *f = &io->fds[i];
-    unsigned ev = (f->readers.head ? CORO__IO_READ : 0u) | (f->writers.head ? CORO__IO_WRITE : 0u);
+    unsigned ev = (f->readers.head ? CORO__IO_READ : 0u) | (f->writers.head ? CORO__IO_WRITE : 0u) |
+                  coro__watch_events(f);
     if (ev) io->backend->arm(io, (int)i, f, ev);
   }
 }
@@ -254,6 +255,7 @@ void coro__io_ready(coro__io *io, int fd, unsigned events) {
   }
   if (events & (CORO__IO_READ | CORO__IO_ERR)) wake_all(io, &f->readers, (int)events);
   if (events & (CORO__IO_WRITE | CORO__IO_ERR)) wake_all(io, &f->writers, (int)events);
+  if (f->watches) coro__watch_ready(io, f, events);
 }
 
 /* Park until fd is ready for `events` (CORO__IO_*: one or both), its deadline
@@ -326,9 +328,25 @@ void coro__io_unhook(coro__tls *t, int fd) {
   io->hook = NULL;
 }
 
+int coro__io_prepare(coro__tls *t, int fd, coro__io **out) {
+  unsigned flags;
+  int rc = prepare(t, fd, &flags);
+  if (rc < 0) return rc;
+  if (flags & CORO__FD_HOOK) return -EBADF;
+  coro__io *io = t->io;
+  fresh(io);
+  if (!io->backend && (rc = choose(io)) < 0) return rc;
+  *out = io;
+  return 0;
+}
+
+int coro__io_arm(coro__io *io, int fd, unsigned events) {
+  return io->backend->arm(io, fd, &io->fds[fd], events);
+}
+
 int coro__io_poll(coro__tls *t, int64_t deadline) {
   coro__io *io = t->io;
-  if (CORO__LIKELY(!io || !io->nwaiting)) return 0;
+  if (CORO__LIKELY(!io || (!io->nwaiting && !io->nwatch))) return 0;
   fresh(io);
   if (CORO__UNLIKELY(!io->backend)) return 0; /* a rebuild that failed: nothing armed */
   /* An error (EINTR, or ENOMEM in the kernel) is a wake-up with nothing
@@ -342,6 +360,7 @@ void coro__io_fini(coro__tls *t) {
   if (!io) return;
   /* An inherited backend's fini closes only this process's copies: fine. */
   if (io->backend) io->backend->fini(io);
+  coro__watch_fini(io);
   coro__free(io->fds);
   coro__free(io);
   t->io = NULL;
@@ -463,6 +482,7 @@ static void forget(coro__io *io, int fd) {
   if (f->flags & CORO__FD_HOOK) return; /* the library's own (offload's eventfd) */
   wake_all(io, &f->readers, -EBADF);
   wake_all(io, &f->writers, -EBADF);
+  if (f->watches) coro__watch_forget(io, f);
   if (io->backend && f->flags & CORO__FD_ARMED) io->backend->forget(io, fd, f);
   f->flags = 0;
 }

@@ -243,29 +243,35 @@ int coro_run(void) {
   s->running = 1;
   s->host = t->current;
   int rc = 0;
-  while (s->live) {
+  /* Pending watches (coro_spawn_on_ready, watch.c) are live work too: a
+   * micro-thread not spawned yet. */
+  while (s->live || coro__watch_pending(t)) {
     /* One round: as many turns as were runnable when it began (direct
      * hand-offs take some on the way), then the timers, so that coroutines
      * yielding in a loop cannot starve the sleepers. */
     for (size_t turns = s->nqueued; turns && s->head; turns--) run_one(t, dequeue(s));
     /* I/O (io.c): once per round, collect ready fds without waiting, so that
      * busy coroutines cannot starve those waiting on an fd.  A no-op unless
-     * some coroutine waits on an fd. */
+     * some coroutine or watch waits on an fd. */
     if (s->head) coro__io_poll(t, 0);
     fire_timers(s);
-    if (s->head || !s->live) continue;
+    /* Watches fired by the poll, their deadline or a close: spawn them now. */
+    int64_t wnext = coro__watch_round(t);
+    if (s->head || !(s->live || coro__watch_pending(t))) continue;
     coro *first = coro__timer_first(s);
+    int64_t next = first ? first->deadline : -1;
+    if (wnext >= 0 && (next < 0 || wnext < next)) next = wnext;
     /* Nothing runnable: sleep in the I/O backend until an fd is ready or the
      * first deadline, if any coroutine waits on an fd; else in idle_until. */
-    if (coro__io_poll(t, first ? first->deadline : -1)) {
+    if (coro__io_poll(t, next)) {
       fire_timers(s);
       continue;
     }
-    if (!first) { /* every micro-thread waits for something only another could do */
+    if (next < 0) { /* every micro-thread waits for something only another could do */
       rc = -EDEADLK;
       break;
     }
-    idle_until(first->deadline);
+    idle_until(next);
     fire_timers(s);
   }
   s->running = 0;

@@ -333,3 +333,38 @@ TEST(thread_exit_frees_timer_heap_and_io_registry) {
     ASSERT_EQ(coro__live_allocs(), before);
   }
 }
+
+static void *never_runs(void *arg) {
+  *(int *)arg = 1;
+  return NULL;
+}
+
+/* A thread that exits with watches pending (armed, with and without a
+ * deadline, and fired but not spawned): their records go with it. */
+static void *leaves_watches(void *arg) {
+  int *ok = arg;
+  int fds[2];
+  if (pipe(fds) != 0) return NULL;
+  static int ran;
+  coro_attr attr = CORO_ATTR_INIT;
+  attr.name = "left";
+  *ok = coro_spawn_on_ready(fds[0], CORO_READ, -1, never_runs, &ran, &attr) == 0 &&
+        coro_spawn_on_ready(fds[0], CORO_READ, coro_now() + (int64_t)3600 * 1000000000, never_runs,
+                            &ran, NULL) == 0 &&
+        coro_spawn_on_ready(fds[1], CORO_WRITE, -1, never_runs, &ran, &attr) == 0 && ran == 0;
+  close(fds[0]);
+  close(fds[1]);
+  return NULL;
+}
+
+TEST(thread_exit_frees_pending_watches) {
+  long before = coro__live_allocs();
+  for (int i = 0; i < 3; i++) {
+    pthread_t th;
+    int ok = 0;
+    ASSERT_EQ(pthread_create(&th, NULL, leaves_watches, &ok), 0);
+    ASSERT_EQ(pthread_join(th, NULL), 0);
+    ASSERT_EQ(ok, 1);
+    ASSERT_EQ(coro__live_allocs(), before);
+  }
+}
