@@ -1,6 +1,8 @@
 /*
  * httpd.c - a small HTTP/1.1 server on libcoro: one micro-thread per
- * connection, with keep-alive and pipelining, a fixed answer or static files.
+ * connection while it is served, none while it is idle (a watch of
+ * coro_spawn_on_ready stands for it), with keep-alive and pipelining, a fixed
+ * answer or static files.
  *
  *   httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS]
  *         [--threads | --workers N]
@@ -274,6 +276,8 @@ typedef struct conn {
   size_t start, end;  /* unparsed input: in[start..end) */
   size_t scanned;     /* bytes of in[start..] searched for the end of the head */
   size_t out_len;     /* bytes gathered in out[] */
+  int handoff;        /* coroutine server: return when idle between requests */
+  int64_t idle_until; /* set when it did: the idle deadline (else -1) */
   char in[IN_SIZE];   /* input */
   char out[OUT_SIZE]; /* output */
 } conn;
@@ -529,6 +533,7 @@ static int skip_body(conn *c, size_t from, uint64_t len, int64_t deadline) {
 static void serve_conn(conn *c) {
   int64_t deadline = coro_now() + c->cfg->read_timeout;
   c->start = c->end = c->scanned = c->out_len = 0;
+  c->idle_until = -1;
   for (;;) {
     /* Empty lines before a request line are ignored (RFC 9112 2.2). */
     while (c->start < c->end && (c->in[c->start] == '\r' || c->in[c->start] == '\n')) c->start++;
@@ -549,11 +554,18 @@ static void serve_conn(conn *c) {
       }
       /* Between requests with the server stopping: go on only with what is
        * already here (deadline 0), so a request sent just before the stop is
-       * still answered (--workers: a rolling restart must not cut it). */
+       * still answered (--workers: a rolling restart must not cut it).  Idle,
+       * with a handoff: only what is there now too, else the caller hands the
+       * connection to a watch until the deadline (no stack while idle). */
       int stopping = *c->cfg->stopping;
-      ssize_t n =
-          c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end, stopping ? 0 : deadline);
+      int idle = have == 0 && c->handoff && !stopping;
+      ssize_t n = c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end,
+                              stopping || idle ? 0 : deadline);
       if (stopping && n <= 0) return;
+      if (n == -ETIMEDOUT && idle) {
+        c->idle_until = deadline;
+        return;
+      }
       if (n == -ETIMEDOUT && have > 0) {
         append_status(c, 408, 0, 1, 0);
         goto out_error;
@@ -616,38 +628,72 @@ static int stop_signals(sigset_t *set) {
 
 /* --- the coroutine server ------------------------------------------------------------- */
 
+typedef struct conn_arg conn_arg;
+
 typedef struct server {
   const config *cfg; /* settings */
   int lfd;           /* the listening socket */
   sigset_t stop;     /* the stop signals */
   int64_t grace;     /* after a stop, how long connections get to finish
                         before they are closed (ns; 0: closed at once) */
+  conn_arg *conns;   /* open connections, idle or served */
+  coro_wg *live;     /* counts them: the server waits for zero when stopping */
+  coro_attr attr;    /* of the connections' micro-threads */
 } server;
 
-typedef struct conn_arg {
-  const config *cfg; /* settings */
-  int fd;            /* the accepted socket */
-} conn_arg;
+/* An open connection.  While it is idle (before its first request, between
+ * keep-alive requests) no micro-thread exists for it: a watch
+ * (coro_spawn_on_ready) spawns conn_coro when the client sends, hangs up, or
+ * the idle deadline passes, and this record is all it costs. */
+struct conn_arg {
+  conn_arg *prev, *next; /* neighbours in server.conns */
+  server *s;             /* its server */
+  int fd;                /* the accepted socket */
+  coro *self;            /* the micro-thread serving it, NULL while idle */
+};
 
-/* The connection's buffers live in this frame: noinline keeps them out of
- * conn_coro's, whose wait for the first bytes touches only the top of the
- * stack. */
-__attribute__((noinline)) static void serve_coro_conn(const config *cfg, int fd) {
+static void conn_end(conn_arg *a) {
+  server *s = a->s;
+  coro_fd_close(a->fd);
+  if (a->prev)
+    a->prev->next = a->next;
+  else
+    s->conns = a->next;
+  if (a->next) a->next->prev = a->prev;
+  free(a);
+  coro_wg_done(s->live);
+}
+
+/* The connection's buffers live in this frame, only while requests are
+ * served.  Returns the idle deadline if the connection went idle (hand it to
+ * a watch), else -1 (close it). */
+__attribute__((noinline)) static int64_t serve_coro_conn(const config *cfg, int fd) {
   conn c;
   c.fd = fd;
   c.cfg = cfg;
   c.io = &coro_conn_io;
+  c.handoff = 1;
   serve_conn(&c);
+  return c.idle_until;
 }
 
+/* Spawned by the connection's watch: serve what came, then hand the idle
+ * connection back to a watch, or close it (timeout, EOF, error, stopping). */
 static void *conn_coro(void *arg) {
-  conn_arg a = *(conn_arg *)arg;
-  free(arg);
-  /* Until the client sends something the connection costs only the page at
-   * the top of the stack (the coroutine object and this frame). */
-  if (coro_wait_fd(a.fd, CORO_READ, coro_now() + a.cfg->read_timeout) > 0)
-    serve_coro_conn(a.cfg, a.fd);
-  coro_fd_close(a.fd);
+  conn_arg *a = arg;
+  server *s = a->s;
+  int64_t idle = -1;
+  /* Why we run: ready (> 0), the idle deadline (-ETIMEDOUT), or stopping
+   * (a request already here is still answered: serve_conn reads only that). */
+  if (coro_wait_fd(a->fd, CORO_READ, 0) > 0) {
+    a->self = coro_self();
+    idle = serve_coro_conn(s->cfg, a->fd);
+    a->self = NULL;
+  }
+  if (idle >= 0 && !*s->cfg->stopping &&
+      coro_spawn_on_ready(a->fd, CORO_READ, idle, conn_coro, a, &s->attr) == 0)
+    return NULL;
+  conn_end(a);
   return NULL;
 }
 
@@ -668,16 +714,15 @@ static void *signal_watch(void *arg) {
 
 static void *accept_loop(void *arg) {
   server *s = arg;
-  coro_group *g;
   coro *watch;
-  if (coro_group_create(&g, 0) < 0) return coro_fail(-ENOMEM);
+  if (coro_wg_create(&s->live) < 0) return coro_fail(-ENOMEM);
   if (coro_spawn(&watch, signal_watch, s, NULL) < 0) {
-    coro_group_close(g, -1);
+    coro_wg_destroy(s->live);
     return coro_fail(-ENOMEM);
   }
   coro_sched_yield(); /* the watcher parks first, its signalfd open before accepts use every fd */
-  coro_attr attr = CORO_ATTR_INIT;
-  attr.stack_size = CONN_STACK;
+  coro_attr_init(&s->attr);
+  s->attr.stack_size = CONN_STACK;
   int64_t backoff = BACKOFF_MIN;
   while (!*s->cfg->stopping) {
     int fd = coro_sock_accept(s->lfd, NULL, NULL, -1);
@@ -696,19 +741,34 @@ static void *accept_loop(void *arg) {
       coro_fd_close(fd);
       continue;
     }
-    a->cfg = s->cfg;
-    a->fd = fd;
-    if (coro_group_spawn(g, conn_coro, a, &attr) < 0) {
-      free(a);
-      coro_fd_close(fd);
-    }
+    *a = (conn_arg){.prev = NULL, .next = s->conns, .s = s, .fd = fd, .self = NULL};
+    if (s->conns) s->conns->prev = a;
+    s->conns = a;
+    coro_wg_add(s->live, 1);
+    /* No micro-thread until the client sends its first request. */
+    if (coro_spawn_on_ready(fd, CORO_READ, coro_now() + s->cfg->read_timeout, conn_coro, a,
+                            &s->attr) < 0)
+      conn_end(a);
   }
   if (!*s->cfg->stopping) coro_fd_close(s->lfd);
+  *s->cfg->stopping = 1;
   /* With a grace, a request already on its way (its connection accepted
-   * just before the stop) is answered; a connection returns between
-   * requests once it sees `stopping`, an idle one is closed at the end. */
-  if (s->grace > 0) coro_group_wait(g, coro_now() + s->grace);
-  coro_group_close(g, -1); /* cancels the connections, waits for them */
+   * just before the stop) is answered: a served connection returns between
+   * requests once it sees `stopping`, an idle one's watch fires when its
+   * request comes. */
+  if (s->grace > 0) coro_wg_wait(s->live, coro_now() + s->grace);
+  /* Then idle connections: fire their watches (conn_coro answers what is
+   * already there and closes); served ones: cancel them.  Nothing runs
+   * during this loop (spawns and wake-ups take effect when we park), so the
+   * list holds still. */
+  for (conn_arg *a = s->conns; a; a = a->next) {
+    if (a->self)
+      coro_cancel(a->self);
+    else
+      coro_fd_forget(a->fd);
+  }
+  coro_wg_wait(s->live, -1);
+  coro_wg_destroy(s->live);
   coro_cancel(watch);
   coro_join(watch, NULL, -1);
   coro_destroy(watch);
@@ -751,6 +811,7 @@ static void *conn_thread(void *arg) {
     c->fd = t->fd;
     c->cfg = t->cfg;
     c->io = &thread_conn_io;
+    c->handoff = 0; /* a thread waits in its own read */
     serve_conn(c);
     free(c);
   }

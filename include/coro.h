@@ -392,9 +392,10 @@ CORO_API int64_t coro_now(void);
  * Errors: as coro_create() (-EINVAL, -ENOMEM). */
 CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr);
 
-/* Run this thread's scheduler until no micro-thread is left.  When none is
+/* Run this thread's scheduler until no micro-thread is left, nor any watch
+ * of coro_spawn_on_ready() (a micro-thread still to be spawned).  When none is
  * runnable it sleeps in the kernel until the first deadline or a file
- * descriptor a micro-thread waits on becomes ready.  Returns 0, or
+ * descriptor a micro-thread or a watch waits on becomes ready.  Returns 0, or
  * -EDEADLK when every micro-thread left waits for something only another
  * could do, no deadline is pending and none waits on a file descriptor
  * (they stay parked: cancel them, or give

@@ -716,6 +716,27 @@ TEST(slow_client) {
   }
 }
 
+/* Idle connections, before their first request and between keep-alive
+ * requests, are closed without an answer once --read-timeout passes (the
+ * coroutine server holds them as watches, not micro-threads, meanwhile). */
+TEST(idle_timeout) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, "--read-timeout", "200");
+    client *never = connect_client(s.port);
+    client *kept = connect_client(s.port);
+    for (int i = 0; i < 3; i++) {
+      send_str(kept, get_root);
+      expect(kept, 200, "Hello, World!");
+    }
+    expect_closed(never);
+    expect_closed(kept);
+    close_client(never);
+    close_client(kept);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
 /* utime + stime of process pid, in clock ticks. */
 static long long cpu_ticks(pid_t pid) {
   char path[64], buf[1024];
