@@ -14,6 +14,7 @@
 # then the
 # resident memory (VmRSS) of the two httpd variants holding 10 000 idle
 # connections (bench/idle_conns; $HTTP_BENCH_IDLE to change the count).
+# HTTP_BENCH_ONLY=idle runs only those memory rows (no wrk, no nginx).
 # Everything is on 127.0.0.1, each run bounded in time.  wrk and nginx are
 # installed with apt-get when missing and running as root; otherwise their
 # rows are skipped with a note.  wrk runs on the same machine and takes CPU
@@ -27,6 +28,7 @@ DURATION=${HTTP_BENCH_DURATION:-5s}
 IDLE_N=${HTTP_BENCH_IDLE:-10000}
 REPEAT=${HTTP_BENCH_REPEAT:-5}
 WORKERS=${HTTP_BENCH_WORKERS:-1 2}
+ONLY=${HTTP_BENCH_ONLY:-}
 TMP=$(mktemp -d /tmp/coro-bench-http.XXXXXX)
 PIDS=()
 
@@ -47,8 +49,10 @@ done
 
 # --- tools --------------------------------------------------------------------------
 want=()
-command -v wrk >/dev/null || want+=(wrk)
-[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || want+=(nginx-light)
+if [ "$ONLY" != idle ]; then
+  command -v wrk >/dev/null || want+=(wrk)
+  [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null || want+=(nginx-light)
+fi
 if [ ${#want[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     note "installing ${want[*]}"
@@ -210,7 +214,9 @@ echo "== bench/http.sh: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; ex
 
 # The servers take turns in every repetition, so that a noisy neighbour
 # spreads over all of them rather than falling on one.
-if [ "$HAVE_WRK" = 1 ]; then
+if [ "$ONLY" = idle ]; then
+  note "HTTP_BENCH_ONLY=idle: only the memory rows"
+elif [ "$HAVE_WRK" = 1 ]; then
   for conns in 100 1000; do
     for rep in $(seq "$REPEAT"); do
       if start_httpd; then
