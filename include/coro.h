@@ -729,8 +729,8 @@ CORO_API int coro_fd_forget(int fd);
 
 /* Spawn a micro-thread when fd is ready, not before: an idle connection then
  * holds no coroutine and no stack while it waits, only a small heap record
- * (under a hundred bytes; a parked micro-thread holds at least the page at the
- * top of its stack).
+ * (about a hundred bytes, and a copy of attr's name if it has one; a parked
+ * micro-thread holds at least the page at the top of its stack).
  *
  * Registers a watch on fd for `events` (CORO_READ | CORO_WRITE) and returns at
  * once.  Exactly once, when the first of these comes:

@@ -41,9 +41,6 @@
  * out of memory does not spin while nothing else is runnable. */
 #define RETRY_NS 1000000
 
-/* Where a watch is. */
-enum { ON_FD = 1, DUE = 2 };
-
 struct coro__watch {
   coro__watch *prev, *next; /* neighbours in its fd's list or the due list */
   coro_fn fn;               /* what to spawn ... */
@@ -55,8 +52,8 @@ struct coro__watch {
   size_t heap_at;           /* 1 + index in io->wheap; 0 when not in it */
   int fd;                   /* the fd it watches */
   unsigned events;          /* CORO__IO_READ / WRITE it waits for */
-  int where;                /* ON_FD or DUE */
 };
+_Static_assert(sizeof(coro__watch) <= 96, "a watch stays small: it is what an idle fd costs");
 
 /* --- the deadline heap --------------------------------------------------------- */
 
@@ -122,7 +119,6 @@ static void heap_remove(coro__io *io, coro__watch *w) {
 /* --- firing ------------------------------------------------------------------------ */
 
 static void due_push(coro__io *io, coro__watch *w) {
-  w->where = DUE;
   w->next = NULL;
   w->prev = io->due_tail;
   if (io->due_tail)
@@ -254,7 +250,6 @@ int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro_fn fn, v
   if ((rc = coro__io_arm(io, fd, events)) < 0) goto out_free;
   /* Linked at the head: the fd's watches fire together, order is moot. */
   coro__fd *f = &io->fds[fd];
-  w->where = ON_FD;
   w->next = f->watches;
   if (f->watches) f->watches->prev = w;
   f->watches = w;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "coro.h"
@@ -356,4 +357,34 @@ TEST(regular_file_is_ready_at_once) {
   ASSERT_EQ(runs, 1);
   ASSERT_EQ(seen, CORO_READ);
   ASSERT_EQ(coro_fd_close(fd), 0);
+}
+
+/* --- fork -------------------------------------------------------------------------- */
+
+/* A fork's child keeps its copies of the watches: they fire there (on the
+ * child's own backend, re-armed when it rebuilds it) and in the parent. */
+TEST(watches_fire_in_a_forked_child_and_in_the_parent) {
+  make_pipe();
+  ASSERT_EQ(coro_spawn_on_ready(fds[0], CORO_READ, coro_now() + HOUR, on_ready, IV(fds[0]), NULL),
+            0);
+  fflush(NULL);
+  pid_t pid = fork();
+  ASSERT_TRUE(pid >= 0);
+  if (pid == 0) {
+    ASSERT_EQ(write(fds[1], "c", 1), 1);
+    ASSERT_EQ(coro_run(), 0);
+    ASSERT_EQ(runs, 1);
+    ASSERT_EQ(seen, CORO_READ);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_EQ(runs, 0);
+  ASSERT_EQ(coro_run(), 0); /* the child's byte is still in the pipe */
+  ASSERT_EQ(runs, 1);
+  ASSERT_EQ(seen, CORO_READ);
+  ASSERT_EQ(coro_fd_close(fds[0]), 0);
+  ASSERT_EQ(coro_fd_close(fds[1]), 0);
 }
