@@ -76,6 +76,7 @@
 #define LINGER_NS (1000 * MS)           /* lingering close: time bound */
 #define LINGER_BYTES ((size_t)4 << 20)  /* lingering close: bytes bound */
 #define CONN_STACK ((size_t)128 * 1024) /* a connection's micro-thread stack */
+#define IDLE_GRACE (100 * MS)           /* idle this long, a connection becomes a watch */
 #define BACKOFF_MIN (1 * MS)            /* accept back-off on EMFILE... */
 #define BACKOFF_MAX (100 * MS)
 
@@ -555,14 +556,21 @@ static void serve_conn(conn *c) {
       /* Between requests with the server stopping: go on only with what is
        * already here (deadline 0), so a request sent just before the stop is
        * still answered (--workers: a rolling restart must not cut it).  Idle,
-       * with a handoff: only what is there now too, else the caller hands the
-       * connection to a watch until the deadline (no stack while idle). */
+       * with a handoff: wait IDLE_GRACE at most, then the caller hands the
+       * connection to a watch until the deadline (no stack while idle).  The
+       * grace keeps a busy keep-alive connection, whose next request comes
+       * within milliseconds, from paying a watch and a new micro-thread per
+       * request (~12% of the requests/s under wrk without it). */
       int stopping = *c->cfg->stopping;
       int idle = have == 0 && c->handoff && !stopping;
-      ssize_t n = c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end,
-                              stopping || idle ? 0 : deadline);
+      int64_t until = stopping ? 0 : deadline;
+      if (idle) {
+        int64_t grace = coro_now() + IDLE_GRACE;
+        if (grace < until) until = grace;
+      }
+      ssize_t n = c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end, until);
       if (stopping && n <= 0) return;
-      if (n == -ETIMEDOUT && idle) {
+      if (n == -ETIMEDOUT && idle && coro_now() < deadline) {
         c->idle_until = deadline;
         return;
       }
