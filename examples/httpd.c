@@ -649,8 +649,8 @@ typedef struct server {
   coro_attr attr;    /* of the connections' micro-threads */
 } server;
 
-/* An open connection.  While it is idle (before its first request, between
- * keep-alive requests) no micro-thread exists for it: a watch
+/* An open connection.  While it is idle (before its first request, or
+ * IDLE_GRACE after its last answer) no micro-thread exists for it: a watch
  * (coro_spawn_on_ready) spawns conn_coro when the client sends, hangs up, or
  * the idle deadline passes, and this record is all it costs. */
 struct conn_arg {
