@@ -82,12 +82,17 @@ static void *watch(void *arg) {
 }
 
 /* Reports readiness once main has run up to its first wait, then waits for
- * main to finish and ends the watcher, so the scheduler can return. */
+ * main to finish and ends the watcher, so the scheduler can return.  A main
+ * that failed before it ever waited is not ready: the pipe closes without the
+ * byte, which the parent reads as "died before ready" (a rolling restart then
+ * keeps the old worker serving). */
 static void *supervise(void *arg) {
   (void)arg;
   if (self.ready_fd >= 0) {
+    int failed = coro_get_state(self.main) == CORO_CLOSED && coro_result(self.main, NULL) < 0;
     ssize_t n;
-    while ((n = write(self.ready_fd, "R", 1)) < 0 && errno == EINTR) {}
+    if (!failed)
+      while ((n = write(self.ready_fd, "R", 1)) < 0 && errno == EINTR) {}
     close(self.ready_fd);
     self.ready_fd = -1;
   }

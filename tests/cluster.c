@@ -655,6 +655,44 @@ TEST(sighup_with_one_slow_worker_keeps_it_serving_until_the_new_one_is_ready) {
   coro_fd_close(listen_fd);
 }
 
+/* The first worker serves; every later one (the replacements of a rolling
+ * restart) fails at once, before its first wait -- a new build that cannot
+ * start.  Such a replacement is never "ready", so the old worker is never
+ * stopped for it. */
+static char first_marker[64];
+
+static void *fails_after_the_first_main(void *arg) {
+  int fd = open(first_marker, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return coro_fail(-EADDRINUSE);
+  close(fd);
+  return server_main(arg);
+}
+
+TEST(sighup_whose_replacement_fails_at_once_keeps_the_old_worker) {
+  log_open();
+  snprintf(first_marker, sizeof(first_marker), "/tmp/coro_cluster_first_%d", (int)getpid());
+  unlink(first_marker);
+  int port = listen_port();
+  coro_cluster_opts o = opts_for(1);
+  pid_t parent = start_cluster(&o, fails_after_the_first_main);
+  wait_log(" ready", 1);
+  int pids[4];
+  ASSERT_EQ(started_pids(pids, 4), 1);
+  ASSERT_EQ(kill(parent, SIGHUP), 0);
+  wait_log("exited with status 1", 2); /* two replacements failed */
+  ASSERT_EQ(log_count(" ready"), 1);   /* none of them was taken for ready */
+  ASSERT_TRUE(strstr(log_text(), "replaced by") == NULL);
+  client c = {port, 0, -1, 0, 0, 0, 0};
+  ASSERT_EQ(coro_spawn(NULL, client_run, &c, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(c.rc, 0);
+  ASSERT_EQ(c.done, pids[0]); /* the old worker still serves */
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  wait_exit(parent);
+  unlink(first_marker);
+  coro_fd_close(listen_fd);
+}
+
 TEST(ignored_sigchld_does_not_hide_exit_statuses) {
   log_open();
   coro_cluster_opts o = opts_for(1);
