@@ -1072,9 +1072,17 @@ CORO_API int coro_cluster_wait_stop(int64_t deadline);
  * while a scheduler runs: in the child the handler loop runs on a fresh thread
  * (its own stack and an empty libcoro state) and the child then _exit()s; it
  * never returns into the coroutine that forked it and never runs the parent's
- * scheduler.  The handler must not touch coroutines, channels, locks or fds
- * the parent's scheduler owns (the child has copies that nothing drives); it
- * may create coroutines and run a scheduler of its own on its thread.  A
+ * scheduler.  The handler must not touch coroutines, channels or locks the
+ * parent's scheduler owns (the child has copies that nothing drives); it may
+ * create coroutines and run a scheduler of its own on its thread.  A worker
+ * keeps only the fds exec would keep: every fd with FD_CLOEXEC (all that
+ * libcoro opens, and what the program opened with O_CLOEXEC/SOCK_CLOEXEC) is
+ * closed in it, so a connection the parent closes is really closed and
+ * another pool's worker sees its socket's EOF; fds without the flag (stdio)
+ * are inherited.  A fork of a multi-threaded process (libcoro's offload
+ * threads make one) copies only the forking thread: a lock another thread
+ * held then stays held in the worker, so a handler should not resolve names
+ * (glibc's NSS) or take locks of the program's other threads.  A
  * worker dies with the thread that created the pool (PR_SET_PDEATHSIG), and
  * exits when its socket closes.  Forking copies the whole address space (cheap
  * with copy-on-write, but a huge parent forks slower): create pools early.

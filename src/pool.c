@@ -22,7 +22,10 @@
  *   - live pools are kept in a process-wide list, so that a destroyed or
  *     bogus handle is refused (-EINVAL) instead of being used.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -133,12 +136,44 @@ static void *serve(void *arg) {
   return NULL;
 }
 
+/* Close every fd above stderr that has FD_CLOEXEC, but `keep`: what exec
+ * would close.  That is every fd libcoro makes (sockets, the poller, the
+ * offload eventfd, other pools' sockets) and what the program opened with
+ * O_CLOEXEC.  A worker holding copies would keep a connection open after the
+ * parent closed it (its peer never sees EOF), keep a listener accepting into
+ * a queue nobody serves, and keep another pool's worker from seeing EOF on
+ * its socket when that pool is destroyed. */
+static void close_cloexec_fds(int keep) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d) {
+    int dfd = dirfd(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+      char *end;
+      long fd = strtol(e->d_name, &end, 10);
+      if (end == e->d_name || *end || fd <= 2 || fd == keep || fd == dfd || fd > INT_MAX) continue;
+      int fl = fcntl((int)fd, F_GETFD);
+      if (fl >= 0 && fl & FD_CLOEXEC) close((int)fd);
+    }
+    closedir(d);
+    return;
+  }
+  /* No /proc: ask every number up to the limit (bounded: this is a fork). */
+  long max = sysconf(_SC_OPEN_MAX);
+  if (max < 0 || max > 65536) max = 65536;
+  for (int fd = 3; fd < max; fd++) {
+    if (fd == keep) continue;
+    int fl = fcntl(fd, F_GETFD);
+    if (fl >= 0 && fl & FD_CLOEXEC) close(fd);
+  }
+}
+
 /* In the child just forked for worker i: run the handler loop, never return. */
 __attribute__((noreturn)) static void child(coro_pool *p, int i, int fd, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);
   for (int j = 0; j < p->n; j++)
     if (p->w[j].fd >= 0) close(p->w[j].fd);
+  close_cloexec_fds(fd);
   (void)i;
   /* A fresh thread: a stack of its own (we may be on a coroutine's small
    * stack) and an empty libcoro state, so the handler may even run a

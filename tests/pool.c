@@ -6,6 +6,7 @@
  * created from inside a coroutine, and every bad input.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -563,6 +564,65 @@ static void *dead_submit_body(void *arg) {
   ASSERT_EQ(coro_pool_submit(c->p, "a", 1, &resp, &n, -1), -EINVAL);
   ASSERT_EQ(coro_pool_submit(c->p, "a", SIZE_MAX, &resp, &n, -1), -EINVAL);
   return NULL;
+}
+
+/* Workers close what exec would: an fd with FD_CLOEXEC that the parent holds
+ * is not open in a worker, one without it is.  (So a second pool's worker
+ * holds no copy of the first pool's sockets, which are SOCK_CLOEXEC, and the
+ * first pool's destroy finds its workers leaving on EOF.) */
+static int fd_probe_cloexec = -1, fd_probe_inherit = -1;
+
+static int fd_handler(const void *req, size_t len, void **resp, size_t *resp_len, void *arg) {
+  (void)req;
+  (void)len;
+  (void)arg;
+  char buf[16];
+  snprintf(buf, sizeof(buf), "%d%d", fcntl(fd_probe_cloexec, F_GETFD) >= 0,
+           fcntl(fd_probe_inherit, F_GETFD) >= 0);
+  return reply(resp, resp_len, buf);
+}
+
+static void *fd_body(void *arg) {
+  coro_pool *p = arg;
+  expect(p, "?", 0, "01", -1);
+  return NULL;
+}
+
+TEST(workers_keep_only_the_fds_exec_would_keep) {
+  int cl[2], inh[2];
+  ASSERT_EQ(pipe2(cl, O_CLOEXEC), 0);
+  ASSERT_EQ(pipe(inh), 0);
+  fd_probe_cloexec = cl[0];
+  fd_probe_inherit = inh[0];
+  coro_pool *p;
+  ASSERT_EQ(coro_pool_create(&p, 1, fd_handler, NULL), 0);
+  run_in_thread(fd_body, p);
+  ASSERT_EQ(coro_pool_destroy(p), 0);
+  close(cl[0]);
+  close(cl[1]);
+  close(inh[0]);
+  close(inh[1]);
+}
+
+/* A connection the parent closes after a worker was forked is closed: its
+ * peer sees EOF at once (no worker holds a copy).  One item first, so the
+ * worker has surely closed its copies (it does so before it serves). */
+TEST(a_socket_closed_by_the_parent_is_closed_despite_the_workers) {
+  int sv[2], inh[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ASSERT_EQ(pipe(inh), 0);
+  fd_probe_cloexec = sv[1];
+  fd_probe_inherit = inh[0];
+  coro_pool *p;
+  ASSERT_EQ(coro_pool_create(&p, 1, fd_handler, NULL), 0);
+  run_in_thread(fd_body, p);
+  ASSERT_EQ(close(sv[1]), 0);
+  char b;
+  ASSERT_EQ(coro_fd_read(sv[0], &b, 1, 0), 0); /* EOF, not -ETIMEDOUT */
+  ASSERT_EQ(coro_pool_destroy(p), 0);
+  coro_fd_close(sv[0]);
+  close(inh[0]);
+  close(inh[1]);
 }
 
 TEST(bad_input) {
