@@ -112,8 +112,12 @@ static int ur_arm(coro__io *io, int fd, coro__fd *f, unsigned events) {
     io_uring_prep_poll_add(sqe, fd, dir ? POLLOUT : POLLIN | POLLRDHUP);
     io_uring_sqe_set_data64(sqe, tag(fd, dir, f->bk_seq));
     f->bk_pending |= ev;
+    /* ARMED as soon as one poll is queued, not after both: if the second
+     * cannot be queued, a close must still cancel the first (forget runs
+     * only for ARMED fds), or it would hold the file and its pending bit
+     * would keep a new fd of the same number from ever being armed. */
+    f->flags |= CORO__FD_ARMED;
   }
-  f->flags |= CORO__FD_ARMED;
   return 0;
 }
 
