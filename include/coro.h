@@ -820,6 +820,8 @@ CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, 
  * or past), -ECANCELED, -EDEADLK (no scheduler runs on the thread: a job
  * always has to wait).  Besides: -ENOMEM, and -EAGAIN (or another negated
  * errno of pthread_create) when no worker exists and none can be started;
+ * -ESHUTDOWN when the process is exiting (its atexit handlers have stopped
+ * the pool);
  * the errors of the first I/O call of the thread (its eventfd: -EMFILE).
  */
 
@@ -1036,7 +1038,8 @@ CORO_API int coro_cluster_opts_init(coro_cluster_opts *o);
  * workers < 0 or over CORO_CLUSTER_MAX, listen_fds NULL with nlisten > 0,
  * negative times, backoff_max_ns < backoff_min_ns, backoff_min_ns 0,
  * log_fd < -1), -EBADF (a listen fd is not open), -EBUSY (the calling thread
- * runs a scheduler or has live coroutines: the workers would inherit them),
+ * runs a scheduler, has live coroutines or pending coro_spawn_on_ready
+ * watches: the workers would inherit them),
  * -EPERM (called inside a cluster worker), -ENOMEM, and the negated errno
  * of sigaction, pthread_sigmask or signalfd (-EMFILE).  A failed fork is not an error: it is
  * logged and retried with backoff. */

@@ -503,7 +503,7 @@ int coro_cluster_run(const coro_cluster_opts *o, coro_fn worker_main, void *arg)
     if (o->listen_fds[i] < 0 || fcntl(o->listen_fds[i], F_GETFD) < 0) return -EBADF;
   if (self.index >= 0) return -EPERM;
   coro__tls *t = coro__tls_get();
-  if (t->sched.running || t->nall) return -EBUSY;
+  if (t->sched.running || t->nall || coro__watch_pending(t)) return -EBUSY;
   run r = {.o = o, .fn = worker_main, .arg = arg, .self = getpid()};
   r.n = o->workers;
   if (!r.n) {

@@ -357,6 +357,9 @@ int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **resp, siz
         coro_sem_release(p->sem);
         continue;
       }
+      /* Nothing of an unsent item ran: if no replacement could be forked,
+       * that (-EAGAIN...) is the error, not a worker dying on the item. */
+      if (rc == -ECHILD && unsent && err < 0) rc = err;
     }
     p->idle[p->nidle++] = i;
     coro_sem_release(p->sem);

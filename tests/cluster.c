@@ -787,6 +787,12 @@ static void *inside_scheduler(void *arg) {
   return NULL;
 }
 
+static int watch_ran;
+static void *inside_watch(void *arg) {
+  watch_ran++;
+  return arg;
+}
+
 static int inner_rc_pipe[2];
 static void *nested_main(void *arg) {
   (void)arg;
@@ -840,6 +846,15 @@ TEST(bad_input) {
   ASSERT_EQ(coro_create(&g, server_main, NULL, NULL), 0);
   ASSERT_EQ(coro_cluster_run(&o, server_main, NULL), -EBUSY);
   ASSERT_EQ(coro_destroy(g), 0);
+  /* A pending watch: a micro-thread still to be spawned, inherited too. */
+  int wp[2];
+  ASSERT_EQ(pipe(wp), 0);
+  ASSERT_EQ(coro_spawn_on_ready(wp[0], CORO_READ, -1, inside_watch, NULL, NULL), 0);
+  ASSERT_EQ(coro_cluster_run(&o, server_main, NULL), -EBUSY);
+  ASSERT_EQ(coro_fd_close(wp[0]), 0); /* fires it */
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(watch_ran, 1);
+  close(wp[1]);
   /* From inside a running scheduler. */
   ASSERT_EQ(coro_spawn(NULL, inside_scheduler, NULL, NULL), 0);
   ASSERT_EQ(coro_run(), 0);
