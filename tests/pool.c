@@ -466,6 +466,33 @@ TEST(worker_killed_while_idle_is_replaced_and_the_next_item_runs) {
   assert_no_children();
 }
 
+/* The same, but no replacement can be forked: nothing of the item ran, so the
+ * error is the fork's (-EAGAIN), not -ECHILD (a worker died on the item). */
+static void *idle_kill_fork_fail_body(void *arg) {
+  ctx *c = arg;
+  void *resp;
+  size_t n;
+  ASSERT_EQ(coro_pool_submit(c->p, "pid", 3, &resp, &n, -1), 0);
+  int pid = atoi(resp);
+  free(resp);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  siginfo_t si;
+  ASSERT_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0); /* as above */
+  coro__fault_arm(CORO__FAULT_FORK, 0, EAGAIN);
+  expect(c->p, "abc", -EAGAIN, NULL, coro_now() + HOUR);
+  coro__fault_reset();
+  expect(c->p, "abc", 0, "cba", coro_now() + HOUR); /* and heals */
+  return NULL;
+}
+
+TEST(worker_killed_while_idle_and_no_fork_gives_the_fork_error) {
+  ctx c;
+  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
+  run_in_thread(idle_kill_fork_fail_body, &c);
+  ASSERT_EQ(coro_pool_destroy(c.p), 0);
+  assert_no_children();
+}
+
 /* The pool's process SIGKILLed: its workers die with it (PDEATHSIG). */
 static int pids_pipe[2];
 static void *ask_pids(void *arg) {
