@@ -510,6 +510,11 @@ int coro__io_poll(coro__tls *t, int64_t deadline);
  * it in the registry so that its first call skips fcntl.  Best effort. */
 void coro__io_adopt(coro__tls *t, int fd, int socket);
 
+/* The level of fd now (poll(2), no wait), for CORO_READ/CORO_WRITE `events`:
+ * the bits ready (an error or hang-up counts as all of `events`: the next
+ * call reports it), 0 if none, -EBADF if fd is not open, or a negated errno. */
+int coro__io_level(int fd, unsigned events);
+
 /* Thread exit: free the registry and the backend (waiters are abandoned). */
 void coro__io_fini(coro__tls *t);
 

@@ -370,12 +370,7 @@ void coro__io_fini(coro__tls *t) {
 
 static inline int would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
 
-int coro_wait_fd(int fd, unsigned events, int64_t deadline) {
-  coro__tls *t = coro__tls_get();
-  if (!events || events & ~(unsigned)(CORO_READ | CORO_WRITE)) return -EINVAL;
-  if (fd < 0) return -EBADF;
-  /* Readiness reported once may have been consumed before: ask the kernel
-   * for the level now, which also tells a closed fd. */
+int coro__io_level(int fd, unsigned events) {
   struct pollfd p = {
       .fd = fd,
       .events = (short)((events & CORO_READ ? POLLIN : 0) | (events & CORO_WRITE ? POLLOUT : 0))};
@@ -383,8 +378,17 @@ int coro_wait_fd(int fd, unsigned events, int64_t deadline) {
     if (errno != EINTR) return -errno;
   if (p.revents & POLLNVAL) return -EBADF;
   if (p.revents & (POLLERR | POLLHUP)) return (int)events;
-  unsigned ready = (p.revents & POLLIN ? CORO_READ : 0u) | (p.revents & POLLOUT ? CORO_WRITE : 0u);
-  if (ready) return (int)ready;
+  return (p.revents & POLLIN ? CORO_READ : 0) | (p.revents & POLLOUT ? CORO_WRITE : 0);
+}
+
+int coro_wait_fd(int fd, unsigned events, int64_t deadline) {
+  coro__tls *t = coro__tls_get();
+  if (!events || events & ~(unsigned)(CORO_READ | CORO_WRITE)) return -EINVAL;
+  if (fd < 0) return -EBADF;
+  /* Readiness reported once may have been consumed before: ask the kernel
+   * for the level now, which also tells a closed fd. */
+  int ready = coro__io_level(fd, events);
+  if (ready) return ready;
   coro__io *io = NULL;
   coro__fd *f = NULL;
   int rc = io_get(t, &io);

@@ -32,7 +32,6 @@
  *     lives in the entry, and no record points back into it.
  */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 
 #include "internal.h"
@@ -218,13 +217,8 @@ int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro_fn fn, v
   if (fd < 0) return -EBADF;
   /* The level now: readiness an epoll edge reported before (and nobody
    * consumed) would never be reported again; this also tells a closed fd. */
-  struct pollfd p = {
-      .fd = fd,
-      .events = (short)((events & CORO_READ ? POLLIN : 0) | (events & CORO_WRITE ? POLLOUT : 0))};
-  while (poll(&p, 1, 0) < 0)
-    if (errno != EINTR) return -errno;
-  if (p.revents & POLLNVAL) return -EBADF;
-  int ready = p.revents != 0; /* asked for, or an error or hang-up */
+  int ready = coro__io_level(fd, events); /* asked for, or an error or hang-up */
+  if (ready < 0) return ready;
   coro__io *io = NULL;
   int rc = coro__io_prepare(t, fd, &io);
   if (rc < 0) return rc;
