@@ -431,14 +431,21 @@ TEST(sigterm_during_load_loses_no_in_flight_request) {
   coro_fd_close(listen_fd);
 }
 
-/* A request far longer than the drain deadline: SIGTERM, then SIGKILL. */
-static void *straggler(void *arg) {
-  load *l = arg;
+/* Start an hour-long request in l->c[0] and return it once a worker has
+ * acknowledged it: it is in flight. */
+static client *request_in_flight(load *l) {
   client *c = &l->c[0];
   *c = (client){l->port, 3600 * 1000L, -1, 0, 0, 0, 0};
   ASSERT_EQ(coro_spawn(NULL, client_run, c, NULL), 0);
   while (!c->acked && !c->finished) coro_sleep(coro_now() + MS);
   ASSERT_TRUE(c->acked);
+  return c;
+}
+
+/* A request far longer than the drain deadline: SIGTERM, then SIGKILL. */
+static void *straggler(void *arg) {
+  load *l = arg;
+  client *c = request_in_flight(l);
   ASSERT_EQ(kill(l->parent, SIGTERM), 0);
   while (!c->finished) coro_sleep(coro_now() + 5 * MS);
   ASSERT_TRUE(c->rc < 0); /* cut by the kill */
@@ -463,11 +470,7 @@ TEST(drain_deadline_sigkills_stragglers) {
 /* A second SIGTERM does not wait for the drain deadline. */
 static void *insist(void *arg) {
   load *l = arg;
-  client *c = &l->c[0];
-  *c = (client){l->port, 3600 * 1000L, -1, 0, 0, 0, 0};
-  ASSERT_EQ(coro_spawn(NULL, client_run, c, NULL), 0);
-  while (!c->acked && !c->finished) coro_sleep(coro_now() + MS);
-  ASSERT_TRUE(c->acked);
+  client *c = request_in_flight(l);
   ASSERT_EQ(kill(l->parent, SIGTERM), 0);
   wait_log("stopping 1 workers", 1);
   ASSERT_EQ(kill(l->parent, SIGTERM), 0);

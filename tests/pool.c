@@ -210,6 +210,16 @@ static void run_in_thread(coro_fn fn, void *arg) {
   ASSERT_EQ(coro_destroy(c), 0);
 }
 
+/* A pool of n workers running handler, body(ctx) run in a micro-thread on
+ * it, then the pool destroyed and every worker reaped. */
+static void run_on_pool(int n, coro_fn body) {
+  ctx c = {NULL, NULL};
+  ASSERT_EQ(coro_pool_create(&c.p, n, handler, NULL), 0);
+  run_in_thread(body, &c);
+  ASSERT_EQ(coro_pool_destroy(c.p), 0);
+  assert_no_children();
+}
+
 static void *basics_body(void *arg) {
   ctx *c = arg;
   expect(c->p, "abc", 0, "cba", -1);
@@ -227,13 +237,7 @@ static void *basics_body(void *arg) {
   return NULL;
 }
 
-TEST(results_errors_and_empty_items) {
-  ctx c;
-  ASSERT_EQ(coro_pool_create(&c.p, 2, handler, NULL), 0);
-  run_in_thread(basics_body, &c);
-  ASSERT_EQ(coro_pool_destroy(c.p), 0);
-  assert_no_children();
-}
+TEST(results_errors_and_empty_items) { run_on_pool(2, basics_body); }
 
 static void *crash_body(void *arg) {
   ctx *c = arg;
@@ -244,13 +248,7 @@ static void *crash_body(void *arg) {
   return NULL;
 }
 
-TEST(worker_crashing_mid_item_fails_the_item_and_is_replaced) {
-  ctx c;
-  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
-  run_in_thread(crash_body, &c);
-  ASSERT_EQ(coro_pool_destroy(c.p), 0);
-  assert_no_children();
-}
+TEST(worker_crashing_mid_item_fails_the_item_and_is_replaced) { run_on_pool(1, crash_body); }
 
 /* One micro-thread submits an item that blocks; another learns the worker's
  * pid from the pipe and kills it. */
@@ -324,13 +322,7 @@ static void *timeout_body(void *arg) {
   return NULL;
 }
 
-TEST(deadline_mid_item_kills_and_replaces_the_worker) {
-  ctx c;
-  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
-  run_in_thread(timeout_body, &c);
-  ASSERT_EQ(coro_pool_destroy(c.p), 0);
-  assert_no_children();
-}
+TEST(deadline_mid_item_kills_and_replaces_the_worker) { run_on_pool(1, timeout_body); }
 
 static void *sleeper(void *arg) {
   ctx *c = arg;
@@ -350,13 +342,7 @@ static void *cancel_body(void *arg) {
   return NULL;
 }
 
-TEST(cancel_mid_item_kills_and_replaces_the_worker) {
-  ctx c;
-  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
-  run_in_thread(cancel_body, &c);
-  ASSERT_EQ(coro_pool_destroy(c.p), 0);
-  assert_no_children();
-}
+TEST(cancel_mid_item_kills_and_replaces_the_worker) { run_on_pool(1, cancel_body); }
 
 static void *big_body(void *arg) {
   ctx *c = arg;
@@ -429,27 +415,29 @@ static void *fork_fail_body(void *arg) {
   return NULL;
 }
 
-TEST(fork_failing_at_a_replacement_is_reported_then_heals) {
-  ctx c;
-  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
-  run_in_thread(fork_fail_body, &c);
-  ASSERT_EQ(coro_pool_destroy(c.p), 0);
-  assert_no_children();
+TEST(fork_failing_at_a_replacement_is_reported_then_heals) { run_on_pool(1, fork_fail_body); }
+
+/* SIGKILL the (one, idle) worker of p and return its pid once it is dead:
+ * every thread of it has exited (its socket is closed), not reaped (the pool
+ * does that).  Before that, an item written into its socket could be lost
+ * with it: -ECHILD, as for any death mid-item. */
+static int kill_idle_worker(coro_pool *p) {
+  void *resp;
+  size_t n;
+  ASSERT_EQ(coro_pool_submit(p, "pid", 3, &resp, &n, -1), 0);
+  int pid = atoi(resp);
+  free(resp);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  siginfo_t si;
+  ASSERT_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+  return pid;
 }
 
 static void *idle_kill_body(void *arg) {
   ctx *c = arg;
   void *resp;
   size_t n;
-  ASSERT_EQ(coro_pool_submit(c->p, "pid", 3, &resp, &n, -1), 0);
-  int pid = atoi(resp);
-  free(resp);
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  /* Wait until every thread of it has exited (its socket is closed), without
-   * reaping it (the pool does).  Before that, an item written into its
-   * socket could be lost with it: -ECHILD, as for any death mid-item. */
-  siginfo_t si;
-  ASSERT_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+  int pid = kill_idle_worker(c->p);
   /* The item never reached the dead worker: it runs on its replacement. */
   expect(c->p, "abc", 0, "cba", coro_now() + HOUR);
   ASSERT_EQ(coro_pool_submit(c->p, "pid", 3, &resp, &n, -1), 0);
@@ -459,25 +447,14 @@ static void *idle_kill_body(void *arg) {
 }
 
 TEST(worker_killed_while_idle_is_replaced_and_the_next_item_runs) {
-  ctx c;
-  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
-  run_in_thread(idle_kill_body, &c);
-  ASSERT_EQ(coro_pool_destroy(c.p), 0);
-  assert_no_children();
+  run_on_pool(1, idle_kill_body);
 }
 
 /* The same, but no replacement can be forked: nothing of the item ran, so the
  * error is the fork's (-EAGAIN), not -ECHILD (a worker died on the item). */
 static void *idle_kill_fork_fail_body(void *arg) {
   ctx *c = arg;
-  void *resp;
-  size_t n;
-  ASSERT_EQ(coro_pool_submit(c->p, "pid", 3, &resp, &n, -1), 0);
-  int pid = atoi(resp);
-  free(resp);
-  ASSERT_EQ(kill(pid, SIGKILL), 0);
-  siginfo_t si;
-  ASSERT_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0); /* as above */
+  kill_idle_worker(c->p);
   coro__fault_arm(CORO__FAULT_FORK, 0, EAGAIN);
   expect(c->p, "abc", -EAGAIN, NULL, coro_now() + HOUR);
   coro__fault_reset();
@@ -486,11 +463,7 @@ static void *idle_kill_fork_fail_body(void *arg) {
 }
 
 TEST(worker_killed_while_idle_and_no_fork_gives_the_fork_error) {
-  ctx c;
-  ASSERT_EQ(coro_pool_create(&c.p, 1, handler, NULL), 0);
-  run_in_thread(idle_kill_fork_fail_body, &c);
-  ASSERT_EQ(coro_pool_destroy(c.p), 0);
-  assert_no_children();
+  run_on_pool(1, idle_kill_fork_fail_body);
 }
 
 /* The pool's process SIGKILLed: its workers die with it (PDEATHSIG). */
