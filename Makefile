@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The two commands of the README, and a few more.  Everything is built by
 # CMake under build/; nothing but gcc, make and cmake is needed.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_core.c - coroutines vs threads vs processes, side by side in one run.
  *

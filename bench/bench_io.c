@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_io.c - the two readiness backends, epoll and io_uring, side by side
  * in one run.

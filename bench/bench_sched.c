@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_sched.c - the micro-thread scheduler next to threads, side by side in one run.
  *

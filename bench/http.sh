@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/http.sh - HTTP on loopback: examples/httpd (micro-threads), its
 # --threads variant (a thread per connection, the same request code) and
 # Debian's nginx with one worker, all answering GET / with "Hello, World!".

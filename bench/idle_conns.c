@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * idle_conns.c - open N idle TCP connections to a server and hold them, so
  * that the server's memory per idle connection can be read (bench/http.sh).

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # plot.sh BUILD_DIR - draw BUILD_DIR/bench/bench_core.png from the data that
 # bench_core wrote to BUILD_DIR/bench/bench_core.dat: one horizontal bar per
 # round-trip mechanism (median, log scale), with the min..max of the repeats as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DEXE=prog -DEXPECTED=file [-DARGS=a;b] [-DEXPECTED_RC=n] [-DEMULATOR=...]
 #       -P run_and_compare.cmake
 # Runs EXE with the arguments ARGS (none by default) and fails unless its

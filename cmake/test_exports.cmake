@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DLIB=libcoro.so -DHEADER=coro.h -DNM=nm -P test_exports.cmake
 # The shared library must export exactly the functions the header declares
 # with CORO_API: nothing internal leaks, nothing declared is missing.

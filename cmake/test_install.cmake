@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DBUILD_DIR=... -DSOURCE_DIR=... -DWORK=... -P test_install.cmake
 # Installs the build into a scratch prefix, then builds and runs a consumer
 # project against it three ways: find_package (shared and static),

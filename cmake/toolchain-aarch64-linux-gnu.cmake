@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Cross-compile for 64-bit ARM Linux with Debian's cross toolchain, and run the
 # tests under qemu-user.
 #

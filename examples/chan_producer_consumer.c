@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan_producer_consumer.c - the article's producer/consumer again (see
  * producer_consumer.c), but as two micro-threads talking over two unbuffered

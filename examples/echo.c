@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * echo.c - a TCP echo server on libcoro: one micro-thread per connection
  * sends back every byte it reads, as it comes.

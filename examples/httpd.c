@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * httpd.c - a small HTTP/1.1 server on libcoro: one micro-thread per
  * connection while it is served, none while it is idle (a watch of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * interleave.c - the article's first program: A prints 1 2 3, B prints x y z,
  * and driven as coroutines their output interleaves:

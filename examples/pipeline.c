@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pipeline.c - generators at work in C: a lazy pipeline chained with
  * coro_yield_from (Python's `yield from`).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool_primes.c - counting primes on a process pool, from coroutines.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * prefork_hello.c - a tiny HTTP-ish server on the pre-fork runner.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * primes.c - the concurrent prime sieve (Go's classic), with micro-threads and
  * unbuffered channels.

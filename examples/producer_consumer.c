@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * producer_consumer.c - the article's lock-free producer/consumer, line for
  * line.  The consumer is a generator: `n = yield r` becomes

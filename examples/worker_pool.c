@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker_pool.c - a pool of micro-threads fed by a buffered channel, with a
  * deadline on every job.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * coro.h - libcoro, stackful coroutines for C with Python's generator semantics.
  *

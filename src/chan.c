@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan.c - channels: FIFO queues of fixed-size elements between coroutines.
  *

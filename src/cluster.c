@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cluster.c - the pre-fork runner: N worker processes, each with its own
  * scheduler, supervised by a parent that never runs one.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * coro.c - the coroutine object and its state machine (Python's generators).
  *

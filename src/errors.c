@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * errors.c - names and messages for every code libcoro returns, in one table.
  *

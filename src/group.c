@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.c - structured concurrency: a group owns the micro-threads spawned
  * into it, and closing it cancels and waits for every one of them.

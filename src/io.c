@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c - file descriptors that park the coroutine, not the thread.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io_epoll.c - the epoll backend of the I/O layer (see the contract in
  * internal.h).

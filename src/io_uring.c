@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io_uring.c - the io_uring backend of the I/O layer (see the contract in
  * internal.h), on liburing.  Built when CMake finds liburing; chosen at run

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net.c - TCP helpers (listen, dial) and the buffered reader, on top of io.c.
  *

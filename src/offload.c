@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * offload.c - a small pool of threads for the calls that cannot be made
  * non-blocking (getaddrinfo, reads and writes of regular files, a library

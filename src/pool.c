@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c - a process pool: work items run by a handler in worker processes,
  * submitted from coroutines.

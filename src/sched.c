@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sched.c - micro-threads: a cooperative FIFO scheduler per thread.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal.c - signals as events: a coroutine waits for SIGTERM as it waits for
  * a socket.

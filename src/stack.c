@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.c - coroutine stacks: slabs, guard pages, the pool, overflow reports.
  *

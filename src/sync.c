@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sync.c - cooperative synchronisation: mutex, condition variable, counting
  * semaphore and wait group for the coroutines of one thread.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sys.c - the system calls and allocations libcoro makes, behind wrappers.
  *

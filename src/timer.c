@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timer.c - the deadlines of parked coroutines, in a binary min-heap.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * watch.c - coro_spawn_on_ready(): a micro-thread that does not exist yet.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * abi.c - what the context switch owes the compiler, per the platform ABI.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bad_input.c - every misuse the API documents, one case each: NULL handles,
  * closed and running coroutines, another thread's coroutine, stack sizes out

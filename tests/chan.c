@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * chan.c - channels between micro-threads: rendezvous, buffering, FIFO
  * order, close and drain, deadlines, cancellation, and every refusal.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cluster.c - the pre-fork runner, driven from outside as an operator would:
  * each case forks a child that calls coro_cluster_run() (the cluster's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * faults.c - what happens when the system says no, using the fault-injection
  * hooks of src/internal.h (coro__fault_arm / coro__fault_reset), which make

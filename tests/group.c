@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * group.c - structured concurrency: a group owns its micro-threads, keeps the
  * first error, and closing it cancels and waits for every member.

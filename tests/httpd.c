@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * httpd.c - the example servers (examples/httpd.c, examples/echo.c) driven as
  * child processes over loopback, as a client would: plain blocking sockets

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * introspect.c - coro_list() and coro_dump(): every live coroutine of the
  * thread, with its name, state, what it waits on and its stack usage.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c - file descriptors that park the coroutine: readiness waits with
  * deadlines, reads that wait for a writer, partial reads and writes, a full

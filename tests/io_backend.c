@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io_backend.c - choosing the readiness backend: CORO_IO_BACKEND forces epoll
  * or io_uring, an unknown name and an io_uring the kernel refuses fall back to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * net.c - TCP over loopback: listen, accept, dial, echo over IPv4 and IPv6,
  * refused and timed-out dials, a peer that resets mid-request, a thousand

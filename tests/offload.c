@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * offload.c - the blocking-work pool: results delivered, many jobs at once,
  * the thread not blocked while a job runs, deadlines and cancels before and

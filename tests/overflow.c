@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * overflow.c - a stack overflow never corrupts silently: it aborts with a
  * report naming the coroutine and its stack size.  For each guard mode:

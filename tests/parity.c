@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * parity.c - generator semantics, one case per row of the parity table in
  * DESIGN.md ("Generator semantics — parity with Python"), plus the cleanup

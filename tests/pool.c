@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c - the process pool: items and results over socketpairs, concurrent
  * submitters, a handler's error, a worker that dies mid-item (by its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sched.c - micro-threads on the cooperative scheduler: order, turns, join,
  * sleep, cancel, and generators that block inside micro-threads.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sched_bad_input.c - every misuse of the micro-thread scheduler the API
  * documents, one case each: joining oneself, NULL handles, plain generators

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * select.c - coro_chan_select: the ready case, waiting on several, fairness,
  * closed channels, deadlines, cancellation and every refusal.

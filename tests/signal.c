@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signal.c - signals as events (coro_signal_wait): a signal raised by the
  * process or sent by another one wakes the coroutine that waits for it while

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stack.c - coroutine stacks: the guard mode, stack sizes and how much of a
  * stack is really usable, 100 000 live coroutines in each guard mode, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sync.c - mutex, condition variable, semaphore and wait group between
  * micro-threads: mutual exclusion across yields, FIFO handoff, deadlines,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test.h - the test harness: TEST(name) cases and asserts that print both sides.
  *

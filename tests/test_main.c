@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_main.c - the runner behind TEST(): one case by name, or all of them. */
 #include <stdarg.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * threads.c - coroutines in several threads at once.  Each thread has its own
  * current coroutine, resume chains and stack pools, and nothing is shared:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timers.c - the timer heap behind coro_sleep() and coro_join() deadlines:
  *   - 1000 sleepers with random deadlines (fixed-seed LCG, within 50 ms) wake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * timers_big.c - a million detached micro-threads on 16 KiB stacks, each
  * sleeping until its own now + (i % 1000) microseconds: the timer heap holds

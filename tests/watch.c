@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * watch.c - coro_spawn_on_ready(): a micro-thread spawned when its fd is
  * ready, its deadline passes or its fd is closed, and none exists before;

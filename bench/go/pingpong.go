@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pingpong.go - the Go row of bench_sched: channel ping-pong between two
 // goroutines, for comparison with libcoro's chan_pingpong_ns.
 //

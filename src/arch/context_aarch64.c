@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * context_aarch64.c - building the first frame of a fresh AArch64 context.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * context_x86_64.c - building the first frame of a fresh x86_64 context.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switch.h - the context-switch contract, implemented once per ABI.
  *

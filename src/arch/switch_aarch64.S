@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switch_aarch64.S - context switch for the AArch64 AAPCS64 ABI.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switch_ucontext.c - portable fallback on makecontext/swapcontext.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * switch_x86_64.S - context switch for the x86_64 System V ABI.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A minimal user of the installed library: prints "3 2 1 returned". */
 #include <coro.h>
 #include <stdint.h>
