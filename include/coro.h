@@ -674,9 +674,10 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
  *
  * The choice: CORO_IO_BACKEND=epoll or CORO_IO_BACKEND=io_uring in the
  * environment forces one; otherwise epoll (measured as fast or faster for
- * readiness waits: see bench/README.md).  io_uring exists only in builds with
- * liburing (CMake option CORO_WITH_URING) and where the kernel lets the process
- * set up a ring (containers' seccomp profiles often refuse it); forcing it
+ * readiness waits: see bench/README.md).  io_uring exists in Linux builds
+ * (CMake option CORO_WITH_URING, on by default; no liburing needed) on kernels
+ * 5.5 and later that let the process set up a ring (containers' seccomp
+ * profiles often refuse it; qemu-user has no io_uring); forcing it
  * where it cannot be had, or naming an unknown backend, falls back to epoll
  * and prints one line on stderr, once per process:
  *     libcoro: io_uring unavailable (Operation not permitted), using epoll */

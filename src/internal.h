@@ -463,7 +463,12 @@ typedef struct coro__io_backend {
 
 extern const coro__io_backend coro__io_epoll;
 #ifdef CORO_HAVE_URING
-extern const coro__io_backend coro__io_uring; /* built when CMake found liburing */
+extern const coro__io_backend coro__io_uring; /* built on Linux (CORO_WITH_URING) */
+/* Test hooks, read when a ring is set up (single-threaded tests only): its
+ * submission queue's length (0: the default, 256), and IORING_FEAT_* bits to
+ * take for absent, to run the paths of older kernels on a new one. */
+extern unsigned coro__uring_entries;
+extern unsigned coro__uring_features_off;
 #endif
 
 /* Per-thread I/O state. */
@@ -558,13 +563,14 @@ void coro__offload_fini(coro__tls *t);
 /* --- sys.c: system calls and allocation behind wrappers tests can fail --- */
 
 enum coro__fault_site {
-  CORO__FAULT_MMAP,     /* coro__mmap */
-  CORO__FAULT_MPROTECT, /* coro__mprotect */
-  CORO__FAULT_MADVISE,  /* coro__madvise */
-  CORO__FAULT_MALLOC,   /* coro__malloc */
-  CORO__FAULT_URING,    /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
-  CORO__FAULT_THREAD,   /* pthread_create of the offload pool (offload.c) */
-  CORO__FAULT_FORK,     /* coro__fork */
+  CORO__FAULT_MMAP,         /* coro__mmap */
+  CORO__FAULT_MPROTECT,     /* coro__mprotect */
+  CORO__FAULT_MADVISE,      /* coro__madvise */
+  CORO__FAULT_MALLOC,       /* coro__malloc */
+  CORO__FAULT_URING,        /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
+  CORO__FAULT_URING_SUBMIT, /* io_uring_enter handing queued entries to the kernel */
+  CORO__FAULT_THREAD,       /* pthread_create of the offload pool (offload.c) */
+  CORO__FAULT_FORK,         /* coro__fork */
   CORO__FAULT_NSITES
 };
 
