@@ -374,6 +374,16 @@ CORO_API int coro_stack_guard_mode(void);
  * A blocking call with a deadline may also return -ENOMEM, when the timer heap
  * cannot grow (nothing else changes).
  *
+ * Resolution: a deadline never ends a wait early; how late it may end
+ * depends on where the scheduler sleeps.  With no file descriptor waited on,
+ * in clock_nanosleep (nanoseconds); with one, in the thread's I/O backend:
+ * io_uring takes a timespec (nanoseconds), epoll too through epoll_pwait2
+ * (Linux 5.11+), and where that is missing (older kernels, qemu-user,
+ * valgrind 3.19) epoll_wait's milliseconds, rounded up: up to 1 ms late.
+ * Every one of them adds the kernel's timer slack (50 us by default for a
+ * normal thread; prctl(PR_SET_TIMERSLACK) changes it) and the time the other
+ * micro-threads run before the scheduler looks.
+ *
  * Cancelling a micro-thread makes every blocking call made in its chain
  * return -ECANCELED, the one it is blocked in at once and every later one,
  * so it can run its cleanup and finish.

@@ -462,6 +462,13 @@ typedef struct coro__io_backend {
 } coro__io_backend;
 
 extern const coro__io_backend coro__io_epoll;
+/* Test hook: how epoll's timed waits went, process-wide (relaxed counters). */
+typedef struct coro__epoll_stats {
+  long precise; /* waits given their timeout to the nanosecond (epoll_pwait2) */
+  long rounded; /* waits whose timeout was rounded up to a whole millisecond
+                   (epoll_wait: no epoll_pwait2 in the kernel) */
+} coro__epoll_stats;
+extern coro__epoll_stats coro__epoll_stats_now;
 #ifdef CORO_HAVE_URING
 extern const coro__io_backend coro__io_uring; /* built on Linux (CORO_WITH_URING) */
 /* Test hooks, read when a ring is set up (single-threaded tests only): its
@@ -569,6 +576,7 @@ enum coro__fault_site {
   CORO__FAULT_MALLOC,       /* coro__malloc */
   CORO__FAULT_URING,        /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
   CORO__FAULT_URING_SUBMIT, /* io_uring_enter handing queued entries to the kernel */
+  CORO__FAULT_EPOLL_PWAIT2, /* epoll_pwait2: ENOSYS plays a kernel without it (io_epoll.c) */
   CORO__FAULT_THREAD,       /* pthread_create of the offload pool (offload.c) */
   CORO__FAULT_FORK,         /* coro__fork */
   CORO__FAULT_NSITES

@@ -22,8 +22,8 @@ static struct {
   int armed;                      /* any site armed: the fast-path check */
   long after[CORO__FAULT_NSITES]; /* successes left before failing; -1 = disarmed */
   int err[CORO__FAULT_NSITES];    /* errno to fail with */
-} faults = {0, {-1, -1, -1, -1, -1, -1, -1, -1}, {0}};
-_Static_assert(CORO__FAULT_NSITES == 8, "one -1 per site above");
+} faults = {0, {-1, -1, -1, -1, -1, -1, -1, -1, -1}, {0}};
+_Static_assert(CORO__FAULT_NSITES == 9, "one -1 per site above");
 
 void coro__fault_arm(int site, long after, int err) {
   if (site < 0 || site >= CORO__FAULT_NSITES) return;
