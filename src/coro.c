@@ -201,7 +201,7 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   size = (size + coro__page_size - 1) & ~(coro__page_size - 1);
 
   coro__stack st;
-  int rc = coro__stack_get(t, size, &st);
+  int rc = coro__stack_get(&t->stacks, size, &st);
   if (rc < 0) return rc;
   coro__stack_set_canary(&st);
 
@@ -274,7 +274,7 @@ int coro_destroy(coro *c) {
     t->all = c->all_next;
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   t->nall--;
-  coro__stack_put(t, &c->stack);
+  coro__stack_put(&t->stacks, &c->stack);
   return rc;
 }
 

@@ -5,7 +5,10 @@
  * Naming: coro_ public (include/coro.h), coro__ internal but not static,
  * short unprefixed names for static helpers.
  *
- * Layout of one stack slot (see stack.c):
+ * Below it: sys.h (wrappers, compiler helpers) and stack.h (the stack
+ * layer), which include nothing of this file.
+ *
+ * Layout of one stack slot (stack.h owns the slot, coro.c what is at its top):
  *
  *     slot base                                                   slot end
  *     | guard page | usable stack, grows down <- ... | struct coro |
@@ -24,25 +27,8 @@
 
 #include "arch/switch.h"
 #include "coro.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define CORO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CORO_ASAN 1
-#endif
-#endif
-
-#ifdef CORO_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
-
-#define CORO__TLS __thread __attribute__((tls_model("initial-exec")))
-#define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
-#define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
-
-/* The value a stack canary holds while intact. */
-#define CORO__CANARY UINT64_C(0x6c6962636f726f21) /* "libcoro!" */
+#include "stack.h"
+#include "sys.h"
 
 typedef struct coro__tls coro__tls;
 typedef struct coro__waiter coro__waiter;
@@ -59,7 +45,6 @@ enum {
                                    yield and cleanup_push are refused */
 };
 #define CORO__F_IN_CLEANUP (~0u << 8)
-typedef struct coro__slab coro__slab;
 
 /* A coroutine waiting in a list (joins, channels; locks later).  It lives on
  * the waiting coroutine's stack for as long as the blocking call lasts. */
@@ -74,16 +59,6 @@ struct coro__waiter {
 typedef struct coro__wait_list {
   coro__waiter *head, *tail; /* first to serve, last to arrive */
 } coro__wait_list;
-
-/* A stack handed out by the pool. */
-typedef struct coro__stack {
-  char *lo;         /* lowest usable byte, just above the guard page */
-  char *hi;         /* one past the highest byte of the slot */
-  size_t size;      /* usable size requested, page-rounded (what coro_stack_size reports) */
-  coro__slab *slab; /* slab the slot belongs to, to give it back */
-  unsigned slot;    /* index of the slot in its slab */
-  int guarded;      /* 1 if a guard page protects this slot */
-} coro__stack;
 
 /* One pushed cleanup handler. */
 typedef struct coro__cleanup {
@@ -143,17 +118,6 @@ struct coro {
   char name[CORO_NAME_MAX]; /* NUL-terminated; read by the overflow handler */
 };
 
-/* A pool of stack slots of one size, per thread. */
-typedef struct coro__stack_class {
-  size_t size;                    /* usable size of its stacks (page multiple) */
-  size_t slot_size;               /* size + the guard page */
-  unsigned nslots;                /* slots per slab */
-  unsigned nempty;                /* slabs with no slot in use (at most 1 kept) */
-  unsigned nslabs;                /* slabs mapped */
-  coro__slab *avail;              /* slabs with a free slot, most recently freed into first */
-  struct coro__stack_class *next; /* next size class of this thread */
-} coro__stack_class;
-
 /* coro.sched: a coroutine's relation to the scheduler. */
 enum {
   CORO__S_SPAWNED = 1u,   /* a micro-thread: state stays RUNNING until it ends */
@@ -185,27 +149,20 @@ typedef struct coro__sched {
   int running;        /* coro_run() is active */
 } coro__sched;
 
-/* Stacks freed most recently, kept whole for the next create (LIFO). */
-#define CORO__STACK_CACHE 16
-
 /* Per-thread state of the library: one instance per thread, zero-initialised. */
 struct coro__tls {
-  unsigned ncached;                     /* entries in cache[] */
-  coro__stack cache[CORO__STACK_CACHE]; /* freed stacks, ready for reuse */
-  coro *current;                        /* running coroutine, &main on the thread's own
+  coro__stack_pool stacks;     /* this thread's stacks (stack.h) */
+  coro *current;               /* running coroutine, &main on the thread's own
                                            stack; NULL until the thread's first create */
-  coro__stack_class *classes;           /* stack pools, one per size in use */
-  int ready;                            /* per-thread setup done (alt signal stack, exit hook) */
-  void *altstack;                       /* alternate signal stack we installed, or NULL */
-  size_t altstack_size;                 /* its size */
-  coro__sched sched;                    /* micro-threads: the scheduler of this thread */
-  coro__io *io;                         /* fd registry and poller (io.c): NULL until the
+  int ready;                   /* per-thread setup done (alt signal stack, exit hook) */
+  coro__sched sched;           /* micro-threads: the scheduler of this thread */
+  coro__io *io;                /* fd registry and poller (io.c): NULL until the
                                            thread's first I/O call, freed at thread exit */
-  coro__offload_port *offload;          /* this thread's end of the offload pool
+  coro__offload_port *offload; /* this thread's end of the offload pool
                                            (offload.c), or NULL before its first job */
-  coro *all;                            /* every live coroutine of the thread, newest first */
-  size_t nall;                          /* how many */
-  coro main;                            /* the thread's own stack as a coroutine (flag
+  coro *all;                   /* every live coroutine of the thread, newest first */
+  size_t nall;                 /* how many */
+  coro main;                   /* the thread's own stack as a coroutine (flag
                                            CORO__F_MAIN): the resumer at the root of
                                            every chain, so a resumer is never NULL;
                                            under ASan its stack bounds are learnt at
@@ -228,55 +185,12 @@ static inline coro__tls *coro__tls_get(void) {
   return t;
 }
 
-/* --- stack.c ------------------------------------------------------------ */
+/* --- thread.c ------------------------------------------------------------ */
 
-/* The system page size, valid once coro__thread_setup() has run. */
-extern size_t coro__page_size;
-
-/* One-time per-thread setup: alternate signal stack, overflow handler, the
- * thread-exit hook.  Returns 0 or a negated errno. */
+/* One-time per-thread setup: the thread's stack pool (alternate signal stack,
+ * overflow handler), the thread's own stack as a coroutine, the thread-exit
+ * hook.  Returns 0 or a negated errno. */
 int coro__thread_setup(coro__tls *t);
-
-/* Take a stack of `size` usable bytes (page-rounded) from this thread's slabs.
- * Returns 0, or -ENOMEM.  Nothing is leaked on failure.  Callers try the
- * cache first (coro__stack_get). */
-int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out);
-
-/* Give a stack back to its slab. */
-void coro__stack_free(coro__tls *t, const coro__stack *s);
-
-/* An unguarded stack carries this canary at its low end. */
-static inline void coro__stack_set_canary(const coro__stack *s) {
-  if (!s->guarded) *(uint64_t *)(void *)s->lo = CORO__CANARY;
-}
-
-static inline int coro__stack_canary_ok(const coro__stack *s) {
-  return s->guarded || *(const uint64_t *)(const void *)s->lo == CORO__CANARY;
-}
-
-/* The fast path: reuse a recently freed stack of the same size. */
-static inline int coro__stack_get(coro__tls *t, size_t size, coro__stack *out) {
-  if (CORO__LIKELY(t->ncached && t->cache[t->ncached - 1].size == size)) {
-    *out = t->cache[--t->ncached];
-    return 0;
-  }
-  return coro__stack_alloc(t, size, out);
-}
-
-/* Keep a freed stack for the next create, or give it back to its slab. */
-static inline void coro__stack_put(coro__tls *t, const coro__stack *s) {
-#ifdef CORO_ASAN
-  /* Frames abandoned on this stack left their redzones poisoned. */
-  ASAN_UNPOISON_MEMORY_REGION(s->lo, (size_t)(s->hi - s->lo));
-#endif
-  if (CORO__LIKELY(t->ncached < CORO__STACK_CACHE))
-    t->cache[t->ncached++] = *s;
-  else
-    coro__stack_free(t, s);
-}
-
-/* Print which coroutine smashed its canary, then abort: a broken invariant. */
-__attribute__((noreturn)) void coro__stack_smashed(const coro *c);
 
 /* --- coro.c: the switching primitives the scheduler builds on ------------ */
 
@@ -305,7 +219,7 @@ static inline int coro__switch_to(coro *from, coro *to, int pass, int dying) {
 }
 
 static inline void coro__check_canary(const coro *c) {
-  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c);
+  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c->name, &c->stack);
 }
 
 /* Switch from the current coroutine to `to`, whose pending switch returns
@@ -554,46 +468,5 @@ void coro__watch_fini(coro__io *io);
 
 /* Thread exit: release the thread's port of the offload pool. */
 void coro__offload_fini(coro__tls *t);
-
-/* --- sys.c: system calls and allocation behind wrappers tests can fail --- */
-
-enum coro__fault_site {
-  CORO__FAULT_MMAP,     /* coro__mmap */
-  CORO__FAULT_MPROTECT, /* coro__mprotect */
-  CORO__FAULT_MADVISE,  /* coro__madvise */
-  CORO__FAULT_MALLOC,   /* coro__malloc */
-  CORO__FAULT_URING,    /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
-  CORO__FAULT_THREAD,   /* pthread_create of the offload pool (offload.c) */
-  CORO__FAULT_FORK,     /* coro__fork */
-  CORO__FAULT_NSITES
-};
-
-/* Make the calls through `site` fail with `err` (a positive errno) once
- * `after` more calls have succeeded, until coro__fault_reset().  For tests. */
-void coro__fault_arm(int site, long after, int err);
-void coro__fault_reset(void);
-
-/* 0 for a call through `site` to proceed, or the errno it must fail with
- * (counting it as coro__fault_arm says).  For sites outside sys.c. */
-int coro__fault_injected(int site);
-
-/* Anonymous private read/write reservation, committed by touch.  Returns NULL
- * and stores a negated errno in *err on failure. */
-void *coro__mmap(size_t len, int *err);
-int coro__munmap(void *p, size_t len);
-int coro__mprotect(void *p, size_t len, int prot);  /* 0 or a negated errno */
-int coro__madvise(void *p, size_t len, int advice); /* 0 or a negated errno */
-void *coro__malloc(size_t n);
-void coro__free(void *p);
-/* Blocks coro__malloc() handed out and coro__free() has not taken back, in
- * the whole process.  For tests: a thread's exit must bring it back down. */
-long coro__live_allocs(void);
-/* fork(2): the child's pid, 0 in the child, or a negated errno. */
-int coro__fork(void);
-
-/* Test hook: force a guard mode (CORO_GUARD_*) before the first coroutine of
- * the process; 0 restores automatic choice.  Also CORO_STACK_GUARD in the
- * environment: madvise, mprotect or canary. */
-void coro__stack_force_guard_mode(int mode);
 
 #endif
