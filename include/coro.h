@@ -1209,12 +1209,12 @@ CORO_API long coro_dump(int fd);
 /* ========================================================================== */
 
 /* A short message for an error code libcoro returns ("generator already
- * executing", "resource busy", ...); never NULL.  Unknown codes give
- * "unknown error". */
+ * executing", "resource busy", ...); never NULL, never fails.  0 gives
+ * "success"; unknown codes give "unknown error". */
 CORO_API const char *coro_strerror(int err);
 
 /* The symbolic name of an error code ("EINVAL", "CORO_EDONE", ...); never
- * NULL.  Unknown codes give "UNKNOWN". */
+ * NULL, never fails.  0 gives "OK"; unknown codes give "UNKNOWN". */
 CORO_API const char *coro_err_name(int err);
 
 #ifdef __cplusplus
