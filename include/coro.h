@@ -58,6 +58,16 @@
  * a CORO_E* code on failure.  No call aborts on bad input; libcoro aborts only
  * on a broken invariant (a smashed stack canary, a stack overflow).  errno is
  * left alone: it belongs to the thread, not to the coroutine.
+ *
+ * C++
+ * ---
+ * The header compiles as C++ (extern "C", no C-style cast in its macros).  A
+ * coroutine body may throw and catch exceptions within itself, but an
+ * exception that escapes the body calls std::terminate: the unwinder walks
+ * the coroutine's own stack, whose outermost frame (the switch's entry) ends
+ * the unwind information, and never reaches the resumer's frames, which are
+ * on another stack, so it finds no handler.  Catch everything in the body and
+ * turn it into an error (`return coro_fail(-EIO);`, say).
  */
 #ifndef CORO_H
 #define CORO_H
@@ -80,9 +90,27 @@ extern "C" {
 #define CORO_API __attribute__((visibility("default")))
 #endif
 
+/* ========================================================================== */
+/* Version                                                                     */
+/* ========================================================================== */
+
+/* The version of this header (CMakeLists.txt's project version says the same:
+ * test version.header_matches_cmake).  CORO_VERSION is one number,
+ * (MAJOR << 16) | (MINOR << 8) | PATCH, to compare with >=. */
 #define CORO_VERSION_MAJOR 0
 #define CORO_VERSION_MINOR 1
 #define CORO_VERSION_PATCH 0
+#define CORO_VERSION_STRING "0.1.0"
+#define CORO_VERSION ((CORO_VERSION_MAJOR << 16) | (CORO_VERSION_MINOR << 8) | CORO_VERSION_PATCH)
+
+/* The version of the library running, which may be newer than the header a
+ * program was compiled with (a shared library upgraded in place): CORO_VERSION
+ * as it was when the library was built.  Never fails. */
+CORO_API unsigned coro_version(void);
+
+/* The same as a string, "MAJOR.MINOR.PATCH" (CORO_VERSION_STRING of the
+ * library's build); never NULL, never fails. */
+CORO_API const char *coro_version_string(void);
 
 /* ========================================================================== */
 /* Types                                                                       */
@@ -133,11 +161,19 @@ enum {
   CORO_EIGNORED = -4003
 };
 
+/* A size_t constant, in C and in C++ (where a C-style cast would trip g++'s
+ * -Wold-style-cast in the user's code). */
+#ifdef __cplusplus
+#define CORO__SIZE(n) (static_cast<size_t>(n))
+#else
+#define CORO__SIZE(n) ((size_t)(n))
+#endif
+
 /* Stack sizes, in bytes. */
-#define CORO_STACK_DEFAULT ((size_t)64 * 1024)      /* default usable stack */
-#define CORO_STACK_MIN ((size_t)16 * 1024)          /* smallest accepted */
-#define CORO_STACK_MAX ((size_t)1024 * 1024 * 1024) /* largest accepted (1 GiB) */
-#define CORO_NAME_MAX 32                            /* name buffer, with the NUL */
+#define CORO_STACK_DEFAULT CORO__SIZE(64 * 1024)      /* default usable stack */
+#define CORO_STACK_MIN CORO__SIZE(16 * 1024)          /* smallest accepted */
+#define CORO_STACK_MAX CORO__SIZE(1024 * 1024 * 1024) /* largest accepted (1 GiB) */
+#define CORO_NAME_MAX 32                              /* name buffer, with the NUL */
 
 /* Creation attributes.  Initialise with coro_attr_init() or CORO_ATTR_INIT,
  * then set what you need; a zeroed struct is rejected (stack_size 0). */
@@ -506,8 +542,8 @@ CORO_API long coro_group_size(const coro_group *g);
 typedef struct coro_chan coro_chan;
 
 /* The largest element and capacity accepted. */
-#define CORO_CHAN_ELEM_MAX ((size_t)1 << 20)
-#define CORO_CHAN_CAPACITY_MAX ((size_t)1 << 30)
+#define CORO_CHAN_ELEM_MAX (CORO__SIZE(1) << 20)
+#define CORO_CHAN_CAPACITY_MAX (CORO__SIZE(1) << 30)
 
 /* Create a channel of elements of `elem_size` bytes with room for `capacity`
  * of them (0: unbuffered).  Returns 0 and the channel in *out, or -EINVAL
@@ -1112,7 +1148,7 @@ enum {
 };
 
 /* The largest item (request or response) a pool accepts. */
-#define CORO_POOL_ITEM_MAX ((size_t)1 << 30)
+#define CORO_POOL_ITEM_MAX (CORO__SIZE(1) << 30)
 
 /* Options of coro_pool_create().  Initialise with coro_pool_opts_init(). */
 typedef struct coro_pool_opts {
@@ -1209,12 +1245,12 @@ CORO_API long coro_dump(int fd);
 /* ========================================================================== */
 
 /* A short message for an error code libcoro returns ("generator already
- * executing", "resource busy", ...); never NULL.  Unknown codes give
- * "unknown error". */
+ * executing", "resource busy", ...); never NULL, never fails.  0 gives
+ * "success"; unknown codes give "unknown error". */
 CORO_API const char *coro_strerror(int err);
 
 /* The symbolic name of an error code ("EINVAL", "CORO_EDONE", ...); never
- * NULL.  Unknown codes give "UNKNOWN". */
+ * NULL, never fails.  0 gives "OK"; unknown codes give "UNKNOWN". */
 CORO_API const char *coro_err_name(int err);
 
 #ifdef __cplusplus
