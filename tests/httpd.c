@@ -1012,6 +1012,89 @@ TEST(static_files) {
   ASSERT_EQ(rmdir(top), 0);
 }
 
+/* Symbolic links under --root.  By default none is followed, whether it
+ * leaves the root (an absolute link, a relative one through "..") or stays
+ * inside it, in the last component or a directory on the way: 403.  The
+ * same with HTTPD_RESOLVE=walk, which forces the component walk that kernels
+ * without openat2 (or qemu-user) get.  --follow-symlinks follows them all. */
+TEST(symlinks_under_root) {
+  char top[] = "/tmp/coro-httpd-XXXXXX", root[64], path[128], target[128];
+  ASSERT_TRUE(mkdtemp(top) != NULL);
+  snprintf(root, sizeof(root), "%s/root", top);
+  ASSERT_EQ(mkdir(root, 0755), 0);
+  snprintf(path, sizeof(path), "%s/secret.txt", top);
+  write_file(path, "secret\n", 7);
+  snprintf(path, sizeof(path), "%s/hello.txt", root);
+  write_file(path, "static hello\n", 13);
+  snprintf(path, sizeof(path), "%s/sub", root);
+  ASSERT_EQ(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/sub/index.html", root);
+  write_file(path, "<p>index</p>\n", 13);
+  snprintf(target, sizeof(target), "%s/secret.txt", top);
+  static const char *const links[][2] = {
+      {"abs", NULL}, /* -> the absolute path of secret.txt */
+      {"up", "../secret.txt"}, {"inner", "hello.txt"},      {"subdir", "sub"},
+      {"topdir", ".."},        {"sub/back", "../hello.txt"}};
+  enum { NLINKS = sizeof(links) / sizeof(links[0]) };
+  for (size_t i = 0; i < NLINKS; i++) {
+    snprintf(path, sizeof(path), "%s/%s", root, links[i][0]);
+    ASSERT_EQ(symlink(links[i][1] ? links[i][1] : target, path), 0);
+  }
+  static const struct {
+    const char *path; /* requested */
+    const char *body; /* served with --follow-symlinks */
+  } cases[] = {{"/abs", "secret\n"},           {"/up", "secret\n"},
+               {"/inner", "static hello\n"},   {"/subdir/index.html", "<p>index</p>\n"},
+               {"/subdir/", "<p>index</p>\n"}, {"/topdir/secret.txt", "secret\n"},
+               {"/sub/back", "static hello\n"}};
+  for (int m = 0; m < 2; m++) {
+    for (int variant = 0; variant < 3; variant++) { /* openat2, the walk, --follow-symlinks */
+      if (variant == 1) ASSERT_EQ(setenv("HTTPD_RESOLVE", "walk", 1), 0);
+      const char *args[5] = {modes[m], "--root", root, variant == 2 ? "--follow-symlinks" : NULL,
+                             NULL};
+      server s = start(HTTPD_BIN, modes[m] ? args : args + 1, 0);
+      ASSERT_EQ(unsetenv("HTTPD_RESOLVE"), 0);
+      client *c = connect_client(s.port);
+      for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", cases[i].path);
+        send_str(c, req);
+        response r;
+        ASSERT_EQ(read_response(c, &r, 0), 0);
+        if (r.status != (variant == 2 ? 200 : 403))
+          test__fail(__FILE__, __LINE__, "GET %s (variant %d): %d", cases[i].path, variant,
+                     r.status);
+        if (variant == 2) ASSERT_STR_EQ(r.body, cases[i].body);
+        free(r.body);
+      }
+      /* What no link is on stays served. */
+      send_str(c, "GET /sub/ HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "<p>index</p>\n");
+      send_str(c, "GET /./sub//index.html HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "<p>index</p>\n");
+      send_str(c, "GET /hello.txt/ HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 404, NULL);
+      send_str(c, "GET /sub/missing HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 404, NULL);
+      send_str(c, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "static hello\n");
+      close_client(c);
+      stop(s);
+    }
+  }
+  for (size_t i = NLINKS; i-- > 0;) {
+    snprintf(path, sizeof(path), "%s/%s", root, links[i][0]);
+    ASSERT_EQ(unlink(path), 0);
+  }
+  static const char *const files[] = {"root/sub/index.html", "root/sub", "root/hello.txt", "root",
+                                      "secret.txt"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", top, files[i]);
+    ASSERT_EQ(remove(path), 0);
+  }
+  ASSERT_EQ(rmdir(top), 0);
+}
+
 TEST(bad_arguments) {
   static const char *const bad[][4] = {
       {"--port", "70000", NULL}, {"--workers", "-1", NULL},
