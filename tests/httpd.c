@@ -717,6 +717,57 @@ TEST(slow_client) {
   }
 }
 
+/* Empty lines before a request line are ignored (RFC 9112 2.2), but they
+ * are the request's first bytes: its read deadline runs from the first of
+ * them, so a client that trickles "\r\n" slower than the coroutine server's
+ * idle grace (100 ms) is cut at the deadline with a 408, as one that trickles
+ * a request line is.  (Without the fix each empty line started the deadline
+ * over, and at last the connection was closed as idle, without a 408.)  The
+ * client sends at most as many as a request may have (8), and stops once the
+ * server has answered. */
+TEST(empty_lines_deadline) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, "--read-timeout", "300");
+    client *c = connect_client(s.port);
+    for (int i = 0; i < 8 && !readable(c->fd); i++) {
+      if (send_all(c->fd, "\r\n", 2) < 0) break;
+      sleep_ms(150);
+    }
+    response r;
+    ASSERT_EQ(read_response(c, &r, 0), 0);
+    ASSERT_EQ(r.status, 408);
+    ASSERT_EQ(r.close, 1);
+    free(r.body);
+    expect_eof(c);
+    close_client(c);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+/* A request may have 8 empty lines before it (bare LFs count too), not 9. */
+TEST(empty_lines_bounded) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    client *c = connect_client(s.port);
+    for (int round = 0; round < 3; round++) { /* the count is per request */
+      send_str(c, "\r\n\r\n\n\r\n\r\n\n\r\n\r\n"
+                  "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "Hello, World!");
+    }
+    close_client(c);
+    expect_refused_str(
+        s.port, "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    static char flood[4096];
+    for (size_t i = 0; i + 1 < sizeof(flood); i += 2) memcpy(flood + i, "\r\n", 2);
+    expect_refused(s.port, flood, sizeof(flood), 400);
+    /* A bare CR is no empty line: the request line is malformed. */
+    expect_refused_str(s.port, "\rGET / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
 /* Idle connections, before their first request and between keep-alive
  * requests, are closed without an answer once --read-timeout passes (the
  * coroutine server holds them as watches, not micro-threads, meanwhile). */
