@@ -130,7 +130,15 @@ enum {
   CORO_EEXIT = -4002,
   /* The coroutine yielded a value after receiving CORO_EEXIT (Python:
    * RuntimeError "generator ignored GeneratorExit").  It stays SUSPENDED. */
-  CORO_EIGNORED = -4003
+  CORO_EIGNORED = -4003,
+  /* The coroutine finished with CORO_EDONE as its own error (Python, PEP 479:
+   * RuntimeError "generator raised StopIteration"): typically a body that got
+   * CORO_EDONE from a finished generator and passed it on with
+   * `return coro_fail(rc);`, or a CORO_EDONE thrown into it (coro_throw) that
+   * it did not handle.  Its resumer gets this code instead of CORO_EDONE, so
+   * that "the generator raised" never reads as "the generator was already
+   * finished", and coro_yield_from() propagates it as an error. */
+  CORO_ELEAKEDDONE = -4004
 };
 
 /* Stack sizes, in bytes. */
@@ -189,7 +197,8 @@ CORO_API int coro_destroy(coro *c);
  * (if out is not NULL).
  * Returns CORO_YIELDED, CORO_RETURNED, or:
  *   the negative code the coroutine finished with (via coro_fail()); it is
- *     CLOSED, *out is set to NULL;
+ *     CLOSED, *out is set to NULL (CORO_ELEAKEDDONE if that code was
+ *     CORO_EDONE: see there);
  *   refused, nothing changes:
  *   -EINVAL   c is NULL, or value is not NULL and c is CREATED (Python: "can't
  *             send non-None value to a just-started generator");
@@ -205,7 +214,8 @@ CORO_API int coro_next(coro *c, void **out);
  * (Python's g.throw(E)).  The coroutine may handle it and yield again, return,
  * or finish with an error; the outcome is reported as for coro_send().
  * On a CREATED coroutine the body never runs: c becomes CLOSED and err comes
- * straight back.  On a CLOSED coroutine err comes straight back.
+ * straight back (CORO_EDONE as CORO_ELEAKEDDONE, as if the body had raised
+ * it).  On a CLOSED coroutine err comes straight back.
  * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING
  * or NORMAL), -EPERM (another thread's coroutine). */
 CORO_API int coro_throw(coro *c, int err, void **out);
@@ -252,7 +262,8 @@ CORO_API int coro_yield(void *value, void **in);
  * go to it, throws are forwarded to it, and closing us closes it first.
  * Returns 0 with sub's return value in *result (if result is not NULL; NULL if
  * sub had already finished), or:
- *   err < 0     sub finished with err (thrown into it, or raised by it);
+ *   err < 0     sub finished with err (thrown into it, or raised by it;
+ *               CORO_ELEAKEDDONE if that was CORO_EDONE: PEP 479);
  *   CORO_EEXIT  we are being closed; sub has been closed; clean up and return;
  *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
  *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
@@ -263,7 +274,8 @@ CORO_API int coro_yield_from(coro *sub, void **result);
 
 /* Record `err` (< 0) as the error the current coroutine finishes with and
  * return NULL, for `return coro_fail(err);` in its body (Python's `raise`).
- * err >= 0 records -EINVAL.  A later coro_yield() before the body returns
+ * err >= 0 records -EINVAL; CORO_EDONE finishes it with CORO_ELEAKEDDONE
+ * (PEP 479).  A later coro_yield() before the body returns
  * discards it.  Outside a coroutine it does nothing and returns NULL. */
 CORO_API void *coro_fail(int err);
 

@@ -86,6 +86,11 @@ static void run_cleanups(coro *c, coro *host) {
 
 /* --- the body's life --------------------------------------------------------- */
 
+/* The code a coroutine finishing with error `err` reports: CORO_EDONE, the
+ * "already finished" of another generator passed on, becomes
+ * CORO_ELEAKEDDONE (PEP 479), so that it never reads as this one's end. */
+static inline int leaked(int err) { return err == CORO_EDONE ? CORO_ELEAKEDDONE : err; }
+
 /* First and last frame of every coroutine's stack. */
 static void entry(void *arg) {
   coro *c = arg;
@@ -102,7 +107,7 @@ static void entry(void *arg) {
   }
 #endif
   void *r = c->fn(c->arg);
-  int code = c->fail;
+  int code = leaked(c->fail);
   if (c->cleanups) run_cleanups(c, c);
   c->result = code ? NULL : r;
   c->result_code = code;
@@ -139,10 +144,10 @@ static int throw_internal(coro__tls *t, coro *c, int err, void **out) {
   switch (c->state) {
   case CORO_SUSPENDED:
     return resume(t, c, err, NULL, out);
-  case CORO_CREATED: /* the body never runs */
+  case CORO_CREATED: /* the body never runs, but its frame raises err */
     c->state = CORO_CLOSED;
     c->result = NULL;
-    c->result_code = err;
+    c->result_code = err = leaked(err);
     /* fall through */
   case CORO_CLOSED:
     if (out) *out = NULL;

@@ -897,6 +897,103 @@ TEST(yield_from_finished_sub_gives_null) {
   ASSERT_EQ(coro_destroy(sub), 0);
 }
 
+/* --- PEP 479: a finished generator's CORO_EDONE leaking out of another --------------- */
+
+/* Python twins of the cases below (CPython 3.11, since 3.7 by PEP 479):
+ *
+ *   def done(): return 1; yield
+ *   def leak(d):                         # d already exhausted
+ *       next(d)                          # StopIteration raised inside leak
+ *       yield 1
+ *   next(leak(d))        -> RuntimeError: generator raised StopIteration
+ *   def outer(d):
+ *       r = yield from leak(d)           # the RuntimeError passes through
+ *       yield 2
+ *   next(outer(d))       -> RuntimeError: generator raised StopIteration
+ *   g = y(); next(g); g.throw(StopIteration)   -> RuntimeError (passed on)
+ *   g = y(); g.throw(StopIteration)            -> RuntimeError (just created)
+ *   g.throw(StopIteration) once g is closed    -> StopIteration (no frame runs)
+ */
+
+/* Passes on what coro_next() of the finished generator `arg` reports, the
+ * way the header teaches: `return coro_fail(rc);`. */
+static void *passes_on_done(void *arg) {
+  int rc = coro_next(arg, NULL);
+  note("inner=%s;", coro_err_name(rc));
+  if (rc < 0) return coro_fail(rc);
+  coro_yield(IV(1), NULL);
+  return NULL;
+}
+
+static coro *finished_generator(void) {
+  coro *d;
+  ASSERT_EQ(coro_create(&d, sub_returns_at_once, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(d, NULL), CORO_RETURNED);
+  ASSERT_EQ(coro_next(d, NULL), CORO_EDONE);
+  return d;
+}
+
+TEST(pep479_done_raised_by_a_body_is_leakeddone) {
+  log_reset();
+  coro *d = finished_generator(), *g;
+  ASSERT_EQ(coro_create(&g, passes_on_done, d, NULL), 0);
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_next(g, &v), CORO_ELEAKEDDONE);
+  ASSERT_PTR_EQ(v, NULL);
+  ASSERT_STR_EQ(logbuf, "sub;inner=CORO_EDONE;");
+  ASSERT_EQ(coro_get_state(g), CORO_CLOSED);
+  ASSERT_EQ(coro_result(g, NULL), CORO_ELEAKEDDONE);
+  /* ...and only then does g report "finished", as any CLOSED generator */
+  ASSERT_EQ(coro_next(g, NULL), CORO_EDONE);
+  ASSERT_STR_EQ(coro_err_name(CORO_ELEAKEDDONE), "CORO_ELEAKEDDONE");
+  ASSERT_STR_EQ(coro_strerror(CORO_ELEAKEDDONE), "generator raised StopIteration");
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_destroy(d), 0);
+}
+
+TEST(pep479_yield_from_propagates_leakeddone) {
+  log_reset();
+  coro *d = finished_generator(), *sub, *outer;
+  ASSERT_EQ(coro_create(&sub, passes_on_done, d, NULL), 0);
+  ASSERT_EQ(coro_create(&outer, outer_reraises, sub, NULL), 0);
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_next(outer, &v), CORO_ELEAKEDDONE);
+  ASSERT_PTR_EQ(v, NULL);
+  char expect[80];
+  snprintf(expect, sizeof(expect), "sub;inner=CORO_EDONE;yf=%d,r=NULL;", CORO_ELEAKEDDONE);
+  ASSERT_STR_EQ(logbuf, expect); /* an error, not "sub finished" */
+  ASSERT_EQ(coro_result(outer, NULL), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_destroy(outer), 0);
+  ASSERT_EQ(coro_destroy(sub), 0);
+  ASSERT_EQ(coro_destroy(d), 0);
+}
+
+/* Passes on whatever error its one yield gets. */
+static void *passes_thrown(void *arg) {
+  (void)arg;
+  int rc = coro_yield(IV(1), NULL);
+  return rc < 0 ? coro_fail(rc) : NULL;
+}
+
+TEST(pep479_thrown_done_becomes_leakeddone) {
+  coro *g;
+  void *v = SENTINEL;
+  /* suspended, passes the thrown CORO_EDONE on */
+  ASSERT_EQ(coro_create(&g, passes_thrown, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_throw(g, CORO_EDONE, &v), CORO_ELEAKEDDONE);
+  ASSERT_PTR_EQ(v, NULL);
+  ASSERT_EQ(coro_result(g, NULL), CORO_ELEAKEDDONE);
+  /* closed: the code comes straight back, as StopIteration does in Python */
+  ASSERT_EQ(coro_throw(g, CORO_EDONE, &v), CORO_EDONE);
+  ASSERT_EQ(coro_destroy(g), 0);
+  /* just created: the body never runs, but the frame "raised" it */
+  ASSERT_EQ(coro_create(&g, passes_thrown, NULL, NULL), 0);
+  ASSERT_EQ(coro_throw(g, CORO_EDONE, &v), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_result(g, NULL), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
 /* --- states ------------------------------------------------------------------------ */
 
 static coro *state_outer;
