@@ -97,7 +97,8 @@ typedef struct coro coro;
 typedef void *(*coro_fn)(void *arg);
 
 /* A cleanup handler: run with its `arg` when the coroutine finishes, is closed
- * or is destroyed (Python's `finally`).  See coro_cleanup_push(). */
+ * or is destroyed (Python's `finally`).  It may fail with coro_fail() (an
+ * exception raised in `finally`) but not yield.  See coro_cleanup_push(). */
 typedef void (*coro_cleanup_fn)(void *arg);
 
 /* The state of a coroutine, as inspect.getgeneratorstate() reports it. */
@@ -179,8 +180,11 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
  * coroutine is closed first (as coro_close(), so its cleanup handlers run);
  * CREATED and CLOSED ones are simply freed.  Returns 0, or what closing
  * reported -- CORO_EIGNORED if the coroutine yielded instead of exiting (its
- * remaining cleanup handlers are then run on the caller's stack), or the error
- * it finished with -- and in those cases the coroutine is freed all the same.
+ * remaining cleanup handlers are then run on the caller's stack, and what
+ * they coro_fail() with is dropped with the coroutine: CORO_EIGNORED is
+ * reported; Python would not run them at all), or the error it finished with
+ * (a cleanup handler's too: see coro_cleanup_push) -- and in those cases the
+ * coroutine is freed all the same.
  * Refused, with nothing freed: -EINVAL (c NULL), -EPERM (c belongs to another
  * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
  * the current resume chain, or c is the target of another coroutine's
@@ -227,7 +231,10 @@ CORO_API int coro_throw(coro *c, int err, void **out);
  * CORO_EEXIT.  Otherwise:
  *   CORO_EIGNORED  c yielded a value instead ("generator ignored
  *                  GeneratorExit"); c stays SUSPENDED;
- *   err < 0        c finished with another error err; c is CLOSED;
+ *   err < 0        c finished with another error err; c is CLOSED (a cleanup
+ *                  handler that fails while c exits reports its error here,
+ *                  as an exception raised in `finally` comes out of Python's
+ *                  close());
  *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING or NORMAL), -EPERM (another
  *   thread's coroutine). */
 CORO_API int coro_close(coro *c);
@@ -281,8 +288,17 @@ CORO_API void *coro_fail(int err);
 
 /* Push a cleanup handler on the current coroutine.  Handlers run last-in
  * first-out, each once, when the coroutine finishes (returns or fails), or is
- * destroyed without finishing.  A handler may not yield (coro_yield returns
- * -EPERM inside it).
+ * destroyed without finishing.  A handler may not yield: coro_yield() and
+ * coro_yield_from() return -EPERM inside it (coro_cleanup_push/pop too).
+ * A handler may fail, as an exception raised in Python's `finally` does:
+ * coro_fail(err) inside it makes the coroutine finish with err instead of
+ * its return value or its own error, and the last handler to fail wins
+ * (handlers run LIFO: the first pushed runs last).  Its resumer gets err --
+ * coro_close() and coro_destroy() too when they are what made it exit --
+ * except from the handlers coro_destroy() runs itself for a coroutine that
+ * ignored the exit request (see there).  A handler run by
+ * coro_cleanup_pop(1) fails as the body's own coro_fail() does: the error
+ * stands unless a later coro_yield() discards it.
  * Returns 0, or -EINVAL (fn NULL), -EPERM (outside any coroutine, or inside a
  * cleanup handler), -ENOMEM. */
 CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);

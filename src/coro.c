@@ -72,8 +72,14 @@ static inline int leave(coro *c, int outcome, void *value, int dying) {
 /* --- cleanup handlers -------------------------------------------------------- */
 
 /* Run and free every handler of c, LIFO.  `host` is the coroutine whose stack
- * they run on (c itself, another one, or NULL): it may not yield meanwhile. */
+ * they run on (c itself, or the destroyer's: another coroutine or the
+ * thread's own): it may not yield meanwhile.  A handler's coro_fail() lands
+ * in host->fail: on c's own stack that is c's error (the caller reads it
+ * after this, so the last handler to fail wins, as the last exception raised
+ * in nested `finally` blocks does); on a destroyer's stack it is not the
+ * destroyer's, and is undone. */
 static void run_cleanups(coro *c, coro *host) {
+  int host_fail = host->fail;
   host->flags += CORO__F_CLEANUP_ONE;
   while (c->cleanups) {
     coro__cleanup *h = c->cleanups;
@@ -82,6 +88,7 @@ static void run_cleanups(coro *c, coro *host) {
     coro__free(h);
   }
   host->flags -= CORO__F_CLEANUP_ONE;
+  if (host != c) host->fail = host_fail;
 }
 
 /* --- the body's life --------------------------------------------------------- */
@@ -107,8 +114,10 @@ static void entry(void *arg) {
   }
 #endif
   void *r = c->fn(c->arg);
-  int code = leaked(c->fail);
+  /* A handler that fails replaces the return value or the body's error
+   * (Python: an exception raised in `finally`). */
   if (c->cleanups) run_cleanups(c, c);
+  int code = leaked(c->fail);
   c->result = code ? NULL : r;
   c->result_code = code;
   c->state = CORO_CLOSED;

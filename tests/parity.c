@@ -1193,6 +1193,172 @@ TEST(cleanup_pop_execute_and_discard) {
   ASSERT_STR_EQ(logbuf, "C;;A;D");
 }
 
+/* --- coro_fail in a cleanup handler: an exception raised in `finally` ------------- */
+
+/* Python twins (CPython 3.11):
+ *
+ *   def g():                        next(g())  -> OSError: the error raised in
+ *       try: return 1                              `finally` replaces the return
+ *       finally: raise OSError()
+ *   def g():                        next(g())  -> KeyError (its __context__ the
+ *       try:                                       OSError): the last one raised
+ *           try: return 1                          wins
+ *           finally: raise OSError()
+ *       finally: raise KeyError()
+ *   def g():                        next(g())  -> OSError: replaces the body's
+ *       try: raise KeyError()                      own error
+ *       finally: raise OSError()
+ *   def g():                        g.close()  -> OSError comes out of close
+ *       try: yield 1
+ *       finally: raise OSError()
+ *   ... and `del g` there           the OSError goes to sys.unraisablehook
+ *   a finally that calls next() on an exhausted generator -> RuntimeError
+ */
+
+/* A handler that fails with the error its arg holds, and logs it. */
+static void failing_cleanup(void *arg) {
+  int err = (int)VI(arg);
+  note("f%s;", coro_err_name(err));
+  coro_fail(err);
+}
+
+/* arg: what the body does at the end: 0 returns 7, < 0 fails with it, 1
+ * yields once first (to be closed or destroyed there).  Its handlers fail
+ * with -EIO then, pushed first and so run last, -ENOENT. */
+static void *body_with_failing_cleanups(void *arg) {
+  int how = (int)VI(arg);
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-ENOENT)), 0);
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-EIO)), 0);
+  if (how == 1) {
+    int rc = coro_yield(IV(1), NULL);
+    note("yield=%s;", coro_err_name(rc));
+    return IV(7);
+  }
+  return how < 0 ? coro_fail(how) : IV(7);
+}
+
+/* One handler, failing with arg. */
+static void *returns_with_one_failing_cleanup(void *arg) {
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, arg), 0);
+  return IV(7);
+}
+
+TEST(cleanup_fail_replaces_the_return_value) {
+  log_reset();
+  coro *g;
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_create(&g, returns_with_one_failing_cleanup, IV(-EIO), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -EIO);
+  ASSERT_PTR_EQ(v, NULL);
+  void *r = SENTINEL;
+  ASSERT_EQ(coro_result(g, &r), -EIO);
+  ASSERT_PTR_EQ(r, NULL);
+  ASSERT_STR_EQ(logbuf, "fEIO;");
+  ASSERT_EQ(coro_destroy(g), 0);
+  /* a handler passing on a finished generator's CORO_EDONE: PEP 479 */
+  ASSERT_EQ(coro_create(&g, returns_with_one_failing_cleanup, IV(CORO_EDONE), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(cleanup_fail_last_handler_to_fail_wins) {
+  log_reset();
+  coro *g;
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(0), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -ENOENT);
+  ASSERT_PTR_EQ(v, NULL);
+  ASSERT_STR_EQ(logbuf, "fEIO;fENOENT;");
+  ASSERT_EQ(coro_destroy(g), 0);
+  /* ...and they replace the body's own error */
+  log_reset();
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(-EPIPE), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -ENOENT);
+  ASSERT_EQ(coro_result(g, NULL), -ENOENT);
+  ASSERT_STR_EQ(logbuf, "fEIO;fENOENT;");
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(cleanup_fail_during_close_comes_out_of_close) {
+  log_reset();
+  coro *g;
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_close(g), -ENOENT);
+  ASSERT_STR_EQ(logbuf, "yield=CORO_EEXIT;fEIO;fENOENT;");
+  ASSERT_EQ(coro_get_state(g), CORO_CLOSED);
+  ASSERT_EQ(coro_result(g, NULL), -ENOENT);
+  ASSERT_EQ(coro_close(g), 0); /* closed: a no-op from now on */
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(cleanup_fail_during_destroy_comes_out_of_destroy) {
+  log_reset();
+  coro *g;
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_destroy(g), -ENOENT); /* freed all the same */
+  ASSERT_STR_EQ(logbuf, "yield=CORO_EEXIT;fEIO;fENOENT;");
+}
+
+/* Pushes a failing handler, then ignores every exit request. */
+static void *ignores_exit_with_failing_cleanup(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-EIO)), 0);
+  for (;;) coro_yield(NULL, NULL);
+}
+
+/* A coroutine that destroys arg (which ignores exit requests) and returns 9. */
+static void *destroys_an_ignoring_one(void *arg) {
+  int rc = coro_destroy(arg);
+  note("destroy=%s;", coro_err_name(rc));
+  return IV(9);
+}
+
+TEST(cleanup_fail_in_handlers_destroy_runs_does_not_touch_the_destroyer) {
+  log_reset();
+  coro *g, *d;
+  ASSERT_EQ(coro_create(&g, ignores_exit_with_failing_cleanup, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_create(&d, destroys_an_ignoring_one, g, NULL), 0);
+  void *v = SENTINEL;
+  /* The handler runs on d's stack: its error belongs to g, which is freed
+   * having ignored the exit request -- that is what destroy reports. */
+  ASSERT_EQ(coro_next(d, &v), CORO_RETURNED);
+  ASSERT_EQ(VI(v), 9);
+  ASSERT_STR_EQ(logbuf, "fEIO;destroy=CORO_EIGNORED;");
+  ASSERT_EQ(coro_destroy(d), 0);
+  /* from the thread's own stack the same */
+  log_reset();
+  ASSERT_EQ(coro_create(&g, ignores_exit_with_failing_cleanup, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_destroy(g), CORO_EIGNORED);
+  ASSERT_STR_EQ(logbuf, "fEIO;");
+}
+
+/* coro_cleanup_pop(1) runs its handler in the body: a failure is recorded as
+ * coro_fail() in the body is (it stands unless a later yield discards it). */
+static void *pops_a_failing_cleanup(void *arg) {
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-EIO)), 0);
+  ASSERT_EQ(coro_cleanup_pop(1), 0);
+  if (arg) coro_yield(NULL, NULL);
+  return IV(7);
+}
+
+TEST(cleanup_fail_in_a_popped_handler_is_the_bodys) {
+  log_reset();
+  coro *g;
+  void *v;
+  ASSERT_EQ(coro_create(&g, pops_a_failing_cleanup, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -EIO);
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_create(&g, pops_a_failing_cleanup, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(g, &v), CORO_RETURNED);
+  ASSERT_EQ(VI(v), 7);
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
 /* --- coro_fail --------------------------------------------------------------------- */
 
 static void *fail_then_yield(void *arg) {
