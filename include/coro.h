@@ -261,7 +261,10 @@ CORO_API int coro_result(const coro *c, void **ret);
  *   err < 0     resumed by coro_throw(c, err): handle it or pass it on with
  *               `return coro_fail(err);`;
  *   CORO_EEXIT  resumed by coro_close()/coro_destroy(): clean up and return.
- * Refused: -EPERM when called outside any coroutine, or from a cleanup handler. */
+ * Refused, nothing yielded and *in untouched:
+ *   -EPERM      called outside any coroutine, or inside a cleanup handler
+ *               (whichever stack it runs on: the coroutine's own as it
+ *               finishes or in coro_cleanup_pop(1), or its destroyer's). */
 CORO_API int coro_yield(void *value, void **in);
 
 /* Delegate to the generator `sub` until it finishes (Python's
