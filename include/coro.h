@@ -336,12 +336,19 @@ CORO_API int coro_cleanup_pop(int execute);
  * creating them: the mask is inherited) or some other thread may take it.
  * Children made by fork() inherit the blocked mask; exec() keeps it too.
  *
- * Two coroutines waiting for the same signal: one of them gets it, the other
- * goes on waiting.  Returns the signal number, or -EINVAL (set NULL, empty, or
+ * A delivered signal wakes every coroutine of the thread that waits for it
+ * (a broadcast, as a condition variable's): two coroutines waiting for
+ * SIGTERM both return SIGTERM for one kill.  A waiter whose set does not
+ * hold it goes on waiting, and a signal that arrives while no wait of the
+ * thread wants it (or again, before the waiters it reached have returned)
+ * stays pending for the next wait: nothing is lost.  The thread holds one
+ * signalfd, for the union of the waited sets, while any wait lasts.
+ * Returns the signal number, or -EINVAL (set NULL, empty, or
  * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
  * thread; with one pending it returns at once, scheduler or not), -EMFILE
- * (no fd left for the signalfd), -ENOMEM. */
+ * (no fd left for the thread's signalfd, opened by its first wait),
+ * -ENOMEM. */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
@@ -1022,11 +1029,9 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * restored after, and in each worker.
  * In a worker SIGTERM, SIGINT and SIGHUP stay blocked: SIGTERM or SIGINT
  * (the parent's, or one sent to the worker directly) starts the stop.  The
- * runner takes it with coro_signal_wait() and sends it to the worker again,
- * so a worker's own code that waits for it with coro_signal_wait() (a server
- * written to run alone too) sees it as well.  (If that code takes the signal
- * first, the runner does not see it: coro_cluster_stopping() stays 0, which
- * only matters to code that mixes both ways.)
+ * runner waits for it with coro_signal_wait(), so a worker's own code that
+ * waits for it the same way (a server written to run alone too) is woken by
+ * the same delivery (see coro_signal_wait: every waiter gets it).
  * A worker leaves with _exit() after flushing stdio: the parent's atexit
  * handlers never run in it.
  */
