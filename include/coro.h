@@ -125,7 +125,8 @@ typedef struct coro coro;
 typedef void *(*coro_fn)(void *arg);
 
 /* A cleanup handler: run with its `arg` when the coroutine finishes, is closed
- * or is destroyed (Python's `finally`).  See coro_cleanup_push(). */
+ * or is destroyed (Python's `finally`).  It may fail with coro_fail() (an
+ * exception raised in `finally`) but not yield.  See coro_cleanup_push(). */
 typedef void (*coro_cleanup_fn)(void *arg);
 
 /* The state of a coroutine, as inspect.getgeneratorstate() reports it. */
@@ -158,7 +159,15 @@ enum {
   CORO_EEXIT = -4002,
   /* The coroutine yielded a value after receiving CORO_EEXIT (Python:
    * RuntimeError "generator ignored GeneratorExit").  It stays SUSPENDED. */
-  CORO_EIGNORED = -4003
+  CORO_EIGNORED = -4003,
+  /* The coroutine finished with CORO_EDONE as its own error (Python, PEP 479:
+   * RuntimeError "generator raised StopIteration"): typically a body that got
+   * CORO_EDONE from a finished generator and passed it on with
+   * `return coro_fail(rc);`, or a CORO_EDONE thrown into it (coro_throw) that
+   * it did not handle.  Its resumer gets this code instead of CORO_EDONE, so
+   * that "the generator raised" never reads as "the generator was already
+   * finished", and coro_yield_from() propagates it as an error. */
+  CORO_ELEAKEDDONE = -4004
 };
 
 /* A size_t constant, in C and in C++ (where a C-style cast would trip g++'s
@@ -207,8 +216,11 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
  * coroutine is closed first (as coro_close(), so its cleanup handlers run);
  * CREATED and CLOSED ones are simply freed.  Returns 0, or what closing
  * reported -- CORO_EIGNORED if the coroutine yielded instead of exiting (its
- * remaining cleanup handlers are then run on the caller's stack), or the error
- * it finished with -- and in those cases the coroutine is freed all the same.
+ * remaining cleanup handlers are then run on the caller's stack, and what
+ * they coro_fail() with is dropped with the coroutine: CORO_EIGNORED is
+ * reported; Python would not run them at all), or the error it finished with
+ * (a cleanup handler's too: see coro_cleanup_push) -- and in those cases the
+ * coroutine is freed all the same.
  * Refused, with nothing freed: -EINVAL (c NULL), -EPERM (c belongs to another
  * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
  * the current resume chain, or c is the target of another coroutine's
@@ -225,7 +237,8 @@ CORO_API int coro_destroy(coro *c);
  * (if out is not NULL).
  * Returns CORO_YIELDED, CORO_RETURNED, or:
  *   the negative code the coroutine finished with (via coro_fail()); it is
- *     CLOSED, *out is set to NULL;
+ *     CLOSED, *out is set to NULL (CORO_ELEAKEDDONE if that code was
+ *     CORO_EDONE: see there);
  *   refused, nothing changes:
  *   -EINVAL   c is NULL, or value is not NULL and c is CREATED (Python: "can't
  *             send non-None value to a just-started generator");
@@ -241,7 +254,8 @@ CORO_API int coro_next(coro *c, void **out);
  * (Python's g.throw(E)).  The coroutine may handle it and yield again, return,
  * or finish with an error; the outcome is reported as for coro_send().
  * On a CREATED coroutine the body never runs: c becomes CLOSED and err comes
- * straight back.  On a CLOSED coroutine err comes straight back.
+ * straight back (CORO_EDONE as CORO_ELEAKEDDONE, as if the body had raised
+ * it).  On a CLOSED coroutine err comes straight back.
  * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING
  * or NORMAL), -EPERM (another thread's coroutine). */
 CORO_API int coro_throw(coro *c, int err, void **out);
@@ -253,7 +267,10 @@ CORO_API int coro_throw(coro *c, int err, void **out);
  * CORO_EEXIT.  Otherwise:
  *   CORO_EIGNORED  c yielded a value instead ("generator ignored
  *                  GeneratorExit"); c stays SUSPENDED;
- *   err < 0        c finished with another error err; c is CLOSED;
+ *   err < 0        c finished with another error err; c is CLOSED (a cleanup
+ *                  handler that fails while c exits reports its error here,
+ *                  as an exception raised in `finally` comes out of Python's
+ *                  close());
  *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING or NORMAL), -EPERM (another
  *   thread's coroutine). */
 CORO_API int coro_close(coro *c);
@@ -280,7 +297,10 @@ CORO_API int coro_result(const coro *c, void **ret);
  *   err < 0     resumed by coro_throw(c, err): handle it or pass it on with
  *               `return coro_fail(err);`;
  *   CORO_EEXIT  resumed by coro_close()/coro_destroy(): clean up and return.
- * Refused: -EPERM when called outside any coroutine, or from a cleanup handler. */
+ * Refused, nothing yielded and *in untouched:
+ *   -EPERM      called outside any coroutine, or inside a cleanup handler
+ *               (whichever stack it runs on: the coroutine's own as it
+ *               finishes or in coro_cleanup_pop(1), or its destroyer's). */
 CORO_API int coro_yield(void *value, void **in);
 
 /* Delegate to the generator `sub` until it finishes (Python's
@@ -288,7 +308,8 @@ CORO_API int coro_yield(void *value, void **in);
  * go to it, throws are forwarded to it, and closing us closes it first.
  * Returns 0 with sub's return value in *result (if result is not NULL; NULL if
  * sub had already finished), or:
- *   err < 0     sub finished with err (thrown into it, or raised by it);
+ *   err < 0     sub finished with err (thrown into it, or raised by it;
+ *               CORO_ELEAKEDDONE if that was CORO_EDONE: PEP 479);
  *   CORO_EEXIT  we are being closed; sub has been closed; clean up and return;
  *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
  *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
@@ -299,14 +320,24 @@ CORO_API int coro_yield_from(coro *sub, void **result);
 
 /* Record `err` (< 0) as the error the current coroutine finishes with and
  * return NULL, for `return coro_fail(err);` in its body (Python's `raise`).
- * err >= 0 records -EINVAL.  A later coro_yield() before the body returns
+ * err >= 0 records -EINVAL; CORO_EDONE finishes it with CORO_ELEAKEDDONE
+ * (PEP 479).  A later coro_yield() before the body returns
  * discards it.  Outside a coroutine it does nothing and returns NULL. */
 CORO_API void *coro_fail(int err);
 
 /* Push a cleanup handler on the current coroutine.  Handlers run last-in
  * first-out, each once, when the coroutine finishes (returns or fails), or is
- * destroyed without finishing.  A handler may not yield (coro_yield returns
- * -EPERM inside it).
+ * destroyed without finishing.  A handler may not yield: coro_yield() and
+ * coro_yield_from() return -EPERM inside it (coro_cleanup_push/pop too).
+ * A handler may fail, as an exception raised in Python's `finally` does:
+ * coro_fail(err) inside it makes the coroutine finish with err instead of
+ * its return value or its own error, and the last handler to fail wins
+ * (handlers run LIFO: the first pushed runs last).  Its resumer gets err --
+ * coro_close() and coro_destroy() too when they are what made it exit --
+ * except from the handlers coro_destroy() runs itself for a coroutine that
+ * ignored the exit request (see there).  A handler run by
+ * coro_cleanup_pop(1) fails as the body's own coro_fail() does: the error
+ * stands unless a later coro_yield() discards it.
  * Returns 0, or -EINVAL (fn NULL), -EPERM (outside any coroutine, or inside a
  * cleanup handler), -ENOMEM. */
 CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
@@ -341,12 +372,19 @@ CORO_API int coro_cleanup_pop(int execute);
  * creating them: the mask is inherited) or some other thread may take it.
  * Children made by fork() inherit the blocked mask; exec() keeps it too.
  *
- * Two coroutines waiting for the same signal: one of them gets it, the other
- * goes on waiting.  Returns the signal number, or -EINVAL (set NULL, empty, or
+ * A delivered signal wakes every coroutine of the thread that waits for it
+ * (a broadcast, as a condition variable's): two coroutines waiting for
+ * SIGTERM both return SIGTERM for one kill.  A waiter whose set does not
+ * hold it goes on waiting, and a signal that arrives while no wait of the
+ * thread wants it (or again, before the waiters it reached have returned)
+ * stays pending for the next wait: nothing is lost.  The thread holds one
+ * signalfd, for the union of the waited sets, while any wait lasts.
+ * Returns the signal number, or -EINVAL (set NULL, empty, or
  * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
  * thread; with one pending it returns at once, scheduler or not), -EMFILE
- * (no fd left for the signalfd), -ENOMEM. */
+ * (no fd left for the thread's signalfd, opened by its first wait),
+ * -ENOMEM. */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
@@ -1027,11 +1065,9 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * restored after, and in each worker.
  * In a worker SIGTERM, SIGINT and SIGHUP stay blocked: SIGTERM or SIGINT
  * (the parent's, or one sent to the worker directly) starts the stop.  The
- * runner takes it with coro_signal_wait() and sends it to the worker again,
- * so a worker's own code that waits for it with coro_signal_wait() (a server
- * written to run alone too) sees it as well.  (If that code takes the signal
- * first, the runner does not see it: coro_cluster_stopping() stays 0, which
- * only matters to code that mixes both ways.)
+ * runner waits for it with coro_signal_wait(), so a worker's own code that
+ * waits for it the same way (a server written to run alone too) is woken by
+ * the same delivery (see coro_signal_wait: every waiter gets it).
  * A worker leaves with _exit() after flushing stdio: the parent's atexit
  * handlers never run in it.
  */

@@ -128,6 +128,20 @@ typedef struct coro__sched {
   int running;        /* coro_run() is active */
 } coro__sched;
 
+/* A coroutine in coro_signal_wait() (signal.c), on its stack. */
+typedef struct coro__sigwaiter {
+  sigset_t set;                        /* the signals it waits for */
+  coro *who;                           /* the waiting coroutine */
+  int got;                             /* the signal handed to it, 0 until then */
+  struct coro__sigwaiter *prev, *next; /* neighbours in coro__sigwaits */
+} coro__sigwaiter;
+
+/* A thread's signal waits (signal.c): one signalfd for all of them. */
+typedef struct coro__sigwaits {
+  int fd;                       /* the signalfd; valid only while head is set */
+  coro__sigwaiter *head, *tail; /* the waiters, oldest first */
+} coro__sigwaits;
+
 /* Per-thread state of the library: one instance per thread, zero-initialised. */
 struct coro__tls {
   coro__stack_pool stacks;     /* this thread's stacks (stack.h) */
@@ -137,6 +151,7 @@ struct coro__tls {
   coro__sched sched;           /* micro-threads: the scheduler of this thread */
   coro__io *io;                /* fd registry and poller (io.c): NULL until the
                                            thread's first I/O call, freed at thread exit */
+  coro__sigwaits sig;          /* coroutines in coro_signal_wait() (signal.c) */
   coro__offload_port *offload; /* this thread's end of the offload pool
                                            (offload.c), or NULL before its first job */
   coro *all;                   /* every live coroutine of the thread, newest first */
