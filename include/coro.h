@@ -448,6 +448,16 @@ CORO_API int coro_stack_guard_mode(void);
  * A blocking call with a deadline may also return -ENOMEM, when the timer heap
  * cannot grow (nothing else changes).
  *
+ * Resolution: a deadline never ends a wait early; how late it may end
+ * depends on where the scheduler sleeps.  With no file descriptor waited on,
+ * in clock_nanosleep (nanoseconds); with one, in the thread's I/O backend:
+ * io_uring takes a timespec (nanoseconds), epoll too through epoll_pwait2
+ * (Linux 5.11+), and where that is missing (older kernels, qemu-user,
+ * valgrind 3.19) epoll_wait's milliseconds, rounded up: up to 1 ms late.
+ * Every one of them adds the kernel's timer slack (50 us by default for a
+ * normal thread; prctl(PR_SET_TIMERSLACK) changes it) and the time the other
+ * micro-threads run before the scheduler looks.
+ *
  * Cancelling a micro-thread makes every blocking call made in its chain
  * return -ECANCELED, the one it is blocked in at once and every later one,
  * so it can run its cleanup and finish.
@@ -748,9 +758,10 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
  *
  * The choice: CORO_IO_BACKEND=epoll or CORO_IO_BACKEND=io_uring in the
  * environment forces one; otherwise epoll (measured as fast or faster for
- * readiness waits: see bench/README.md).  io_uring exists only in builds with
- * liburing (CMake option CORO_WITH_URING) and where the kernel lets the process
- * set up a ring (containers' seccomp profiles often refuse it); forcing it
+ * readiness waits: see bench/README.md).  io_uring exists in Linux builds
+ * (CMake option CORO_WITH_URING, on by default; no liburing needed) on kernels
+ * 5.5 and later that let the process set up a ring (containers' seccomp
+ * profiles often refuse it; qemu-user has no io_uring); forcing it
  * where it cannot be had, or naming an unknown backend, falls back to epoll
  * and prints one line on stderr, once per process:
  *     libcoro: io_uring unavailable (Operation not permitted), using epoll */

@@ -281,8 +281,20 @@ typedef struct coro__io_backend {
 } coro__io_backend;
 
 extern const coro__io_backend coro__io_epoll;
+/* Test hook: how epoll's timed waits went, process-wide (relaxed counters). */
+typedef struct coro__epoll_stats {
+  long precise; /* waits given their timeout to the nanosecond (epoll_pwait2) */
+  long rounded; /* waits whose timeout was rounded up to a whole millisecond
+                   (epoll_wait: no epoll_pwait2 in the kernel) */
+} coro__epoll_stats;
+extern coro__epoll_stats coro__epoll_stats_now;
 #ifdef CORO_HAVE_URING
-extern const coro__io_backend coro__io_uring; /* built when CMake found liburing */
+extern const coro__io_backend coro__io_uring; /* built on Linux (CORO_WITH_URING) */
+/* Test hooks, read when a ring is set up (single-threaded tests only): its
+ * submission queue's length (0: the default, 256), and IORING_FEAT_* bits to
+ * take for absent, to run the paths of older kernels on a new one. */
+extern unsigned coro__uring_entries;
+extern unsigned coro__uring_features_off;
 #endif
 
 /* Per-thread I/O state. */

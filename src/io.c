@@ -192,7 +192,7 @@ static int choose(coro__io *io) {
     }
     if (forced) say_once("io_uring unavailable", strerror(-rc));
 #else
-    if (forced) say_once("io_uring unavailable", "not built with liburing");
+    if (forced) say_once("io_uring unavailable", "not built in");
 #endif
   }
   int rc = coro__io_epoll.init(io);
