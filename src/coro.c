@@ -230,6 +230,8 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->owner = t;
   c->resumer = &t->main;
   c->state = CORO_CREATED;
+  if (CORO__UNLIKELY(t->next_id == t->id_end)) coro__registry_ids(t);
+  c->id = t->next_id++;
   c->out = &c->sink;
   c->in = &c->sink;
   c->fn = fn;
@@ -288,6 +290,7 @@ int coro_destroy(coro *c) {
     t->all = c->all_next;
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   t->nall--;
+  c->id = 0; /* a debugger that still finds it listed knows it is freed */
   coro__stack_put(&t->stacks, &c->stack);
   return rc;
 }

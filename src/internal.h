@@ -70,6 +70,9 @@ struct coro {
                               coroutine that is not the current one is NORMAL
                               (it resumed another), which saves the resume
                               path from updating the whole chain */
+  unsigned id;             /* unique in the process while it lives (0 once
+                              destroyed; wraps after 2^32 creations): how
+                              debuggers name it */
   void **out;              /* where the resumer wants the value we hand out
                               (yielded or returned); &sink to discard */
   void **in;               /* where our pending coro_yield wants the sent value;
@@ -156,7 +159,14 @@ struct coro__tls {
                                            (offload.c), or NULL before its first job */
   coro *all;                   /* every live coroutine of the thread, newest first */
   size_t nall;                 /* how many */
-  coro main;                   /* the thread's own stack as a coroutine (flag
+  unsigned next_id, id_end;    /* coro.id of the thread's next coroutine, and the
+                                           end of the block of ids it took (registry.c) */
+  /* --- the debuggers' registry (registry.c), under its lock --- */
+  coro__tls *thread_prev, *thread_next; /* neighbours in coro__threads */
+  int thread_listed;                    /* linked in coro__threads */
+  int tid;                              /* kernel thread id (gettid), to match the
+                                           debugger's threads */
+  coro main;                            /* the thread's own stack as a coroutine (flag
                                            CORO__F_MAIN): the resumer at the root of
                                            every chain, so a resumer is never NULL;
                                            under ASan its stack bounds are learnt at
@@ -185,6 +195,20 @@ static inline coro__tls *coro__tls_get(void) {
  * overflow handler), the thread's own stack as a coroutine, the thread-exit
  * hook.  Returns 0 or a negated errno. */
 int coro__thread_setup(coro__tls *t);
+
+/* --- registry.c: every thread's state, for debuggers ---------------------- */
+
+/* Every set-up thread's coro__tls, linked through thread_next (a debugger's
+ * entry point: tools/gdb/libcoro-gdb.py reads it by name). */
+extern coro__tls *coro__threads;
+
+/* Link t (the calling thread's, at its setup) / unlink it (at its exit). */
+void coro__registry_add(coro__tls *t);
+void coro__registry_remove(coro__tls *t);
+
+/* Give t a fresh block of coroutine ids (t->next_id, t->id_end): one atomic
+ * add per block keeps ids unique across threads at no cost per create. */
+void coro__registry_ids(coro__tls *t);
 
 /* --- coro.c: the switching primitives the scheduler builds on ------------ */
 
