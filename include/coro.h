@@ -1283,7 +1283,9 @@ CORO_API long coro_list(coro_info *out, size_t n);
 
 /* Write a table of coro_list() to fd, one line per coroutine: name, state,
  * what it waits on, stack used / high-water / size.  Safe to call from a
- * debugger.  Returns the number of coroutines, or -EINVAL (fd < 0), or the
+ * debugger.  (In gdb, and in a core file, tools/gdb/libcoro-gdb.py's
+ * `info coroutines` shows every thread's coroutines and `coroutine ID bt`
+ * their backtraces without calling into the process: see README.md.)  Returns the number of coroutines, or -EINVAL (fd < 0), or the
  * negated errno of a failed write. */
 CORO_API long coro_dump(int fd);
 
