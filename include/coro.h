@@ -1043,9 +1043,21 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * coroutine, and supervises them from the calling process (the parent), which
  * never runs a scheduler itself:
  *
- *   - a worker that exits or crashes is restarted, with a delay that doubles
- *     at each consecutive fast failure (backoff_min_ns .. backoff_max_ns) and
- *     is reset once a worker has lived healthy_ns: a crash loop never spins;
+ *   - a worker that exits or crashes is restarted.  The restart rule:
+ *       - a worker that served -- it reported ready, then lived at least
+ *         healthy_ns more -- is replaced at once, and its slot's count of
+ *         fast failures is reset;
+ *       - a fast failure -- a worker that died before it was ready, or
+ *         within healthy_ns of its readiness -- is replaced after a delay
+ *         that doubles at each consecutive one (backoff_min_ns ..
+ *         backoff_max_ns): a crash loop never spins;
+ *       - but the last worker up (no other worker of the runner is running
+ *         or starting), when it had been ready, is replaced after
+ *         backoff_min_ns at most, however long its slot's delay has grown:
+ *         the service is never left with zero workers for the length of a
+ *         grown backoff while it has workers that can get ready (one that
+ *         never gets ready gains nothing by being forked sooner, and keeps
+ *         its delay);
  *   - SIGTERM or SIGINT to the parent: every worker gets SIGTERM, which the
  *     runner turns into a stop that user code sees (coro_cluster_stopping,
  *     coro_cluster_wait_stop): stop accepting, finish what is in flight, let
@@ -1101,8 +1113,10 @@ typedef struct coro_cluster_opts {
                              (default 10 s; 0: kill at once) */
   int64_t backoff_min_ns; /* restart delay after the first fast failure (default 100 ms) */
   int64_t backoff_max_ns; /* the most it grows to (default 30 s) */
-  int64_t healthy_ns;     /* a worker that lived this long resets the backoff
-                             (default 5 s) */
+  int64_t healthy_ns;     /* a worker that lived this long after its readiness
+                             served: replaced at once, its slot's backoff
+                             reset; one that died sooner, or before it was
+                             ready, is a fast failure (default 1 s) */
   int log_fd;             /* where the parent writes its log lines; -1: nowhere
                              (default 2, stderr) */
   void (*log_fn)(const char *line, void *arg); /* if not NULL, gets each log
