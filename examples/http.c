@@ -356,6 +356,14 @@ static int ext_step(int state, unsigned char c) {
   }
 }
 
+/* The states that take one fixed byte: that byte, and the state after it. */
+static const struct {
+  unsigned char byte; /* the one byte allowed */
+  int next;           /* where it leads */
+} fixed[] = {[DATA_CR] = {'\r', DATA_LF},
+             [DATA_LF] = {'\n', SIZE_FIRST},
+             [TRAILER_LF] = {'\n', TRAILER_FIRST}};
+
 int http_chunked_feed(http_chunked *d, const char *p, size_t n, size_t *used) {
   const unsigned char *u = (const unsigned char *)p;
   for (size_t i = 0; i < n; i++) {
@@ -392,13 +400,11 @@ int http_chunked_feed(http_chunked *d, const char *p, size_t n, size_t *used) {
       if (d->size == 0) d->state = DATA_CR;
       break;
     }
-    case DATA_CR:
-      if (c != '\r') return 400; /* more data than the size said, or a bare LF */
-      d->state = DATA_LF;
-      break;
+    case DATA_CR: /* not CR: more data than the size said, or a bare LF */
     case DATA_LF:
-      if (c != '\n') return 400;
-      d->state = SIZE_FIRST;
+    case TRAILER_LF:
+      if (c != fixed[d->state].byte) return 400;
+      d->state = fixed[d->state].next;
       break;
     case TRAILER_FIRST:
       if (c == '\r') {
@@ -421,10 +427,6 @@ int http_chunked_feed(http_chunked *d, const char *p, size_t n, size_t *used) {
         d->state = TRAILER_LF;
       else if ((c < 0x20 && c != '\t') || c == 0x7f)
         return 400;
-      break;
-    case TRAILER_LF:
-      if (c != '\n') return 400;
-      d->state = TRAILER_FIRST;
       break;
     case END_LF:
       if (c != '\n') return 400;

@@ -272,6 +272,20 @@ static void expect(client *c, int status, const char *body) {
   free(r.body);
 }
 
+/* Send req, then read its answer: it must have this status (the request is
+ * named if not) and body (if not NULL).  Returns the answer, body freed. */
+static response ask(client *c, const char *req, int status, const char *body) {
+  send_str(c, req);
+  response r;
+  ASSERT_EQ(read_response(c, &r, 0), 0);
+  if (r.status != status)
+    test__fail(__FILE__, __LINE__, "status %d, wanted %d, for %.80s", r.status, status, req);
+  if (body) ASSERT_STR_EQ(r.body, body);
+  free(r.body);
+  r.body = NULL;
+  return r;
+}
+
 /* The server must close the connection: EOF (or a reset) after nothing more. */
 static void expect_closed(client *c) {
   ASSERT_EQ(c->len, 0);
@@ -446,21 +460,26 @@ TEST(body_after_full_buffer) {
   }
 }
 
-/* Send `req` on a new connection: the answer must be `status`, in full, and
- * the server must then close the connection. */
-static void expect_refused(int port, const void *req, size_t len, int status) {
-  client *c = connect_client(port);
-  ASSERT_EQ(send_all(c->fd, req, len), 0);
+/* The last answer on c: `status` in full, with Connection: close, then a
+ * clean close (after the client's EOF).  `what` names the request if not. */
+static void expect_last(client *c, int status, const char *what) {
   response r;
   ASSERT_EQ(read_response(c, &r, 0), 0);
   if (r.status != status)
-    test__fail(__FILE__, __LINE__, "status %d, wanted %d, for %.60s", r.status, status,
-               (const char *)req);
+    test__fail(__FILE__, __LINE__, "status %d, wanted %d, for %.60s", r.status, status, what);
   ASSERT_EQ(r.close, 1);
   ASSERT_EQ((long)strlen(r.body), r.content_length);
   free(r.body);
   shutdown(c->fd, SHUT_WR);
   expect_eof(c);
+}
+
+/* Send `req` on a new connection: the answer must be `status`, in full, and
+ * the server must then close the connection. */
+static void expect_refused(int port, const void *req, size_t len, int status) {
+  client *c = connect_client(port);
+  ASSERT_EQ(send_all(c->fd, req, len), 0);
+  expect_last(c, status, req);
   close_client(c);
 }
 
@@ -566,11 +585,7 @@ TEST(host_values) {
     for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
       char req[128];
       snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i]);
-      send_str(c, req);
-      response r;
-      ASSERT_EQ(read_response(c, &r, 0), 0);
-      if (r.status != 200) test__fail(__FILE__, __LINE__, "Host: %s: %d", hosts[i], r.status);
-      free(r.body);
+      ask(c, req, 200, "Hello, World!");
     }
     close_client(c);
     stop(s);
@@ -622,13 +637,7 @@ TEST(absolute_form) {
     server s = start_httpd(m, NULL, NULL);
     client *c = connect_client(s.port);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-      send_str(c, cases[i].req);
-      response r;
-      ASSERT_EQ(read_response(c, &r, 0), 0);
-      if (r.status != cases[i].status)
-        test__fail(__FILE__, __LINE__, "%d for %s", r.status, cases[i].req);
-      if (r.status == 200) ASSERT_STR_EQ(r.body, "Hello, World!");
-      free(r.body);
+      ask(c, cases[i].req, cases[i].status, cases[i].status == 200 ? "Hello, World!" : NULL);
     }
     close_client(c);
     stop(s);
@@ -645,13 +654,9 @@ TEST(unknown_method) {
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
       char req[128];
       snprintf(req, sizeof(req), "%s / HTTP/1.1\r\nHost: t\r\n\r\n", unknown[i]);
-      send_str(c, req);
-      response r;
-      ASSERT_EQ(read_response(c, &r, 0), 0);
-      if (r.status != 501) test__fail(__FILE__, __LINE__, "%s: %d", unknown[i], r.status);
+      response r = ask(c, req, 501, NULL);
       ASSERT_EQ(r.close, 0);
       ASSERT_EQ(r.allow, 0);
-      free(r.body);
     }
     send_str(c, "BREW / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
     expect(c, 501, NULL); /* its body skipped */
@@ -659,12 +664,7 @@ TEST(unknown_method) {
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
       char req[128];
       snprintf(req, sizeof(req), "%s / HTTP/1.1\r\nHost: t\r\n\r\n", known[i]);
-      send_str(c, req);
-      response r;
-      ASSERT_EQ(read_response(c, &r, 0), 0);
-      if (r.status != 405) test__fail(__FILE__, __LINE__, "%s: %d", known[i], r.status);
-      ASSERT_EQ(r.allow, 1);
-      free(r.body);
+      ASSERT_EQ(ask(c, req, 405, NULL).allow, 1);
     }
     send_str(c, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
     expect(c, 405, NULL);
@@ -686,11 +686,7 @@ static void chunked_then_get(client *c, const char *head, const char *body, int 
   char req[4096];
   int n = snprintf(req, sizeof(req), "%s%s%s", head, body, get_root);
   ASSERT_TRUE(n > 0 && (size_t)n < sizeof(req));
-  ASSERT_EQ(send_all(c->fd, req, (size_t)n), 0);
-  response r;
-  ASSERT_EQ(read_response(c, &r, 0), 0);
-  if (r.status != status) test__fail(__FILE__, __LINE__, "%d for %s", r.status, body);
-  free(r.body);
+  ask(c, req, status, NULL);
   expect(c, 200, "Hello, World!");
 }
 
@@ -766,12 +762,7 @@ TEST(chunked_limit) {
     send_str(c, post_chunked);
     for (int i = 0; i < 16; i++) ASSERT_EQ(send_all(c->fd, chunk, CHUNK + 9), 0);
     send_str(c, "1\r\n");
-    response r;
-    ASSERT_EQ(read_response(c, &r, 0), 0);
-    ASSERT_EQ(r.status, 413);
-    ASSERT_EQ(r.close, 1);
-    free(r.body);
-    expect_eof(c);
+    expect_last(c, 413, "the 17th chunk");
     close_client(c);
     char req[256];
     snprintf(req, sizeof(req), "%s100001\r\n", post_chunked);
@@ -1107,12 +1098,7 @@ TEST(empty_lines_deadline) {
       if (send_all(c->fd, "\r\n", 2) < 0) break;
       sleep_ms(150);
     }
-    response r;
-    ASSERT_EQ(read_response(c, &r, 0), 0);
-    ASSERT_EQ(r.status, 408);
-    ASSERT_EQ(r.close, 1);
-    free(r.body);
-    expect_eof(c);
+    expect_last(c, 408, "empty lines");
     close_client(c);
     check_serving(s.port);
     stop(s);
@@ -1487,14 +1473,7 @@ TEST(symlinks_under_root) {
       for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char req[128];
         snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", cases[i].path);
-        send_str(c, req);
-        response r;
-        ASSERT_EQ(read_response(c, &r, 0), 0);
-        if (r.status != (variant == 2 ? 200 : 403))
-          test__fail(__FILE__, __LINE__, "GET %s (variant %d): %d", cases[i].path, variant,
-                     r.status);
-        if (variant == 2) ASSERT_STR_EQ(r.body, cases[i].body);
-        free(r.body);
+        ask(c, req, variant == 2 ? 200 : 403, variant == 2 ? cases[i].body : NULL);
       }
       /* What no link is on stays served. */
       send_str(c, "GET /sub/ HTTP/1.1\r\nHost: t\r\n\r\n");
