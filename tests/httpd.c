@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../examples/http.h"
 #include "coro.h"
 #include "test.h"
 
@@ -771,6 +772,57 @@ TEST(chunked_limit) {
     stop(s);
   }
   free(chunk);
+}
+
+/* The decoder itself (examples/http.c), fed each body whole, then cut in two
+ * at every place, then a byte at a time: the same answer each way, and a
+ * body's end found at the same byte (what follows it is left alone). */
+static int feed_pieces(const char *p, size_t n, size_t cut, size_t *end) {
+  http_chunked d;
+  http_chunked_init(&d, 100);
+  size_t at = 0;
+  while (at < n) {
+    size_t len = cut == 0 ? 1 : at < cut ? cut - at : n - at, used = 0;
+    int rc = http_chunked_feed(&d, p + at, len, &used);
+    if (rc == 1) *end = at + used;
+    if (rc != 0) return rc;
+    at += len;
+  }
+  return 0;
+}
+
+TEST(chunked_decoder) {
+  static const struct {
+    const char *body;
+    int rc; /* 1: the body ends (then "NEXT" follows), 0: more to come, or a status */
+  } cases[] = {{"5\r\nhello\r\n0\r\n\r\nNEXT", 1},
+               {"5;a=\"q\\\"\";b\r\nhello\r\n2 ;c = d\r\n!!\r\n0\r\nT: v\r\nU:\r\n\r\nNEXT", 1},
+               {"0\r\n\r\nNEXT", 1},
+               {"64\r\n", 0},   /* 100 bytes: the limit */
+               {"65\r\n", 413}, /* 101 */
+               {"32\r\n"
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n33\r\n",
+                413},
+               {"5\r\nhello\r\n0\r\nT: v", 0},
+               {"5\r\nhel", 0},
+               {"5\r\nhello\r\n0\r\n\n", 400},
+               {"5\r\nhello\r\r", 400},
+               {"5;a=\"x\\\x01\"\r\n", 400},
+               {"10000000000000000\r\n", 400},
+               {"0\r\nT v\r\n\r\n", 400}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    const char *p = cases[i].body;
+    size_t n = strlen(p), end = 0;
+    int whole = feed_pieces(p, n, n, &end);
+    if (whole != cases[i].rc)
+      test__fail(__FILE__, __LINE__, "%d, wanted %d, for %s", whole, cases[i].rc, p);
+    if (whole == 1) ASSERT_STR_EQ(p + end, "NEXT");
+    for (size_t cut = 0; cut < n; cut++) { /* cut 0: a byte at a time */
+      size_t e = 0;
+      ASSERT_EQ(feed_pieces(p, n, cut, &e), whole);
+      ASSERT_EQ(e, end);
+    }
+  }
 }
 
 /* Every malformed chunked body and every refused Transfer-Encoding: the
