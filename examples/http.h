@@ -30,8 +30,9 @@ typedef enum http_method {
 
 typedef struct http_request {
   http_method method;      /* which one */
-  char *target;            /* the path and query: origin-form, or absolute-form's path */
-  size_t target_len;       /* its length (>= 1, starts with '/' unless asterisk-form etc.) */
+  char *target;            /* origin-form, or absolute-form's path and query: from '/'; any
+                              other form ("*", host:port, a bare word) as it came */
+  size_t target_len;       /* its length (>= 1) */
   int minor;               /* HTTP/1.minor */
   int keep_alive;          /* the connection stays open after the answer */
   int chunked;             /* Transfer-Encoding: chunked (content_length is then 0) */

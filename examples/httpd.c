@@ -302,7 +302,7 @@ static const char *content_type(const char *path, size_t n) {
   return "application/octet-stream";
 }
 
-/* Open rel (relative, without any ".." segment: decode_path checked it)
+/* Open rel (relative, without any ".." segment: http_decode_path checked it)
  * beneath the directory dirfd without following any symbolic link: a link
  * anywhere on the path fails with -ELOOP.  openat2(RESOLVE_NO_SYMLINKS) does
  * it in one call; where the kernel lacks openat2 (before Linux 5.6, seccomp
