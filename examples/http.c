@@ -221,7 +221,7 @@ int http_parse_head(char *p, size_t n, http_request *rq) {
     size_t ve = end;
     while (ve > v && is_ows(p[ve - 1])) ve--;
     if (http_equals_ci(p + name, name_len, "host")) {
-      /* RFC 9112 3.2: exactly one, valid even where absolute-form overrides it */
+      /* RFC 9112 3.2: exactly one, valid even where the absolute-form overrides it */
       if (++hosts > 1 || !valid_authority(p + v, ve - v, 0)) return 400;
     } else if (http_equals_ci(p + name, name_len, "content-length")) {
       uint64_t len = 0;
@@ -245,9 +245,9 @@ int http_parse_head(char *p, size_t n, http_request *rq) {
     }
     pos = (size_t)(nl - p) + 1;
   }
-  /* RFC 9112 3.2: an HTTP/1.1 request has a Host, unless the absolute-form's
-   * host takes its place (3.2.2) */
-  if (rq->minor >= 1 && hosts == 0 && !absolute) return 400;
+  /* RFC 9112 3.2: an HTTP/1.1 request has a Host, in absolute-form too (its
+   * value is then ignored, the target's host used instead: 3.2.2) */
+  if (rq->minor >= 1 && hosts == 0) return 400;
   int status = framing(&tc, lengths, rq);
   if (status) return status;
   if (rq->chunked) rq->content_length = 0;

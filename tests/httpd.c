@@ -551,7 +551,8 @@ TEST(malformed_requests) {
       {"GET http://t:x/ HTTP/1.1\r\nHost: t\r\n\r\n", 400},
       {"GET http://t/ HTTP/1.1\r\nHost: a b\r\n\r\n", 400}, /* Host ignored, but valid */
       {"GET http://t/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
-      {"GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400},                    /* space before ':' */
+      {"GET http://t/ HTTP/1.1\r\n\r\n", 400},     /* HTTP/1.1 without Host, absolute-form too */
+      {"GET / HTTP/1.1\r\nHost : t\r\n\r\n", 400}, /* space before ':' */
       {"GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n  folded\r\n\r\n", 400}, /* obs-fold */
       {"GET / HTTP/1.1\r\nHost: t\r\nNo colon\r\n\r\n", 400},
       {"GET / HTTP/1.1\r\nHost: t\r\n: empty name\r\n\r\n", 400},
@@ -621,18 +622,20 @@ TEST(target_too_long) {
   }
 }
 
-/* The absolute-form (RFC 9112 3.2.2): served as its path, its host standing
- * for the Host header (which may then be missing). */
+/* The absolute-form (RFC 9112 3.2.2): served as its path, its host used in
+ * place of the Host header's value (the header must still be there in
+ * HTTP/1.1, and valid: 3.2; not in HTTP/1.0). */
 TEST(absolute_form) {
   static const struct {
     const char *req;
     int status;
   } cases[] = {{"GET http://t/ HTTP/1.1\r\nHost: t\r\n\r\n", 200},
-               {"GET http://t/ HTTP/1.1\r\n\r\n", 200},
-               {"GET HTTP://T:8080 HTTP/1.1\r\n\r\n", 200}, /* an empty path is "/" */
-               {"GET http://t?q=1 HTTP/1.1\r\n\r\n", 200},
+               {"GET http://t/ HTTP/1.1\r\nHost:\r\n\r\n", 200},
+               {"GET HTTP://T:8080 HTTP/1.1\r\nHost: t\r\n\r\n", 200}, /* an empty path is "/" */
+               {"GET http://t?q=1 HTTP/1.1\r\nHost: t\r\n\r\n", 200},
                {"GET http://[::1]:80/?q HTTP/1.1\r\nHost: other\r\n\r\n", 200},
-               {"GET https://t/x HTTP/1.1\r\n\r\n", 404},
+               {"GET https://t/x HTTP/1.1\r\nHost: t\r\n\r\n", 404},
+               {"GET http://t/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200},
                {"GET http://t/x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 404}};
   for (int m = 0; m < 2; m++) {
     server s = start_httpd(m, NULL, NULL);
@@ -1418,9 +1421,9 @@ TEST(static_files) {
     expect(c, 200, "static hello\n");
     send_str(c, "GET /h%65llo.txt?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
     expect(c, 200, "static hello\n");
-    send_str(c, "GET http://t/hello.txt HTTP/1.1\r\n\r\n"); /* the absolute-form */
+    send_str(c, "GET http://t/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"); /* the absolute-form */
     expect(c, 200, "static hello\n");
-    send_str(c, "GET http://t/../secret.txt HTTP/1.1\r\n\r\n");
+    send_str(c, "GET http://t/../secret.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     expect(c, 400, NULL);
     send_str(c, "HEAD /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
     response r;
