@@ -134,8 +134,7 @@ static void connection_tokens(const char *v, size_t n, int *close, int *keep) {
 /* What the Transfer-Encoding lines of a request said, all lines together. */
 typedef struct codings {
   int seen;         /* a Transfer-Encoding line came */
-  int count;        /* codings listed (empty list elements skipped) */
-  int chunked;      /* how many of them were chunked */
+  int chunked;      /* how many codings listed were chunked (empty elements skipped) */
   int last_chunked; /* the last one listed was chunked */
   int unknown;      /* how many were another coding */
 } codings;
@@ -150,7 +149,6 @@ static void transfer_codings(const char *v, size_t n, codings *tc) {
     while (end > b && is_ows(v[end - 1])) end--;
     if (end > b) {
       int chunked = http_equals_ci(v + b, end - b, "chunked");
-      tc->count++;
       tc->chunked += chunked;
       tc->unknown += !chunked;
       tc->last_chunked = chunked;
@@ -200,7 +198,7 @@ int http_parse_head(char *p, size_t n, http_request *rq) {
 
   /* header lines, up to the empty one */
   int close = 0, keep = 0, hosts = 0, lengths = 0, count = 0, expect = 0;
-  codings tc = {0, 0, 0, 0, 0};
+  codings tc = {0, 0, 0, 0};
   rq->content_length = 0;
   rq->chunked = rq->expect_continue = 0;
   size_t pos = (size_t)(nl - p) + 1;
