@@ -79,7 +79,7 @@ deb:
 	cd build-deb && cpack -G DEB
 
 format:
-	clang-format -i include/*.h src/*.c src/*.h src/arch/*.c src/arch/*.h tests/*.c tests/*.h examples/*.c bench/*.c
+	clang-format -i include/*.h src/*.c src/*.h src/arch/*.c src/arch/*.h tests/*.c tests/*.h examples/*.c examples/*.h bench/*.c
 
 clean:
 	rm -rf $(BUILD)
