@@ -41,7 +41,9 @@ set(CPACK_PACKAGE_VENDOR "the libcoro authors")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 # Each package's Description: its first line is the summary (Debian policy 5.6.13).
 set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
-set(CPACK_STRIP_FILES ON)
+# Not stripped: libcoro keeps its debug info (CORO_DEBUG_INFO) for the gdb
+# extension that libcoro-dev ships (a dh build would move it to a -dbgsym package).
+set(CPACK_STRIP_FILES OFF)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL runtime dev)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)

@@ -5,8 +5,8 @@
  * coro_spawn_on_ready stands for it), with keep-alive and pipelining, a fixed
  * answer or static files.
  *
- *   httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS]
- *         [--threads | --workers N]
+ *   httpd [--port P] [--host ADDR] [--root DIR [--follow-symlinks]]
+ *         [--read-timeout MS] [--threads | --workers N]
  *
  * It prints "listening on P" (the real port: --port 0 lets the kernel pick)
  * once it accepts.  Without --root, GET / answers "Hello, World!" and any
@@ -38,20 +38,32 @@
  *
  * Limits: a request head (request line and headers) of at most HEAD_MAX
  * bytes and HEADERS_MAX header lines, else 431; malformed requests get 400;
- * a request head must arrive within --read-timeout (else 408, or a plain
- * close when the connection is idle between requests), so a slow client
- * cannot hold a connection forever.  When the server closes a connection it
+ * a connection idle before its first request or between requests is closed
+ * without an answer after --read-timeout; from the first byte of a request
+ * (an empty line before its request line counts, and at most EMPTY_LINES_MAX
+ * of those are ignored, else 400) its head must be in within --read-timeout,
+ * else 408, and its body within --read-timeout after the head, so a slow
+ * client cannot hold a connection forever.  When the server closes a connection it
  * does a lingering close: shutdown(SHUT_WR), then reads and discards what the
  * client still sends, for at most LINGER_NS, so the client reads the answer
  * before any reset.  Static files are read with plain read(2), which blocks
- * the thread on a slow disk: acceptable for an example.  Symbolic links under
- * the root are followed.
+ * the thread on a slow disk: acceptable for an example.
+ *
+ * Symbolic links under the root are not followed: a request whose path
+ * meets one, as its last component or as a directory on the way, wherever
+ * it points (outside the root or inside), answers 403, so that no link can
+ * serve a file from outside the root.  The kernel does it with openat2
+ * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) where it has it, else a walk
+ * opens one component at a time with O_NOFOLLOW: the same answers either
+ * way (HTTPD_RESOLVE=walk in the environment forces the walk, for tests).
+ * --follow-symlinks follows every link, even one that leads out of the root.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -63,6 +75,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +84,7 @@
 #define MS ((int64_t)1000000)           /* nanoseconds */
 #define HEAD_MAX 8192                   /* request line + headers, bytes */
 #define HEADERS_MAX 64                  /* header lines per request */
+#define EMPTY_LINES_MAX 8               /* empty lines before a request line */
 #define IN_SIZE (HEAD_MAX + 8192)       /* input buffer: a full head and more */
 #define OUT_SIZE 16384                  /* output buffer */
 #define BODY_MAX ((uint64_t)1 << 20)    /* request bodies read and discarded */
@@ -89,6 +103,8 @@ typedef struct config {
   int threads;          /* 1: thread per connection */
   const char *root;     /* static files under this directory, or NULL */
   int root_fd;          /* the root directory, opened once (-1 without) */
+  int follow_symlinks;  /* 1: symbolic links under the root are followed, wherever they go */
+  int openat2;          /* 1: the kernel resolves beneath the root (else: the walk) */
   int64_t read_timeout; /* ns a request head (or a write) may take */
   atomic_int *stopping; /* set once a stop signal came */
 } config;
@@ -423,6 +439,76 @@ static long decode_path(char *t, size_t n) {
   return (long)o;
 }
 
+/* Open rel (relative, without any ".." segment: decode_path checked it)
+ * beneath the directory dirfd without following any symbolic link: a link
+ * anywhere on the path fails with -ELOOP.  openat2(RESOLVE_NO_SYMLINKS) does
+ * it in one call; where the kernel lacks openat2 (before Linux 5.6, seccomp
+ * filters, qemu-user) a walk opens one component at a time with O_NOFOLLOW,
+ * each relative to the directory before it, which no rename or link created
+ * meanwhile can lead out of the root.  Returns the fd, or -errno. */
+static int open_beneath(const config *cfg, int dirfd, const char *rel, int flags) {
+  if (cfg->follow_symlinks) {
+    int fd = openat(dirfd, rel, flags);
+    return fd < 0 ? -errno : fd;
+  }
+  if (cfg->openat2) {
+    struct open_how how = {.flags = (__u64)flags, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+    long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+  }
+  int dir = dirfd, fd;
+  for (;;) {
+    while (*rel == '/') rel++;
+    size_t n = strcspn(rel, "/");
+    char name[NAME_MAX + 1];
+    if (n > NAME_MAX) {
+      fd = -ENAMETOOLONG;
+      break;
+    }
+    memcpy(name, rel, n);
+    name[n] = '\0';
+    rel += n;
+    if (*rel == '\0') { /* the last component: O_NOFOLLOW refuses a link (ELOOP) */
+      fd = openat(dir, name, flags | O_NOFOLLOW);
+      fd = fd < 0 ? -errno : fd;
+      break;
+    }
+    /* A directory, on the way or before a trailing slash: O_PATH |
+     * O_NOFOLLOW opens a link itself, and fstat tells which it is. */
+    fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st = {.st_mode = 0};
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+      close(fd);
+      fd = S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+    } else if (fd < 0) {
+      fd = -errno;
+    }
+    if (dir != dirfd) close(dir);
+    if (fd < 0) return fd;
+    dir = fd;
+    if (rel[strspn(rel, "/")] == '\0') { /* only slashes left: the directory itself */
+      fd = openat(dir, ".", flags);
+      fd = fd < 0 ? -errno : fd;
+      break;
+    }
+  }
+  if (dir != dirfd) close(dir);
+  return fd;
+}
+
+/* Does this kernel have openat2 (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)?
+ * HTTPD_RESOLVE=walk says no, so that tests reach the walk on any kernel. */
+static int have_openat2(int root_fd) {
+  const char *force = getenv("HTTPD_RESOLVE");
+  if (force && strcmp(force, "walk") == 0) return 0;
+  struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+  long fd = syscall(SYS_openat2, root_fd, ".", &how, sizeof(how));
+  if (fd < 0) return 0; /* ENOSYS, EPERM from a seccomp filter, E2BIG, EINVAL */
+  close((int)fd);
+  return 1;
+}
+
 /* Answer a request for a file under the root.  Returns 0, or < 0 when the
  * connection must close at once (a write failed, the file changed). */
 static int serve_file(conn *c, const request *rq, int head_only) {
@@ -430,11 +516,12 @@ static int serve_file(conn *c, const request *rq, int head_only) {
   if (n < 0) return append_status(c, 400, rq->keep_alive, rq->minor, head_only);
   const char *rel = rq->target;
   while (*rel == '/') rel++;
-  int fd = openat(c->cfg->root_fd, *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  int fd = open_beneath(c->cfg, c->cfg->root_fd, *rel ? rel : ".", flags);
   struct stat st;
   if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     int d = fd;
-    fd = openat(d, "index.html", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    fd = open_beneath(c->cfg, d, "index.html", flags);
     close(d);
     rel = "index.html";
     n = (long)strlen(rel);
@@ -442,10 +529,11 @@ static int serve_file(conn *c, const request *rq, int head_only) {
     n = (long)strlen(rel);
   }
   if (fd < 0) {
-    int status = errno == EACCES || errno == EPERM ? 403
-                 : errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == ENAMETOOLONG
-                     ? 404
-                     : 500;
+    /* ELOOP: a symbolic link refused (or, following them, a loop); EXDEV:
+     * out of the root (openat2: cannot happen without ".." or links). */
+    int status = fd == -EACCES || fd == -EPERM || fd == -ELOOP || fd == -EXDEV ? 403
+                 : fd == -ENOENT || fd == -ENOTDIR || fd == -ENAMETOOLONG      ? 404
+                                                                               : 500;
     return append_status(c, status, rq->keep_alive, rq->minor, head_only);
   }
   int rc;
@@ -533,12 +621,28 @@ static int skip_body(conn *c, size_t from, uint64_t len, int64_t deadline) {
 
 /* Serve requests on the connection until it ends.  The caller closes c->fd. */
 static void serve_conn(conn *c) {
-  int64_t deadline = coro_now() + c->cfg->read_timeout;
+  /* Between requests (nothing of the next one here yet) the connection may
+   * stay idle until idle_deadline; from the first byte of a request, an empty
+   * line before it included, its head must be all here by `deadline`. */
+  int64_t idle_deadline = coro_now() + c->cfg->read_timeout, deadline = -1;
+  int empty_lines = 0; /* before the request under way */
   c->start = c->end = c->scanned = c->out_len = 0;
   c->idle_until = -1;
   for (;;) {
-    /* Empty lines before a request line are ignored (RFC 9112 2.2). */
-    while (c->start < c->end && (c->in[c->start] == '\r' || c->in[c->start] == '\n')) c->start++;
+    /* Empty lines (CRLF or a bare LF) before a request line are ignored
+     * (RFC 9112 2.2), up to EMPTY_LINES_MAX of them. */
+    for (;;) {
+      size_t k = c->start < c->end && c->in[c->start] == '\r' ? c->start + 1 : c->start;
+      if (k >= c->end || c->in[k] != '\n') break;
+      c->start = k + 1;
+      c->scanned = 0;
+      if (++empty_lines > EMPTY_LINES_MAX) {
+        append_status(c, 400, 0, 1, 0);
+        goto out_error;
+      }
+    }
+    if (deadline < 0 && (empty_lines > 0 || c->start < c->end))
+      deadline = coro_now() + c->cfg->read_timeout; /* a request has begun */
     size_t head = find_head(c);
     if (head == 0) {
       size_t have = c->end - c->start;
@@ -561,21 +665,23 @@ static void serve_conn(conn *c) {
        * connection to a watch until the deadline (no stack while idle).  The
        * grace keeps a busy keep-alive connection, whose next request comes
        * within milliseconds, from paying a watch and a new micro-thread per
-       * request (~12% of the requests/s under wrk without it). */
-      int stopping = *c->cfg->stopping;
-      int idle = have == 0 && c->handoff && !stopping;
-      int64_t until = stopping ? 0 : deadline;
+       * request (~12% of the requests/s under wrk without it).  Once a
+       * request has begun (if only with an empty line) there is no handoff:
+       * its deadline holds until its head is in. */
+      int stopping = *c->cfg->stopping, begun = deadline >= 0;
+      int idle = !begun && c->handoff && !stopping;
+      int64_t until = stopping ? 0 : begun ? deadline : idle_deadline;
       if (idle) {
         int64_t grace = coro_now() + IDLE_GRACE;
         if (grace < until) until = grace;
       }
       ssize_t n = c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end, until);
       if (stopping && n <= 0) return;
-      if (n == -ETIMEDOUT && idle && coro_now() < deadline) {
-        c->idle_until = deadline;
+      if (n == -ETIMEDOUT && idle && coro_now() < idle_deadline) {
+        c->idle_until = idle_deadline;
         return;
       }
-      if (n == -ETIMEDOUT && have > 0) {
+      if (n == -ETIMEDOUT && begun) {
         append_status(c, 408, 0, 1, 0);
         goto out_error;
       }
@@ -606,7 +712,8 @@ static void serve_conn(conn *c) {
       c->start = 0;
       body -= shift; /* now head <= HEAD_MAX: IN_SIZE - HEAD_MAX bytes of room */
     }
-    int rc = skip_body(c, body, rq.content_length, deadline);
+    /* The body has its own deadline, from the end of the head. */
+    int rc = skip_body(c, body, rq.content_length, coro_now() + c->cfg->read_timeout);
     if (rc < 0) return;
     /* The head stays in in[] below `body`: skip_body reads only past it. */
     if (respond(c, &rq) < 0) return;
@@ -615,7 +722,9 @@ static void serve_conn(conn *c) {
       if (flush(c) == 0) linger_close(c);
       return;
     }
-    deadline = coro_now() + c->cfg->read_timeout;
+    idle_deadline = coro_now() + c->cfg->read_timeout;
+    deadline = -1;
+    empty_lines = 0;
   }
 out_error:
   if (flush(c) == 0) linger_close(c);
@@ -907,8 +1016,8 @@ static int serve_threads(const config *cfg, int lfd) {
 /* --- main --------------------------------------------------------------------------------- */
 
 static void usage(void) {
-  fprintf(stderr, "usage: httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS] "
-                  "[--threads | --workers N]\n");
+  fprintf(stderr, "usage: httpd [--port P] [--host ADDR] [--root DIR [--follow-symlinks]] "
+                  "[--read-timeout MS] [--threads | --workers N]\n");
   exit(2);
 }
 
@@ -968,6 +1077,8 @@ int main(int argc, char **argv) {
       cfg.host = argv[++i];
     } else if (i + 1 < argc && strcmp(a, "--root") == 0) {
       cfg.root = argv[++i];
+    } else if (strcmp(a, "--follow-symlinks") == 0) {
+      cfg.follow_symlinks = 1;
     } else if (i + 1 < argc && strcmp(a, "--read-timeout") == 0) {
       cfg.read_timeout = number(argv[++i], 1, 86400000) * MS;
     } else {
@@ -982,6 +1093,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "httpd: %s: %s\n", cfg.root, strerror(errno));
       return 1;
     }
+    cfg.openat2 = have_openat2(cfg.root_fd);
   }
   int lfd = coro_tcp_listen(cfg.host, cfg.port, 0, -1);
   if (lfd < 0) {

@@ -126,7 +126,8 @@ typedef struct coro coro;
 typedef void *(*coro_fn)(void *arg);
 
 /* A cleanup handler: run with its `arg` when the coroutine finishes, is closed
- * or is destroyed (Python's `finally`).  See coro_cleanup_push(). */
+ * or is destroyed (Python's `finally`).  It may fail with coro_fail() (an
+ * exception raised in `finally`) but not yield.  See coro_cleanup_push(). */
 typedef void (*coro_cleanup_fn)(void *arg);
 
 /* The state of a coroutine, as inspect.getgeneratorstate() reports it. */
@@ -159,7 +160,15 @@ enum {
   CORO_EEXIT = -4002,
   /* The coroutine yielded a value after receiving CORO_EEXIT (Python:
    * RuntimeError "generator ignored GeneratorExit").  It stays SUSPENDED. */
-  CORO_EIGNORED = -4003
+  CORO_EIGNORED = -4003,
+  /* The coroutine finished with CORO_EDONE as its own error (Python, PEP 479:
+   * RuntimeError "generator raised StopIteration"): typically a body that got
+   * CORO_EDONE from a finished generator and passed it on with
+   * `return coro_fail(rc);`, or a CORO_EDONE thrown into it (coro_throw) that
+   * it did not handle.  Its resumer gets this code instead of CORO_EDONE, so
+   * that "the generator raised" never reads as "the generator was already
+   * finished", and coro_yield_from() propagates it as an error. */
+  CORO_ELEAKEDDONE = -4004
 };
 
 /* A size_t constant, in C and in C++ (where a C-style cast would trip g++'s
@@ -208,8 +217,11 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
  * coroutine is closed first (as coro_close(), so its cleanup handlers run);
  * CREATED and CLOSED ones are simply freed.  Returns 0, or what closing
  * reported -- CORO_EIGNORED if the coroutine yielded instead of exiting (its
- * remaining cleanup handlers are then run on the caller's stack), or the error
- * it finished with -- and in those cases the coroutine is freed all the same.
+ * remaining cleanup handlers are then run on the caller's stack, and what
+ * they coro_fail() with is dropped with the coroutine: CORO_EIGNORED is
+ * reported; Python would not run them at all), or the error it finished with
+ * (a cleanup handler's too: see coro_cleanup_push) -- and in those cases the
+ * coroutine is freed all the same.
  * Refused, with nothing freed: -EINVAL (c NULL), -EPERM (c belongs to another
  * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
  * the current resume chain, or c is the target of another coroutine's
@@ -226,7 +238,8 @@ CORO_API int coro_destroy(coro *c);
  * (if out is not NULL).
  * Returns CORO_YIELDED, CORO_RETURNED, or:
  *   the negative code the coroutine finished with (via coro_fail()); it is
- *     CLOSED, *out is set to NULL;
+ *     CLOSED, *out is set to NULL (CORO_ELEAKEDDONE if that code was
+ *     CORO_EDONE: see there);
  *   refused, nothing changes:
  *   -EINVAL   c is NULL, or value is not NULL and c is CREATED (Python: "can't
  *             send non-None value to a just-started generator");
@@ -242,7 +255,8 @@ CORO_API int coro_next(coro *c, void **out);
  * (Python's g.throw(E)).  The coroutine may handle it and yield again, return,
  * or finish with an error; the outcome is reported as for coro_send().
  * On a CREATED coroutine the body never runs: c becomes CLOSED and err comes
- * straight back.  On a CLOSED coroutine err comes straight back.
+ * straight back (CORO_EDONE as CORO_ELEAKEDDONE, as if the body had raised
+ * it).  On a CLOSED coroutine err comes straight back.
  * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING
  * or NORMAL), -EPERM (another thread's coroutine). */
 CORO_API int coro_throw(coro *c, int err, void **out);
@@ -254,7 +268,10 @@ CORO_API int coro_throw(coro *c, int err, void **out);
  * CORO_EEXIT.  Otherwise:
  *   CORO_EIGNORED  c yielded a value instead ("generator ignored
  *                  GeneratorExit"); c stays SUSPENDED;
- *   err < 0        c finished with another error err; c is CLOSED;
+ *   err < 0        c finished with another error err; c is CLOSED (a cleanup
+ *                  handler that fails while c exits reports its error here,
+ *                  as an exception raised in `finally` comes out of Python's
+ *                  close());
  *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING or NORMAL), -EPERM (another
  *   thread's coroutine). */
 CORO_API int coro_close(coro *c);
@@ -281,7 +298,10 @@ CORO_API int coro_result(const coro *c, void **ret);
  *   err < 0     resumed by coro_throw(c, err): handle it or pass it on with
  *               `return coro_fail(err);`;
  *   CORO_EEXIT  resumed by coro_close()/coro_destroy(): clean up and return.
- * Refused: -EPERM when called outside any coroutine, or from a cleanup handler. */
+ * Refused, nothing yielded and *in untouched:
+ *   -EPERM      called outside any coroutine, or inside a cleanup handler
+ *               (whichever stack it runs on: the coroutine's own as it
+ *               finishes or in coro_cleanup_pop(1), or its destroyer's). */
 CORO_API int coro_yield(void *value, void **in);
 
 /* Delegate to the generator `sub` until it finishes (Python's
@@ -289,7 +309,8 @@ CORO_API int coro_yield(void *value, void **in);
  * go to it, throws are forwarded to it, and closing us closes it first.
  * Returns 0 with sub's return value in *result (if result is not NULL; NULL if
  * sub had already finished), or:
- *   err < 0     sub finished with err (thrown into it, or raised by it);
+ *   err < 0     sub finished with err (thrown into it, or raised by it;
+ *               CORO_ELEAKEDDONE if that was CORO_EDONE: PEP 479);
  *   CORO_EEXIT  we are being closed; sub has been closed; clean up and return;
  *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
  *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
@@ -300,14 +321,24 @@ CORO_API int coro_yield_from(coro *sub, void **result);
 
 /* Record `err` (< 0) as the error the current coroutine finishes with and
  * return NULL, for `return coro_fail(err);` in its body (Python's `raise`).
- * err >= 0 records -EINVAL.  A later coro_yield() before the body returns
+ * err >= 0 records -EINVAL; CORO_EDONE finishes it with CORO_ELEAKEDDONE
+ * (PEP 479).  A later coro_yield() before the body returns
  * discards it.  Outside a coroutine it does nothing and returns NULL. */
 CORO_API void *coro_fail(int err);
 
 /* Push a cleanup handler on the current coroutine.  Handlers run last-in
  * first-out, each once, when the coroutine finishes (returns or fails), or is
- * destroyed without finishing.  A handler may not yield (coro_yield returns
- * -EPERM inside it).
+ * destroyed without finishing.  A handler may not yield: coro_yield() and
+ * coro_yield_from() return -EPERM inside it (coro_cleanup_push/pop too).
+ * A handler may fail, as an exception raised in Python's `finally` does:
+ * coro_fail(err) inside it makes the coroutine finish with err instead of
+ * its return value or its own error, and the last handler to fail wins
+ * (handlers run LIFO: the first pushed runs last).  Its resumer gets err --
+ * coro_close() and coro_destroy() too when they are what made it exit --
+ * except from the handlers coro_destroy() runs itself for a coroutine that
+ * ignored the exit request (see there).  A handler run by
+ * coro_cleanup_pop(1) fails as the body's own coro_fail() does: the error
+ * stands unless a later coro_yield() discards it.
  * Returns 0, or -EINVAL (fn NULL), -EPERM (outside any coroutine, or inside a
  * cleanup handler), -ENOMEM. */
 CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
@@ -342,12 +373,19 @@ CORO_API int coro_cleanup_pop(int execute);
  * creating them: the mask is inherited) or some other thread may take it.
  * Children made by fork() inherit the blocked mask; exec() keeps it too.
  *
- * Two coroutines waiting for the same signal: one of them gets it, the other
- * goes on waiting.  Returns the signal number, or -EINVAL (set NULL, empty, or
+ * A delivered signal wakes every coroutine of the thread that waits for it
+ * (a broadcast, as a condition variable's): two coroutines waiting for
+ * SIGTERM both return SIGTERM for one kill.  A waiter whose set does not
+ * hold it goes on waiting, and a signal that arrives while no wait of the
+ * thread wants it (or again, before the waiters it reached have returned)
+ * stays pending for the next wait: nothing is lost.  The thread holds one
+ * signalfd, for the union of the waited sets, while any wait lasts.
+ * Returns the signal number, or -EINVAL (set NULL, empty, or
  * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
  * thread; with one pending it returns at once, scheduler or not), -EMFILE
- * (no fd left for the signalfd), -ENOMEM. */
+ * (no fd left for the thread's signalfd, opened by its first wait),
+ * -ENOMEM. */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
@@ -413,6 +451,16 @@ CORO_API int coro_stack_guard_mode(void);
  * blocking call: -1 waits forever, 0 (or any time already past) does not wait.
  * A blocking call with a deadline may also return -ENOMEM, when the timer heap
  * cannot grow (nothing else changes).
+ *
+ * Resolution: a deadline never ends a wait early; how late it may end
+ * depends on where the scheduler sleeps.  With no file descriptor waited on,
+ * in clock_nanosleep (nanoseconds); with one, in the thread's I/O backend:
+ * io_uring takes a timespec (nanoseconds), epoll too through epoll_pwait2
+ * (Linux 5.11+), and where that is missing (older kernels, qemu-user,
+ * valgrind 3.19) epoll_wait's milliseconds, rounded up: up to 1 ms late.
+ * Every one of them adds the kernel's timer slack (50 us by default for a
+ * normal thread; prctl(PR_SET_TIMERSLACK) changes it) and the time the other
+ * micro-threads run before the scheduler looks.
  *
  * Cancelling a micro-thread makes every blocking call made in its chain
  * return -ECANCELED, the one it is blocked in at once and every later one,
@@ -715,9 +763,10 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
  *
  * The choice: CORO_IO_BACKEND=epoll or CORO_IO_BACKEND=io_uring in the
  * environment forces one; otherwise epoll (measured as fast or faster for
- * readiness waits: see bench/README.md).  io_uring exists only in builds with
- * liburing (CMake option CORO_WITH_URING) and where the kernel lets the process
- * set up a ring (containers' seccomp profiles often refuse it); forcing it
+ * readiness waits: see bench/README.md).  io_uring exists in Linux builds
+ * (CMake option CORO_WITH_URING, on by default; no liburing needed) on kernels
+ * 5.5 and later that let the process set up a ring (containers' seccomp
+ * profiles often refuse it; qemu-user has no io_uring); forcing it
  * where it cannot be had, or naming an unknown backend, falls back to epoll
  * and prints one line on stderr, once per process:
  *     libcoro: io_uring unavailable (Operation not permitted), using epoll */
@@ -1032,11 +1081,9 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * restored after, and in each worker.
  * In a worker SIGTERM, SIGINT and SIGHUP stay blocked: SIGTERM or SIGINT
  * (the parent's, or one sent to the worker directly) starts the stop.  The
- * runner takes it with coro_signal_wait() and sends it to the worker again,
- * so a worker's own code that waits for it with coro_signal_wait() (a server
- * written to run alone too) sees it as well.  (If that code takes the signal
- * first, the runner does not see it: coro_cluster_stopping() stays 0, which
- * only matters to code that mixes both ways.)
+ * runner waits for it with coro_signal_wait(), so a worker's own code that
+ * waits for it the same way (a server written to run alone too) is woken by
+ * the same delivery (see coro_signal_wait: every waiter gets it).
  * A worker leaves with _exit() after flushing stdio: the parent's atexit
  * handlers never run in it.
  */

@@ -75,10 +75,8 @@ static void *watch(void *arg) {
   if (rc < 0) return coro_fail(rc);
   self.stopping = 1;
   coro_chan_close(self.stop);
-  /* Send it again, for the worker's own code if it waits for the signal
-   * with coro_signal_wait (only one waiter gets each signal).  Blocked, it
-   * stays pending if nobody does. */
-  kill(getpid(), rc);
+  /* The worker's own code waiting for the signal with coro_signal_wait got
+   * this same delivery: a signal wakes every waiter of the thread. */
   return NULL;
 }
 

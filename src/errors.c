@@ -20,6 +20,7 @@ static const struct {
     {CORO_EDONE, "CORO_EDONE", "generator already finished (StopIteration)"},
     {CORO_EEXIT, "CORO_EEXIT", "generator exit requested (GeneratorExit)"},
     {CORO_EIGNORED, "CORO_EIGNORED", "generator ignored GeneratorExit"},
+    {CORO_ELEAKEDDONE, "CORO_ELEAKEDDONE", "generator raised StopIteration"},
     {-EPERM, "EPERM", "operation not permitted here"},
     {-ENOENT, "ENOENT", "no such entry"},
     {-ESRCH, "ESRCH", "no such micro-thread running (already finished)"},

@@ -49,7 +49,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "coro.h"
+#include "stack.h"
 
 #ifdef CORO_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
@@ -77,6 +78,17 @@ typedef struct slot_info {
   unsigned char guarded; /* guard page installed */
 } slot_info;
 
+/* A pool of stack slots of one size, per thread. */
+struct coro__stack_class {
+  size_t size;                    /* usable size of its stacks (page multiple) */
+  size_t slot_size;               /* size + the guard page */
+  unsigned nslots;                /* slots per slab */
+  unsigned nempty;                /* slabs with no slot in use (at most 1 kept) */
+  unsigned nslabs;                /* slabs mapped */
+  coro__slab *avail;              /* slabs with a free slot, most recently freed into first */
+  struct coro__stack_class *next; /* next size class of this thread */
+};
+
 struct coro__slab {
   char *base;              /* start of the mapping */
   coro__stack_class *cls;  /* size class it belongs to */
@@ -92,22 +104,22 @@ struct coro__slab {
 /* --- process-wide state -------------------------------------------------- */
 
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
-static pthread_key_t exit_key;    /* its destructor tidies a thread's pools at exit */
-static int guard_mode;            /* CORO_GUARD_*, chosen once */
-static int forced_guard_mode;     /* test hook, read by the once-init */
-static long guard_budget;         /* mprotect guards allowed in the process */
-static long guards_in_use;        /* mprotect guards now (atomic: many threads) */
-static struct sigaction old_segv; /* handler before ours, to chain to */
-size_t coro__page_size;           /* set once by process_setup */
+static coro__stack_running_fn running; /* the layer above's answer to "who runs?" */
+static int guard_mode;                 /* CORO_GUARD_*, chosen once */
+static int forced_guard_mode;          /* test hook, read by the once-init */
+static long guard_budget;              /* mprotect guards allowed in the process */
+static long guards_in_use;             /* mprotect guards now (atomic: many threads) */
+static struct sigaction old_segv;      /* handler before ours, to chain to */
+size_t coro__page_size;                /* set once by process_setup */
 #define page_size coro__page_size
 
-CORO__TLS coro__tls coro__this_thread;
+static void process_setup(void);
 
 void coro__stack_force_guard_mode(int mode) { forced_guard_mode = mode; }
 
 int coro_stack_guard_mode(void) {
-  if (guard_mode == 0) return coro__thread_setup(&coro__this_thread) < 0 ? 0 : guard_mode;
-  return guard_mode;
+  pthread_once(&process_once, process_setup);
+  return __atomic_load_n(&guard_mode, __ATOMIC_RELAXED);
 }
 
 /* Does MADV_GUARD_INSTALL really guard?  Install one and read through it with
@@ -161,14 +173,14 @@ static size_t put_num(char *buf, size_t at, size_t cap, uintmax_t v, int base) {
   return at;
 }
 
-static void report(const coro *c, const char *what, const void *addr) {
+static void report(const char *name, const coro__stack *s, const char *what, const void *addr) {
   char buf[256];
   size_t n = put_str(buf, 0, sizeof(buf), "libcoro: ");
   n = put_str(buf, n, sizeof(buf), what);
   n = put_str(buf, n, sizeof(buf), " in coroutine '");
-  n = put_str(buf, n, sizeof(buf), c->name[0] ? c->name : "(unnamed)");
+  n = put_str(buf, n, sizeof(buf), name && name[0] ? name : "(unnamed)");
   n = put_str(buf, n, sizeof(buf), "' (stack size ");
-  n = put_num(buf, n, sizeof(buf), c->stack.size, 10);
+  n = put_num(buf, n, sizeof(buf), s->size, 10);
   n = put_str(buf, n, sizeof(buf), " bytes");
   if (addr) {
     n = put_str(buf, n, sizeof(buf), ", fault at 0x");
@@ -185,17 +197,17 @@ __attribute__((noreturn)) static void die(void) {
   abort();
 }
 
-void coro__stack_smashed(const coro *c) {
-  report(c, "stack overflow (canary smashed)", NULL);
+void coro__stack_smashed(const char *name, const coro__stack *s) {
+  report(name, s, "stack overflow (canary smashed)", NULL);
   die();
 }
 
 static void on_segv(int sig, siginfo_t *info, void *uctx) {
-  coro *c = coro__this_thread.current;
+  const char *name = NULL;
+  const coro__stack *s = running ? running(&name) : NULL;
   char *addr = info->si_addr;
-  if (c && !(c->flags & CORO__F_MAIN) && c->stack.guarded && addr >= c->stack.lo - page_size &&
-      addr < c->stack.lo) {
-    report(c, "stack overflow", addr);
+  if (s && s->guarded && addr >= s->lo - page_size && addr < s->lo) {
+    report(name, s, "stack overflow", addr);
     die();
   }
   /* Not ours: pass it on as if we had never been installed. */
@@ -214,43 +226,8 @@ static void on_segv(int sig, siginfo_t *info, void *uctx) {
 
 static void release_slab(coro__slab *s);
 
-/* Thread exit: drop the alternate stack and every slab with nothing in use.
- * Coroutines still alive keep their slabs (the program leaked them). */
-static void thread_exit(void *arg) {
-  coro__tls *t = arg;
-  coro__offload_fini(t); /* its port watches an fd of the registry: first */
-  coro__io_fini(t);      /* the fd registry and the poller (io.c) */
-  /* The timer heap's array outlives each coro_run() so that the next one does
-   * not grow it again; it goes with the thread.  Coroutines still in it were
-   * leaked by the program and can never run again (they belong to this thread). */
-  coro__free(t->sched.heap);
-  t->sched.heap = NULL;
-  t->sched.nheap = t->sched.capheap = 0;
-  while (t->ncached) coro__stack_free(t, &t->cache[--t->ncached]);
-  if (t->altstack) {
-    stack_t ss = {.ss_flags = SS_DISABLE};
-    sigaltstack(&ss, NULL);
-    coro__munmap(t->altstack, t->altstack_size);
-    t->altstack = NULL;
-  }
-  for (coro__stack_class **pc = &t->classes; *pc;) {
-    coro__stack_class *cls = *pc;
-    for (coro__slab *s = cls->avail, *next; s; s = next) {
-      next = s->next;
-      if (s->nused == 0) release_slab(s);
-    }
-    if (cls->nslabs == 0) {
-      *pc = cls->next;
-      coro__free(cls);
-    } else {
-      pc = &cls->next;
-    }
-  }
-}
-
 static void process_setup(void) {
   page_size = (size_t)sysconf(_SC_PAGESIZE);
-  pthread_key_create(&exit_key, thread_exit);
 
   const char *env = getenv("CORO_STACK_GUARD");
   int mode = forced_guard_mode;
@@ -278,9 +255,9 @@ static void process_setup(void) {
   sigaction(SIGSEGV, &sa, &old_segv);
 }
 
-int coro__thread_setup(coro__tls *t) {
+int coro__stack_pool_init(coro__stack_pool *t, coro__stack_running_fn hook) {
+  __atomic_store_n(&running, hook, __ATOMIC_RELAXED); /* the same for every thread */
   pthread_once(&process_once, process_setup);
-  if (t->ready) return 0;
   /* An overflow handler needs a stack of its own: the faulting one is full.
    * Keep the thread's alternate stack if it already has one (ASan sets one). */
   stack_t old;
@@ -297,16 +274,32 @@ int coro__thread_setup(coro__tls *t) {
     t->altstack = p;
     t->altstack_size = ALTSTACK_SIZE;
   }
-  /* The thread's own stack becomes the root resumer of every chain. */
-  t->main.owner = t;
-  t->main.state = CORO_RUNNING;
-  t->main.flags = CORO__F_MAIN;
-  t->main.out = t->main.in = &t->main.sink;
-  memcpy(t->main.name, "(thread)", sizeof("(thread)"));
-  t->current = &t->main;
-  pthread_setspecific(exit_key, t);
-  t->ready = 1;
   return 0;
+}
+
+static void release_slab(coro__slab *s);
+
+void coro__stack_pool_fini(coro__stack_pool *t) {
+  while (t->ncached) coro__stack_free(t, &t->cache[--t->ncached]);
+  if (t->altstack) {
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    coro__munmap(t->altstack, t->altstack_size);
+    t->altstack = NULL;
+  }
+  for (coro__stack_class **pc = &t->classes; *pc;) {
+    coro__stack_class *cls = *pc;
+    for (coro__slab *s = cls->avail, *next; s; s = next) {
+      next = s->next;
+      if (s->nused == 0) release_slab(s);
+    }
+    if (cls->nslabs == 0) {
+      *pc = cls->next;
+      coro__free(cls);
+    } else {
+      pc = &cls->next;
+    }
+  }
 }
 
 /* --- slabs ------------------------------------------------------------------ */
@@ -329,7 +322,7 @@ static void avail_remove(coro__stack_class *cls, coro__slab *s) {
   s->in_avail = 0;
 }
 
-static coro__stack_class *find_class(coro__tls *t, size_t size) {
+static coro__stack_class *find_class(coro__stack_pool *t, size_t size) {
   for (coro__stack_class *c = t->classes; c; c = c->next)
     if (c->size == size) return c;
   coro__stack_class *c = coro__malloc(sizeof(*c));
@@ -397,7 +390,7 @@ static void guard_slot(coro__slab *s, char *slot, slot_info *si) {
   }
 }
 
-int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out) {
+int coro__stack_alloc(coro__stack_pool *t, size_t size, coro__stack *out) {
   coro__stack_class *cls = find_class(t, size);
   if (!cls) return -ENOMEM;
   coro__slab *s = cls->avail;
@@ -438,7 +431,7 @@ int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out) {
   return 0;
 }
 
-void coro__stack_free(coro__tls *t, const coro__stack *st) {
+void coro__stack_free(coro__stack_pool *t, const coro__stack *st) {
   coro__slab *s = st->slab;
   coro__stack_class *cls = s->cls;
   (void)t;

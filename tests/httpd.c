@@ -717,6 +717,57 @@ TEST(slow_client) {
   }
 }
 
+/* Empty lines before a request line are ignored (RFC 9112 2.2), but they
+ * are the request's first bytes: its read deadline runs from the first of
+ * them, so a client that trickles "\r\n" slower than the coroutine server's
+ * idle grace (100 ms) is cut at the deadline with a 408, as one that trickles
+ * a request line is.  (Without the fix each empty line started the deadline
+ * over, and at last the connection was closed as idle, without a 408.)  The
+ * client sends at most as many as a request may have (8), and stops once the
+ * server has answered. */
+TEST(empty_lines_deadline) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, "--read-timeout", "300");
+    client *c = connect_client(s.port);
+    for (int i = 0; i < 8 && !readable(c->fd); i++) {
+      if (send_all(c->fd, "\r\n", 2) < 0) break;
+      sleep_ms(150);
+    }
+    response r;
+    ASSERT_EQ(read_response(c, &r, 0), 0);
+    ASSERT_EQ(r.status, 408);
+    ASSERT_EQ(r.close, 1);
+    free(r.body);
+    expect_eof(c);
+    close_client(c);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
+/* A request may have 8 empty lines before it (bare LFs count too), not 9. */
+TEST(empty_lines_bounded) {
+  for (int m = 0; m < 2; m++) {
+    server s = start_httpd(m, NULL, NULL);
+    client *c = connect_client(s.port);
+    for (int round = 0; round < 3; round++) { /* the count is per request */
+      send_str(c, "\r\n\r\n\n\r\n\r\n\n\r\n\r\n"
+                  "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "Hello, World!");
+    }
+    close_client(c);
+    expect_refused_str(
+        s.port, "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    static char flood[4096];
+    for (size_t i = 0; i + 1 < sizeof(flood); i += 2) memcpy(flood + i, "\r\n", 2);
+    expect_refused(s.port, flood, sizeof(flood), 400);
+    /* A bare CR is no empty line: the request line is malformed. */
+    expect_refused_str(s.port, "\rGET / HTTP/1.1\r\nHost: t\r\n\r\n", 400);
+    check_serving(s.port);
+    stop(s);
+  }
+}
+
 /* Idle connections, before their first request and between keep-alive
  * requests, are closed without an answer once --read-timeout passes (the
  * coroutine server holds them as watches, not micro-threads, meanwhile). */
@@ -1005,6 +1056,89 @@ TEST(static_files) {
   free(big);
   static const char *const files[] = {
       "root/big.bin", "root/sub/index.html", "root/sub", "root/hello.txt", "root", "secret.txt"};
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(path, sizeof(path), "%s/%s", top, files[i]);
+    ASSERT_EQ(remove(path), 0);
+  }
+  ASSERT_EQ(rmdir(top), 0);
+}
+
+/* Symbolic links under --root.  By default none is followed, whether it
+ * leaves the root (an absolute link, a relative one through "..") or stays
+ * inside it, in the last component or a directory on the way: 403.  The
+ * same with HTTPD_RESOLVE=walk, which forces the component walk that kernels
+ * without openat2 (or qemu-user) get.  --follow-symlinks follows them all. */
+TEST(symlinks_under_root) {
+  char top[] = "/tmp/coro-httpd-XXXXXX", root[64], path[128], target[128];
+  ASSERT_TRUE(mkdtemp(top) != NULL);
+  snprintf(root, sizeof(root), "%s/root", top);
+  ASSERT_EQ(mkdir(root, 0755), 0);
+  snprintf(path, sizeof(path), "%s/secret.txt", top);
+  write_file(path, "secret\n", 7);
+  snprintf(path, sizeof(path), "%s/hello.txt", root);
+  write_file(path, "static hello\n", 13);
+  snprintf(path, sizeof(path), "%s/sub", root);
+  ASSERT_EQ(mkdir(path, 0755), 0);
+  snprintf(path, sizeof(path), "%s/sub/index.html", root);
+  write_file(path, "<p>index</p>\n", 13);
+  snprintf(target, sizeof(target), "%s/secret.txt", top);
+  static const char *const links[][2] = {
+      {"abs", NULL}, /* -> the absolute path of secret.txt */
+      {"up", "../secret.txt"}, {"inner", "hello.txt"},      {"subdir", "sub"},
+      {"topdir", ".."},        {"sub/back", "../hello.txt"}};
+  enum { NLINKS = sizeof(links) / sizeof(links[0]) };
+  for (size_t i = 0; i < NLINKS; i++) {
+    snprintf(path, sizeof(path), "%s/%s", root, links[i][0]);
+    ASSERT_EQ(symlink(links[i][1] ? links[i][1] : target, path), 0);
+  }
+  static const struct {
+    const char *path; /* requested */
+    const char *body; /* served with --follow-symlinks */
+  } cases[] = {{"/abs", "secret\n"},           {"/up", "secret\n"},
+               {"/inner", "static hello\n"},   {"/subdir/index.html", "<p>index</p>\n"},
+               {"/subdir/", "<p>index</p>\n"}, {"/topdir/secret.txt", "secret\n"},
+               {"/sub/back", "static hello\n"}};
+  for (int m = 0; m < 2; m++) {
+    for (int variant = 0; variant < 3; variant++) { /* openat2, the walk, --follow-symlinks */
+      if (variant == 1) ASSERT_EQ(setenv("HTTPD_RESOLVE", "walk", 1), 0);
+      const char *args[5] = {modes[m], "--root", root, variant == 2 ? "--follow-symlinks" : NULL,
+                             NULL};
+      server s = start(HTTPD_BIN, modes[m] ? args : args + 1, 0);
+      ASSERT_EQ(unsetenv("HTTPD_RESOLVE"), 0);
+      client *c = connect_client(s.port);
+      for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char req[128];
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", cases[i].path);
+        send_str(c, req);
+        response r;
+        ASSERT_EQ(read_response(c, &r, 0), 0);
+        if (r.status != (variant == 2 ? 200 : 403))
+          test__fail(__FILE__, __LINE__, "GET %s (variant %d): %d", cases[i].path, variant,
+                     r.status);
+        if (variant == 2) ASSERT_STR_EQ(r.body, cases[i].body);
+        free(r.body);
+      }
+      /* What no link is on stays served. */
+      send_str(c, "GET /sub/ HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "<p>index</p>\n");
+      send_str(c, "GET /./sub//index.html HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "<p>index</p>\n");
+      send_str(c, "GET /hello.txt/ HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 404, NULL);
+      send_str(c, "GET /sub/missing HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 404, NULL);
+      send_str(c, "GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+      expect(c, 200, "static hello\n");
+      close_client(c);
+      stop(s);
+    }
+  }
+  for (size_t i = NLINKS; i-- > 0;) {
+    snprintf(path, sizeof(path), "%s/%s", root, links[i][0]);
+    ASSERT_EQ(unlink(path), 0);
+  }
+  static const char *const files[] = {"root/sub/index.html", "root/sub", "root/hello.txt", "root",
+                                      "secret.txt"};
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
     snprintf(path, sizeof(path), "%s/%s", top, files[i]);
     ASSERT_EQ(remove(path), 0);
