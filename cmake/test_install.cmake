@@ -21,12 +21,18 @@ function(expect_output exe)
 endfunction()
 
 run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${WORK}/prefix)
-foreach(f include/coro.h lib/libcoro.a lib/pkgconfig/coro.pc lib/cmake/coro/coroConfig.cmake)
+foreach(f include/coro.h lib/libcoro.a lib/pkgconfig/coro.pc lib/cmake/coro/coroConfig.cmake
+          share/man/man7/libcoro.7 share/man/man3/coro_chan.3 share/man/man3/coro_chan_send.3)
   string(REPLACE "lib/" "${LIBDIR}/" f "${f}")
   if(NOT EXISTS ${WORK}/prefix/${f})
     message(FATAL_ERROR "not installed: ${f}")
   endif()
 endforeach()
+
+# A page's other names are symlinks to it (Debian's preference over .so pages).
+if(NOT IS_SYMLINK ${WORK}/prefix/share/man/man3/coro_chan_send.3)
+  message(FATAL_ERROR "share/man/man3/coro_chan_send.3 is not a symlink to coro_chan.3")
+endif()
 
 # find_package(coro) against the installed package.
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK}/pkg -DCMAKE_PREFIX_PATH=${WORK}/prefix)

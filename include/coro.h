@@ -2,8 +2,9 @@
 /*
  * coro.h - libcoro, stackful coroutines for C with Python's generator semantics.
  *
- * This header is the single source of truth for the API: every public call is
- * declared here with what it does and every error code it returns.
+ * The header coro.h is the single source of truth for the API: every public
+ * call is declared in it with what it does and every error code it returns,
+ * and the manual pages (libcoro(7), coro_send(3), ...) are generated from it.
  *
  * Concepts
  * --------
@@ -91,7 +92,7 @@ extern "C" {
 #endif
 
 /* ========================================================================== */
-/* Version                                                                     */
+/* Version                                                                    */
 /* ========================================================================== */
 
 /* The version of this header (CMakeLists.txt's project version says the same:
@@ -113,7 +114,7 @@ CORO_API unsigned coro_version(void);
 CORO_API const char *coro_version_string(void);
 
 /* ========================================================================== */
-/* Types                                                                       */
+/* Types                                                                      */
 /* ========================================================================== */
 
 /* An opaque coroutine handle. */
@@ -197,7 +198,7 @@ typedef struct coro_attr {
   { CORO_STACK_DEFAULT, NULL }
 
 /* ========================================================================== */
-/* Creating and destroying                                                     */
+/* Creating and destroying                                     coro_create(3) */
 /* ========================================================================== */
 
 /* Fill *attr with the defaults (CORO_STACK_DEFAULT, no name).
@@ -228,7 +229,7 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
 CORO_API int coro_destroy(coro *c);
 
 /* ========================================================================== */
-/* Resuming (the caller's side)                                                */
+/* Resuming (the caller's side)                                               */
 /* ========================================================================== */
 
 /* Resume c, handing it `value` as the result of the coro_yield() it is paused
@@ -287,7 +288,7 @@ CORO_API int coro_result(const coro *c, void **ret);
 #define CORO_FOREACH(var, gen) for (void *var = NULL; coro_next((gen), &var) == CORO_YIELDED;)
 
 /* ========================================================================== */
-/* Inside a coroutine                                                          */
+/* Inside a coroutine                                                         */
 /* ========================================================================== */
 
 /* Pause the current coroutine, handing `value` to its resumer (Python's
@@ -349,7 +350,7 @@ CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
 CORO_API int coro_cleanup_pop(int execute);
 
 /* ========================================================================== */
-/* Signals                                                                     */
+/* Signals                                                                    */
 /* ========================================================================== */
 
 /* Wait until one of the signals in `set` is pending for the thread or the
@@ -388,27 +389,29 @@ CORO_API int coro_cleanup_pop(int execute);
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
-/* Introspection                                                               */
+/* Introspection: state, name, stack                                          */
 /* ========================================================================== */
 
-/* The coroutine running now on this thread, or NULL on the thread's own stack. */
+/* The coroutine running now on this thread, or NULL on the thread's own stack.
+ * Never fails. */
 CORO_API coro *coro_self(void);
 
 /* The state of c (a coro_state value), or -EINVAL if c is NULL. */
 CORO_API int coro_get_state(const coro *c);
 
 /* "CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED", "WAITING"; "?" for
- * anything else. */
+ * anything else.  Never fails. */
 CORO_API const char *coro_state_name(int state);
 
 /* Set c's name (copied, truncated to CORO_NAME_MAX - 1 bytes; NULL clears it).
  * Returns 0, or -EINVAL (c NULL). */
 CORO_API int coro_set_name(coro *c, const char *name);
 
-/* c's name ("" if none), or NULL if c is NULL. */
+/* c's name ("" if none).  No error code: NULL if c is NULL. */
 CORO_API const char *coro_name(const coro *c);
 
-/* The usable stack size of c in bytes (page-rounded), or 0 if c is NULL. */
+/* The usable stack size of c in bytes (page-rounded).  No error code: 0 if c
+ * is NULL. */
 CORO_API size_t coro_stack_size(const coro *c);
 
 /* How guard pages protect stacks on this thread.  Linux caps memory mappings
@@ -422,12 +425,13 @@ CORO_API size_t coro_stack_size(const coro *c);
  *   CORO_GUARD_CANARY    no guard pages, a canary at the stack's low end,
  *                        checked at every switch (a smashed canary aborts with
  *                        the coroutine's name).
- * The best mode the kernel supports is chosen at the first coroutine. */
+ * The best mode the kernel supports is chosen at the first coroutine.
+ * Never fails. */
 enum { CORO_GUARD_MADVISE = 1, CORO_GUARD_MPROTECT = 2, CORO_GUARD_CANARY = 3 };
 CORO_API int coro_stack_guard_mode(void);
 
 /* ========================================================================== */
-/* Micro-threads: the cooperative scheduler                                    */
+/* Micro-threads: the cooperative scheduler                     coro_spawn(3) */
 /* ========================================================================== */
 /*
  * A micro-thread is a coroutine spawned onto this thread's scheduler, which
@@ -513,7 +517,7 @@ CORO_API int coro_join(coro *c, void **result, int64_t deadline);
 CORO_API int coro_cancel(coro *c);
 
 /* ========================================================================== */
-/* Groups: structured concurrency                                              */
+/* Groups: structured concurrency                               coro_group(3) */
 /* ========================================================================== */
 /*
  * A group (Trio's nursery) owns the micro-threads spawned into it: nothing in
@@ -576,7 +580,7 @@ CORO_API int coro_group_close(coro_group *g, int64_t deadline);
 CORO_API long coro_group_size(const coro_group *g);
 
 /* ========================================================================== */
-/* Channels                                                                    */
+/* Channels                                                      coro_chan(3) */
 /* ========================================================================== */
 /*
  * A channel carries fixed-size elements between the coroutines of one thread,
@@ -646,7 +650,7 @@ typedef struct coro_sel {
 CORO_API int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline);
 
 /* ========================================================================== */
-/* Cooperative synchronisation                                                 */
+/* Cooperative synchronisation                                   coro_sync(3) */
 /* ========================================================================== */
 /*
  * Locks for the coroutines of one thread: waiting parks the coroutine, never
@@ -678,9 +682,9 @@ CORO_API int coro_cond_create(coro_cond **out);
  * cancelled: -ECANCELED with m not held; coro_mutex_unlock then answers -EPERM,
  * which tells the two apart).  -EPERM if the caller does not hold m. */
 CORO_API int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline);
-/* Wake the first waiter (0 even if none). */
+/* Wake the first waiter (0 even if none); -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_signal(coro_cond *c);
-/* Wake every waiter (0 even if none). */
+/* Wake every waiter (0 even if none); -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_broadcast(coro_cond *c);
 /* Free.  -EBUSY while waited on. */
 CORO_API int coro_cond_destroy(coro_cond *c);
@@ -707,7 +711,7 @@ CORO_API int coro_wg_wait(coro_wg *wg, int64_t deadline);
 CORO_API int coro_wg_destroy(coro_wg *wg);
 
 /* ========================================================================== */
-/* I/O                                                                         */
+/* I/O                                                             coro_io(3) */
 /* ========================================================================== */
 /*
  * Reading and writing file descriptors (pipes, sockets, terminals) without
@@ -754,7 +758,8 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
 
 /* The name of the calling thread's readiness backend, "epoll" or "io_uring",
  * choosing and starting it now if no I/O call has yet (each thread has its
- * own); NULL if it cannot be started (no memory, no fd left for epoll).
+ * own).  No error code: NULL if it cannot be started (no memory, no fd left
+ * for epoll).
  *
  * The choice: CORO_IO_BACKEND=epoll or CORO_IO_BACKEND=io_uring in the
  * environment forces one; otherwise epoll (measured as fast or faster for
@@ -881,7 +886,7 @@ CORO_API ssize_t coro_sock_recv(int fd, void *buf, size_t len, int flags, int64_
 CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
 
 /* ========================================================================== */
-/* Offload: blocking calls on a thread pool                                    */
+/* Offload: blocking calls on a thread pool                                   */
 /* ========================================================================== */
 /*
  * For the calls that cannot be made non-blocking -- name resolution, reads and
@@ -949,7 +954,7 @@ CORO_API ssize_t coro_file_pread(int fd, void *buf, size_t len, off_t off, int64
 CORO_API ssize_t coro_file_pwrite(int fd, const void *buf, size_t len, off_t off, int64_t deadline);
 
 /* ========================================================================== */
-/* Networking                                                                  */
+/* Networking                                                     coro_net(3) */
 /* ========================================================================== */
 /*
  * TCP over IPv4 and IPv6.  coro_tcp_listen takes numeric addresses
@@ -1035,7 +1040,7 @@ CORO_API int coro_reader_frame(coro_reader *r, void *buf, size_t size, size_t *l
 CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadline);
 
 /* ========================================================================== */
-/* Processes: the pre-fork runner                                              */
+/* Processes: the pre-fork runner                             coro_cluster(3) */
 /* ========================================================================== */
 /*
  * A scheduler uses one core.  coro_cluster_run() uses them all: it forks N
@@ -1148,7 +1153,7 @@ CORO_API int coro_cluster_run(const coro_cluster_opts *o, coro_fn worker_main, v
 CORO_API int coro_cluster_index(void);
 
 /* In a cluster worker: 1 once the stop has come (SIGTERM or SIGINT), else 0.
- * 0 outside a worker. */
+ * 0 outside a worker.  Never fails. */
 CORO_API int coro_cluster_stopping(void);
 
 /* In a cluster worker, from a coroutine of its scheduler: wait until the stop
@@ -1158,7 +1163,7 @@ CORO_API int coro_cluster_stopping(void);
 CORO_API int coro_cluster_wait_stop(int64_t deadline);
 
 /* ========================================================================== */
-/* Processes: the process pool                                                 */
+/* Processes: the process pool                                   coro_pool(3) */
 /* ========================================================================== */
 /*
  * A pool of worker processes for CPU-bound work items, used from coroutines:
@@ -1259,7 +1264,7 @@ CORO_API int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **
 CORO_API int coro_pool_destroy(coro_pool *p);
 
 /* ========================================================================== */
-/* Introspection                                                               */
+/* Introspection: the live coroutines                                         */
 /* ========================================================================== */
 
 /* A snapshot of one live coroutine, as coro_list() reports it. */
@@ -1304,7 +1309,7 @@ CORO_API long coro_list(coro_info *out, size_t n);
 CORO_API long coro_dump(int fd);
 
 /* ========================================================================== */
-/* Errors                                                                      */
+/* Errors                                                                     */
 /* ========================================================================== */
 
 /* A short message for an error code libcoro returns ("generator already
