@@ -78,6 +78,13 @@ int coro__stack_alloc(coro__stack_pool *p, size_t size, coro__stack *out);
 /* Give a stack back to its slab. */
 void coro__stack_free(coro__stack_pool *p, const coro__stack *s);
 
+/* Give memory back: the cache's stacks to their slabs, then unmap every
+ * empty slab and discard the pages of free slots (MADV_DONTNEED; guards
+ * stay).  Stacks in use are not touched.  *released (if not NULL): the bytes
+ * unmapped or discarded.  Returns 0 or the first error the kernel gave (the
+ * rest is trimmed all the same). */
+int coro__stack_trim(coro__stack_pool *p, size_t *released);
+
 /* The fast path: reuse a recently freed stack of the same size. */
 static inline int coro__stack_get(coro__stack_pool *p, size_t size, coro__stack *out) {
   if (CORO__LIKELY(p->ncached && p->cache[p->ncached - 1].size == size)) {
