@@ -50,8 +50,10 @@
  * idle coroutine costs only the pages it touched.  A guard page below every
  * stack turns an overflow into a report naming the coroutine ("stack overflow
  * in coroutine 'name'") and an abort, never silent corruption.  Freed stacks are
- * pooled per thread and reused.  See coro_stack_guard_mode() for how guards are
- * kept within the kernel's limit on memory mappings.
+ * pooled per thread and reused with their mapping, guard and touched pages, so
+ * a burst of coroutines after another costs no system call; coro_stack_trim()
+ * gives the pool back.  See coro_stack_guard_mode() for how guards are kept
+ * within the kernel's limit on memory mappings.
  *
  * Errors
  * ------
@@ -429,6 +431,23 @@ CORO_API size_t coro_stack_size(const coro *c);
  * Never fails. */
 enum { CORO_GUARD_MADVISE = 1, CORO_GUARD_MPROTECT = 2, CORO_GUARD_CANARY = 3 };
 CORO_API int coro_stack_guard_mode(void);
+
+/* Give this thread's pooled stack memory back to the kernel now.  A freed
+ * stack stays with its thread for the next coroutine: its mapping, its guard
+ * page and the pages it touched, so that a burst of coroutines after another
+ * costs no system call and no page fault.  Empty slabs beyond a few thousand
+ * stacks' worth are already offered to the kernel with MADV_FREE (it takes
+ * their pages back only when memory runs short), but their address space
+ * stays reserved.  This call unmaps every slab of the thread with no stack in
+ * use and discards the pages of every free stack in the others (their guard
+ * pages stay).  Safe at any time, from any coroutine or the thread's own
+ * stack: stacks in use, the caller's included, are not touched.  Only the
+ * calling thread's stacks are trimmed.  *released (if not NULL) gets the
+ * bytes of stack address space unmapped or discarded (0 if there was nothing
+ * to trim).  Returns 0, or the error of a munmap/madvise the kernel refused
+ * (-ENOMEM, -EINVAL): what could be trimmed was, the rest stays pooled and
+ * usable. */
+CORO_API int coro_stack_trim(size_t *released);
 
 /* ========================================================================== */
 /* Micro-threads: the cooperative scheduler                     coro_spawn(3) */
