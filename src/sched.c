@@ -33,7 +33,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "internal.h"
+#include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
  * that outlive the call; every parking call unlinks its waiter before it
