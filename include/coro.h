@@ -823,7 +823,7 @@ CORO_API int coro_fd_write_all(int fd, const void *buf, size_t len, size_t *writ
 CORO_API ssize_t coro_fd_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
 CORO_API ssize_t coro_fd_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
 
-/* Write every byte that iov[0..iovcnt) describes, in order, waiting as often
+/* Write every byte of the iovcnt entries of iov, in order, waiting as often
  * as needed: a partial write goes on from the first byte the kernel did not
  * take, so nothing is lost or written twice.  iov itself is not modified (the
  * same array may go to many fds).  The deadline is for the whole call.
