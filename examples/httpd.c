@@ -12,8 +12,12 @@
  * once it accepts.  Without --root, GET / answers "Hello, World!" and any
  * other path 404; with --root DIR it serves the regular files under DIR
  * (a directory serves its index.html), refusing any ".." segment.  GET and
- * HEAD are served, other methods get 405.  SIGTERM or SIGINT stops it: the
- * listener is closed, open connections are closed, and it exits with 0.
+ * HEAD are served; the other methods of RFC 9110 (and PATCH) get 405 with
+ * Allow, a method it does not know 501.  The request syntax (the request
+ * line in origin- or absolute-form, Host, Content-Length, Transfer-Encoding
+ * with chunked bodies, Expect: 100-continue) is http.c's.  SIGTERM or SIGINT
+ * stops it: the listener is closed, open connections are closed, and it
+ * exits with 0.
  *
  * --threads runs the same request code on a thread per connection with
  * blocking sockets, so that the two can be compared (bench/http.sh).
@@ -36,18 +40,22 @@
  *          in one go when the next request is not all there yet (pipelining
  *          costs one write for the whole batch).
  *
- * Limits: a request head (request line and headers) of at most HEAD_MAX
- * bytes and HEADERS_MAX header lines, else 431; malformed requests get 400;
- * a connection idle before its first request or between requests is closed
- * without an answer after --read-timeout; from the first byte of a request
- * (an empty line before its request line counts, and at most EMPTY_LINES_MAX
- * of those are ignored, else 400) its head must be in within --read-timeout,
- * else 408, and its body within --read-timeout after the head, so a slow
- * client cannot hold a connection forever.  When the server closes a connection it
- * does a lingering close: shutdown(SHUT_WR), then reads and discards what the
- * client still sends, for at most LINGER_NS, so the client reads the answer
- * before any reset.  Static files are read with plain read(2), which blocks
- * the thread on a slow disk: acceptable for an example.
+ * Limits: a request head (request line and headers) of at most HTTP_HEAD_MAX
+ * bytes and HTTP_HEADERS_MAX header lines, else 431, and a request-target of
+ * at most HTTP_TARGET_MAX bytes, else 414; a body (Content-Length, or decoded
+ * from chunks) of at most BODY_MAX, else 413; malformed requests get 400 (see
+ * http.h for each status); a connection idle before its first request or
+ * between requests is closed without an answer after --read-timeout; from the
+ * first byte of a request (an empty line before its request line counts, and
+ * at most EMPTY_LINES_MAX of those are ignored, else 400) its head must be in
+ * within --read-timeout, else 408, and its body within --read-timeout after
+ * the head, so a slow client cannot hold a connection forever.  Bodies are
+ * read and discarded; with Expect: 100-continue a "100 Continue" goes out
+ * before the body is read.  When the server closes a connection it does a
+ * lingering close: shutdown(SHUT_WR), then reads and discards what the client
+ * still sends, for at most LINGER_NS, so the client reads the answer before
+ * any reset.  Static files are read with plain read(2), which blocks the
+ * thread on a slow disk: acceptable for an example.
  *
  * Symbolic links under the root are not followed: a request whose path
  * meets one, as its last component or as a directory on the way, wherever
@@ -80,12 +88,11 @@
 #include <unistd.h>
 
 #include "coro.h"
+#include "http.h"
 
 #define MS ((int64_t)1000000)           /* nanoseconds */
-#define HEAD_MAX 8192                   /* request line + headers, bytes */
-#define HEADERS_MAX 64                  /* header lines per request */
 #define EMPTY_LINES_MAX 8               /* empty lines before a request line */
-#define IN_SIZE (HEAD_MAX + 8192)       /* input buffer: a full head and more */
+#define IN_SIZE (HTTP_HEAD_MAX + 8192)  /* input buffer: a full head and more */
 #define OUT_SIZE 16384                  /* output buffer */
 #define BODY_MAX ((uint64_t)1 << 20)    /* request bodies read and discarded */
 #define LINGER_NS (1000 * MS)           /* lingering close: time bound */
@@ -173,118 +180,6 @@ static int blocking_write(int fd, const void *buf, size_t len, int64_t deadline)
 
 static const conn_io thread_conn_io = {blocking_read, blocking_write};
 
-/* --- parsing a request head -------------------------------------------------------------- */
-
-typedef struct request {
-  char *method;            /* the method (not NUL-terminated) */
-  size_t method_len;       /* its length */
-  char *target;            /* the request target, in the input buffer */
-  size_t target_len;       /* its length */
-  int minor;               /* HTTP/1.minor */
-  int keep_alive;          /* the connection stays open after the answer */
-  uint64_t content_length; /* body bytes that follow the head */
-} request;
-
-/* RFC 9110 tchar: the characters of a method or a header name. */
-static int is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static unsigned char lower(unsigned char c) {
-  return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A') : c;
-}
-
-/* Case-insensitive comparison of p[0..n) with the lower-case string s. */
-static int equals_ci(const char *p, size_t n, const char *s) {
-  if (strlen(s) != n) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (lower((unsigned char)p[i]) != (unsigned char)s[i]) return 0;
-  return 1;
-}
-
-/* The Connection header: a comma-separated list of tokens. */
-static void connection_tokens(const char *v, size_t n, int *close, int *keep) {
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
-    size_t b = i;
-    while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
-    if (equals_ci(v + b, i - b, "close")) *close = 1;
-    if (equals_ci(v + b, i - b, "keep-alive")) *keep = 1;
-  }
-}
-
-/* Parse the head p[0..n) (it ends with an empty line).  Returns 0, or the
- * status to answer: 400 (malformed), 431 (too many headers), 501
- * (Transfer-Encoding), 505 (not HTTP/1.x). */
-static int parse_head(char *p, size_t n, request *rq) {
-  const unsigned char *u = (const unsigned char *)p;
-  char *nl = memchr(p, '\n', n);
-  if (!nl) return 400;
-  size_t le = (size_t)(nl - p), i = 0;
-  if (le > 0 && p[le - 1] == '\r') le--;
-  /* method SP target SP HTTP/1.x */
-  while (i < le && is_tchar(u[i])) i++;
-  if (i == 0 || i >= le || p[i] != ' ') return 400;
-  rq->method = p;
-  rq->method_len = i++;
-  size_t t = i;
-  while (i < le && u[i] > 0x20 && u[i] < 0x7f) i++;
-  if (i == t || i >= le || p[i] != ' ') return 400;
-  rq->target = p + t;
-  rq->target_len = i - t;
-  i++;
-  if (le - i != 8 || memcmp(p + i, "HTTP/", 5) != 0 || p[i + 6] != '.') return 400;
-  unsigned char major = u[i + 5], minor = u[i + 7];
-  if (major < '0' || major > '9' || minor < '0' || minor > '9') return 400;
-  if (major != '1') return 505;
-  rq->minor = minor - '0';
-
-  /* header lines, up to the empty one */
-  int close = 0, keep = 0, hosts = 0, lengths = 0, count = 0;
-  rq->content_length = 0;
-  size_t pos = (size_t)(nl - p) + 1;
-  for (;;) {
-    nl = memchr(p + pos, '\n', n - pos);
-    if (!nl) return 400; /* cannot happen: the head ends with an empty line */
-    size_t end = (size_t)(nl - p);
-    if (end > pos && p[end - 1] == '\r') end--;
-    if (end == pos) break; /* the empty line */
-    if (++count > HEADERS_MAX) return 431;
-    size_t k = pos;
-    while (k < end && is_tchar(u[k])) k++;
-    if (k == pos || k >= end || p[k] != ':') return 400; /* also obs-fold, space before ':' */
-    size_t name = pos, name_len = k - pos, v = k + 1;
-    for (size_t j = v; j < end; j++)
-      if ((u[j] < 0x20 && u[j] != '\t') || u[j] == 0x7f) return 400; /* CR, NUL, controls */
-    while (v < end && (p[v] == ' ' || p[v] == '\t')) v++;
-    size_t ve = end;
-    while (ve > v && (p[ve - 1] == ' ' || p[ve - 1] == '\t')) ve--;
-    if (equals_ci(p + name, name_len, "host")) {
-      hosts++;
-    } else if (equals_ci(p + name, name_len, "content-length")) {
-      uint64_t len = 0;
-      if (ve == v) return 400;
-      for (size_t j = v; j < ve; j++) {
-        if (u[j] < '0' || u[j] > '9' || len > (UINT64_MAX - 9) / 10) return 400;
-        len = len * 10 + (uint64_t)(u[j] - '0');
-      }
-      if (lengths++ && len != rq->content_length) return 400;
-      rq->content_length = len;
-    } else if (equals_ci(p + name, name_len, "transfer-encoding")) {
-      return 501;
-    } else if (equals_ci(p + name, name_len, "connection")) {
-      connection_tokens(p + v, ve - v, &close, &keep);
-    }
-    pos = (size_t)(nl - p) + 1;
-  }
-  if (rq->minor >= 1 && hosts != 1) return 400; /* RFC 9112 3.2: exactly one Host */
-  if (hosts > 1) return 400;
-  rq->keep_alive = !close && (rq->minor >= 1 || keep);
-  return 0;
-}
-
 /* --- a connection ----------------------------------------------------------------------- */
 
 typedef struct conn {
@@ -334,6 +229,10 @@ static const char *reason(int status) {
     return "Request Timeout";
   case 413:
     return "Content Too Large";
+  case 414:
+    return "URI Too Long";
+  case 417:
+    return "Expectation Failed";
   case 431:
     return "Request Header Fields Too Large";
   case 501:
@@ -398,48 +297,12 @@ static const char *content_type(const char *path, size_t n) {
                                          {".ico", "image/x-icon"}};
   for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
     size_t k = strlen(types[i][0]);
-    if (n >= k && equals_ci(path + n - k, k, types[i][0])) return types[i][1];
+    if (n >= k && http_equals_ci(path + n - k, k, types[i][0])) return types[i][1];
   }
   return "application/octet-stream";
 }
 
-static int hex(unsigned char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Decode the path of target t[0..n) in place (query dropped, %XX decoded),
- * NUL-terminate it, and check it: it starts with '/' and has no ".."
- * segment and no NUL.  Returns its length, or -1 (refused: 400). */
-static long decode_path(char *t, size_t n) {
-  size_t q = 0, o = 0;
-  while (q < n && t[q] != '?' && t[q] != '#') q++;
-  if (q == 0 || t[0] != '/') return -1;
-  for (size_t i = 0; i < q; i++) {
-    unsigned char ch = (unsigned char)t[i];
-    if (ch == '%') {
-      int h1 = i + 2 < q ? hex((unsigned char)t[i + 1]) : -1;
-      int h2 = i + 2 < q ? hex((unsigned char)t[i + 2]) : -1;
-      if (h1 < 0 || h2 < 0) return -1;
-      ch = (unsigned char)(h1 * 16 + h2);
-      if (ch == 0) return -1;
-      i += 2;
-    }
-    t[o++] = (char)ch;
-  }
-  /* o <= q < n, and t[n] is still inside the input buffer: room for the NUL */
-  t[o] = '\0';
-  for (size_t s = 0; s < o;) { /* every segment between slashes */
-    size_t e = s;
-    while (e < o && t[e] != '/') e++;
-    if (e - s == 2 && t[s] == '.' && t[s + 1] == '.') return -1;
-    s = e + 1;
-  }
-  return (long)o;
-}
-
-/* Open rel (relative, without any ".." segment: decode_path checked it)
+/* Open rel (relative, without any ".." segment: http_decode_path checked it)
  * beneath the directory dirfd without following any symbolic link: a link
  * anywhere on the path fails with -ELOOP.  openat2(RESOLVE_NO_SYMLINKS) does
  * it in one call; where the kernel lacks openat2 (before Linux 5.6, seccomp
@@ -511,8 +374,8 @@ static int have_openat2(int root_fd) {
 
 /* Answer a request for a file under the root.  Returns 0, or < 0 when the
  * connection must close at once (a write failed, the file changed). */
-static int serve_file(conn *c, const request *rq, int head_only) {
-  long n = decode_path(rq->target, rq->target_len);
+static int serve_file(conn *c, const http_request *rq, int head_only) {
+  long n = http_decode_path(rq->target, rq->target_len);
   if (n < 0) return append_status(c, 400, rq->keep_alive, rq->minor, head_only);
   const char *rel = rq->target;
   while (*rel == '/') rel++;
@@ -565,10 +428,10 @@ static const char hello_keep_alive[] = "HTTP/1.1 200 OK\r\nServer: libcoro\r\n"
                                        "Hello, World!";
 
 /* Answer one parsed request. Returns 0, or < 0 when the connection must close. */
-static int respond(conn *c, const request *rq) {
-  int head_only = rq->method_len == 4 && memcmp(rq->method, "HEAD", 4) == 0;
-  int get = rq->method_len == 3 && memcmp(rq->method, "GET", 3) == 0;
-  if (!get && !head_only) return append_status(c, 405, rq->keep_alive, rq->minor, head_only);
+static int respond(conn *c, const http_request *rq) {
+  int head_only = rq->method == HTTP_HEAD, get = rq->method == HTTP_GET;
+  if (!get && !head_only) /* 405 (with Allow) for a method we know, 501 for one we do not */
+    return append_status(c, rq->method == HTTP_KNOWN ? 405 : 501, rq->keep_alive, rq->minor, 0);
   if (c->cfg->root) return serve_file(c, rq, head_only);
   size_t path = 0;
   while (path < rq->target_len && rq->target[path] != '?') path++;
@@ -619,6 +482,29 @@ static int skip_body(conn *c, size_t from, uint64_t len, int64_t deadline) {
   return 0;
 }
 
+/* Read and discard a chunked body that begins at in[from]: the bytes go
+ * through the decoder, which says where the body ends, and the room past the
+ * head is reused for each read.  Returns 0 (c->start is past the body), the
+ * status to answer (400, 413, 431), or -errno. */
+static int skip_chunked(conn *c, size_t from, int64_t deadline) {
+  http_chunked d;
+  http_chunked_init(&d, BODY_MAX);
+  for (;;) {
+    size_t used;
+    int rc = http_chunked_feed(&d, c->in + from, c->end - from, &used);
+    if (rc == 1) {
+      c->start = from + used; /* what follows is the next request */
+      return 0;
+    }
+    if (rc != 0) return rc;
+    c->start = c->end = from; /* all taken */
+    if ((rc = flush(c)) < 0) return rc;
+    ssize_t n = c->io->read(c->fd, c->in + from, sizeof(c->in) - from, deadline);
+    if (n <= 0) return n == 0 ? -EPIPE : (int)n;
+    c->end = from + (size_t)n;
+  }
+}
+
 /* Serve requests on the connection until it ends.  The caller closes c->fd. */
 static void serve_conn(conn *c) {
   /* Between requests (nothing of the next one here yet) the connection may
@@ -646,8 +532,8 @@ static void serve_conn(conn *c) {
     size_t head = find_head(c);
     if (head == 0) {
       size_t have = c->end - c->start;
-      if (have > HEAD_MAX) {
-        append_status(c, 431, 0, 1, 0);
+      if (have > HTTP_HEAD_MAX) { /* 414 if it is the target that is too long, else 431 */
+        append_status(c, http_too_large(c->in + c->start, have), 0, 1, 0);
         goto out_error;
       }
       if (flush(c) < 0) return;
@@ -689,33 +575,45 @@ static void serve_conn(conn *c) {
       c->end += (size_t)n;
       continue;
     }
-    if (head > HEAD_MAX) {
-      append_status(c, 431, 0, 1, 0);
+    if (head > HTTP_HEAD_MAX) {
+      append_status(c, http_too_large(c->in + c->start, head), 0, 1, 0);
       goto out_error;
     }
-    request rq;
-    int status = parse_head(c->in + c->start, head, &rq);
+    http_request rq;
+    int status = http_parse_head(c->in + c->start, head, &rq);
     if (status == 0 && rq.content_length > BODY_MAX) status = 413;
     if (status != 0) {
       append_status(c, status, 0, 1, 0);
       goto out_error;
     }
     size_t body = c->start + head;
-    if (rq.content_length > c->end - body && sizeof(c->in) - body < 4096) {
-      /* The body is still to come and there is little room past the head
+    if ((rq.chunked || rq.content_length > c->end - body) && sizeof(c->in) - body < 4096) {
+      /* The body may be still to come and there is little room past the head
        * (none when the head ends the buffer): move the request to the front. */
       size_t shift = c->start;
       memmove(c->in, c->in + shift, c->end - shift);
-      rq.method -= shift;
       rq.target -= shift;
       c->end -= shift;
       c->start = 0;
-      body -= shift; /* now head <= HEAD_MAX: IN_SIZE - HEAD_MAX bytes of room */
+      body -= shift; /* now head <= HTTP_HEAD_MAX: IN_SIZE - HTTP_HEAD_MAX bytes of room */
+    }
+    /* Expect: 100-continue with none of the body here yet: the client waits
+     * for a 100 before it sends the body (RFC 9110 10.1.1); it goes out with
+     * the answers before it, as the body is read. */
+    if (rq.expect_continue && (rq.chunked || rq.content_length > 0) && c->end == body) {
+      static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (append(c, go_on, sizeof(go_on) - 1) < 0) return;
     }
     /* The body has its own deadline, from the end of the head. */
-    int rc = skip_body(c, body, rq.content_length, coro_now() + c->cfg->read_timeout);
+    int64_t body_deadline = coro_now() + c->cfg->read_timeout;
+    int rc = rq.chunked ? skip_chunked(c, body, body_deadline)
+                        : skip_body(c, body, rq.content_length, body_deadline);
+    if (rc > 0) { /* a bad chunked body */
+      append_status(c, rc, 0, 1, 0);
+      goto out_error;
+    }
     if (rc < 0) return;
-    /* The head stays in in[] below `body`: skip_body reads only past it. */
+    /* The head stays in in[] below `body`: reading the body only goes past it. */
     if (respond(c, &rq) < 0) return;
     c->scanned = 0;
     if (!rq.keep_alive) {

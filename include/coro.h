@@ -50,8 +50,10 @@
  * idle coroutine costs only the pages it touched.  A guard page below every
  * stack turns an overflow into a report naming the coroutine ("stack overflow
  * in coroutine 'name'") and an abort, never silent corruption.  Freed stacks are
- * pooled per thread and reused.  See coro_stack_guard_mode() for how guards are
- * kept within the kernel's limit on memory mappings.
+ * pooled per thread and reused with their mapping, guard and touched pages, so
+ * a burst of coroutines after another costs no system call; coro_stack_trim()
+ * gives the pool back.  See coro_stack_guard_mode() for how guards are kept
+ * within the kernel's limit on memory mappings.
  *
  * Errors
  * ------
@@ -430,14 +432,32 @@ CORO_API size_t coro_stack_size(const coro *c);
 enum { CORO_GUARD_MADVISE = 1, CORO_GUARD_MPROTECT = 2, CORO_GUARD_CANARY = 3 };
 CORO_API int coro_stack_guard_mode(void);
 
+/* Give this thread's pooled stack memory back to the kernel now.  A freed
+ * stack stays with its thread for the next coroutine: its mapping, its guard
+ * page and the pages it touched, so that a burst of coroutines after another
+ * costs no system call and no page fault.  Empty slabs beyond a few thousand
+ * stacks' worth are already offered to the kernel with MADV_FREE (it takes
+ * their pages back only when memory runs short), but their address space
+ * stays reserved.  This call unmaps every slab of the thread with no stack in
+ * use and discards the pages of every free stack in the others (their guard
+ * pages stay).  Safe at any time, from any coroutine or the thread's own
+ * stack: stacks in use, the caller's included, are not touched.  Only the
+ * calling thread's stacks are trimmed.  *released (if not NULL) gets the
+ * bytes of stack address space unmapped or discarded (0 if there was nothing
+ * to trim).  Returns 0, or the error of a munmap/madvise the kernel refused
+ * (-ENOMEM, -EINVAL): what could be trimmed was, the rest stays pooled and
+ * usable. */
+CORO_API int coro_stack_trim(size_t *released);
+
 /* ========================================================================== */
 /* Micro-threads: the cooperative scheduler                     coro_spawn(3) */
 /* ========================================================================== */
 /*
  * A micro-thread is a coroutine spawned onto this thread's scheduler, which
  * resumes it, lets it run until it blocks, yields or finishes, and runs the
- * next one: first in, first out.  coro_run() drives the scheduler from an
- * ordinary call (main, or any thread's own stack).
+ * next one: first in, first out, unless a seed is set (see "Order" below).
+ * coro_run() drives the scheduler from an ordinary call (main, or any thread's
+ * own stack).
  *
  * A blocking call (coro_sleep, coro_join, coro_sched_yield, and later channels,
  * locks and I/O) parks the coroutine that makes it -- the innermost of its
@@ -465,6 +485,49 @@ CORO_API int coro_stack_guard_mode(void);
  * Cancelling a micro-thread makes every blocking call made in its chain
  * return -ECANCELED, the one it is blocked in at once and every later one,
  * so it can run its cleanup and finish.
+ *
+ * Order: FIFO or seeded
+ * ---------------------
+ * The scheduler works in rounds: every micro-thread runnable when a round
+ * begins gets a turn, then ready file descriptors and due deadlines are
+ * collected for the rounds after.  By default the order is FIFO: micro-threads
+ * run in the order they became runnable (spawned, woken, or yielded).  With a
+ * seed -- coro_sched_seed(), or CORO_SCHED_SEED=<n> in the environment -- every
+ * choice the API leaves open is drawn from one generator per thread, so the
+ * same seed and the same program give the same interleaving every time, and
+ * other seeds give others: a test run over many seeds explores interleavings
+ * that FIFO order never shows.  (A program whose course depends on timing or
+ * I/O -- which deadline is due, which fd is ready when -- replays as far as
+ * those events come the same way.)
+ *
+ * Guaranteed in both modes:
+ *   - a channel carries elements first in first out, and serves its waiting
+ *     senders and receivers first in first out;
+ *   - a mutex or a semaphore goes to its first waiter (no barging), a cond
+ *     signal wakes the first waiter, a wait group wakes all;
+ *   - a deadline never returns early, and among coroutines woken by their
+ *     deadlines an earlier deadline runs first;
+ *   - nothing runnable starves: a runnable micro-thread runs in the current
+ *     round or the next; coro_sched_yield() ends the caller's turn and it runs
+ *     again in a later round, after every micro-thread still to run in this one;
+ *     I/O and timers are collected once per round.
+ * Unspecified, FIFO by default and drawn from the seed with one:
+ *   - which runnable micro-thread runs next: in spawn order? the one woken
+ *     first (by a close, a broadcast, a ready fd) first? after a yield, the
+ *     others that became runnable in the same round first?
+ *   - which of several ready cases coro_chan_select() serves (random in both
+ *     modes, from the seed with one);
+ *   - the order of coroutines whose deadlines are equal, and of fds or
+ *     watches found ready by the same poll.
+ *
+ * CORO_SCHED_SEED is read once per process, when the first thread starts its
+ * scheduler (its first coro_run()); every thread takes that seed at its first
+ * coro_run(), unless it called coro_sched_seed() before.  Its value is a
+ * decimal number from 0 to 18446744073709551615, or "random": a seed is drawn
+ * and printed on stderr ("libcoro: CORO_SCHED_SEED=random: seed N ...") so that
+ * a failure can be replayed with CORO_SCHED_SEED=N.  Anything else (empty, not
+ * a number, negative, too large) prints one warning line on stderr and keeps
+ * FIFO order.
  */
 
 /* Now, on the monotonic clock, in nanoseconds (never fails, never goes back). */
@@ -493,9 +556,20 @@ CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr
  * generator. */
 CORO_API int coro_run(void);
 
-/* Let the other runnable micro-threads run, then continue.  Returns 0, or
- * -ECANCELED (cancelled), -EDEADLK (no scheduler running). */
+/* Let the other runnable micro-threads run, then continue: in FIFO order every
+ * one runnable now runs first; with a seed, those still to run in this round
+ * (see "Order").  Returns 0, or -ECANCELED (cancelled), -EDEADLK (no scheduler
+ * running). */
 CORO_API int coro_sched_yield(void);
+
+/* Switch the calling thread's scheduler to the seeded order drawn from `seed`
+ * (see "Order"): from its next coro_run() on, the choices the API leaves open
+ * come from a generator set to `seed`, so calling it again with the same seed
+ * before a run replays the same choices.  It overrides CORO_SCHED_SEED for this
+ * thread.  Call it while the scheduler is not running (before coro_run(), or
+ * between two).  Returns 0, or -EBUSY (coro_run() is active on this thread:
+ * nothing changes). */
+CORO_API int coro_sched_seed(uint64_t seed);
 
 /* Sleep until `deadline` (see above).  Returns 0 once it has passed, or
  * -ECANCELED (cancelled: at once), -EDEADLK (no scheduler running). */
@@ -1048,9 +1122,21 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * coroutine, and supervises them from the calling process (the parent), which
  * never runs a scheduler itself:
  *
- *   - a worker that exits or crashes is restarted, with a delay that doubles
- *     at each consecutive fast failure (backoff_min_ns .. backoff_max_ns) and
- *     is reset once a worker has lived healthy_ns: a crash loop never spins;
+ *   - a worker that exits or crashes is restarted.  The restart rule:
+ *       - a worker that served -- it reported ready, then lived at least
+ *         healthy_ns more -- is replaced at once, and its slot's count of
+ *         fast failures is reset;
+ *       - a fast failure -- a worker that died before it was ready, or
+ *         within healthy_ns of its readiness -- is replaced after a delay
+ *         that doubles at each consecutive one (backoff_min_ns ..
+ *         backoff_max_ns): a crash loop never spins;
+ *       - but the last worker up (no other worker of the runner is running
+ *         or starting), when it had been ready, is replaced after
+ *         backoff_min_ns at most, however long its slot's delay has grown:
+ *         the service is never left with zero workers for the length of a
+ *         grown backoff while it has workers that can get ready (one that
+ *         never gets ready gains nothing by being forked sooner, and keeps
+ *         its delay);
  *   - SIGTERM or SIGINT to the parent: every worker gets SIGTERM, which the
  *     runner turns into a stop that user code sees (coro_cluster_stopping,
  *     coro_cluster_wait_stop): stop accepting, finish what is in flight, let
@@ -1106,8 +1192,10 @@ typedef struct coro_cluster_opts {
                              (default 10 s; 0: kill at once) */
   int64_t backoff_min_ns; /* restart delay after the first fast failure (default 100 ms) */
   int64_t backoff_max_ns; /* the most it grows to (default 30 s) */
-  int64_t healthy_ns;     /* a worker that lived this long resets the backoff
-                             (default 5 s) */
+  int64_t healthy_ns;     /* a worker that lived this long after its readiness
+                             served: replaced at once, its slot's backoff
+                             reset; one that died sooner, or before it was
+                             ready, is a fast failure (default 1 s) */
   int log_fd;             /* where the parent writes its log lines; -1: nowhere
                              (default 2, stderr) */
   void (*log_fn)(const char *line, void *arg); /* if not NULL, gets each log
@@ -1288,7 +1376,9 @@ CORO_API long coro_list(coro_info *out, size_t n);
 
 /* Write a table of coro_list() to fd, one line per coroutine: name, state,
  * what it waits on, stack used / high-water / size.  Safe to call from a
- * debugger.  Returns the number of coroutines, or -EINVAL (fd < 0), or the
+ * debugger.  (In gdb, and in a core file, tools/gdb/libcoro-gdb.py's
+ * `info coroutines` shows every thread's coroutines and `coroutine ID bt`
+ * their backtraces without calling into the process: see README.md.)  Returns the number of coroutines, or -EINVAL (fd < 0), or the
  * negated errno of a failed write. */
 CORO_API long coro_dump(int fd);
 

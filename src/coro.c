@@ -221,7 +221,7 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 
   /* The object sits at the top of its stack, cache-line aligned.  Every
    * field is set here: no memset of the whole object on the create path. */
-  uintptr_t at = ((uintptr_t)st.hi - sizeof(coro)) & ~(uintptr_t)63;
+  uintptr_t at = ((uintptr_t)coro__stack_top(&st) - sizeof(coro)) & ~(uintptr_t)63;
   coro *c = (coro *)at;
 #ifdef CORO_SANITIZE_BUILD
   /* Garbage first, so a field this function forgets shows up in tests. */

@@ -10,6 +10,7 @@
  * resume chain.  Teardown, from a pthread key's destructor, runs from the top
  * layer down: the offload port (it watches an fd of the I/O registry), the
  * I/O registry and backend, the timer heap, the stack pool last.
+ * coro_stack_trim() lives here too: the thread's pool is the thread's.
  */
 #include <pthread.h>
 #include <string.h>
@@ -64,4 +65,13 @@ int coro__thread_setup(coro__tls *t) {
   coro__registry_add(t);
   t->ready = 1;
   return 0;
+}
+
+int coro_stack_trim(size_t *released) {
+  coro__tls *t = coro__tls_get();
+  if (!t->ready) { /* no stack was ever taken on this thread */
+    if (released) *released = 0;
+    return 0;
+  }
+  return coro__stack_trim(&t->stacks, released);
 }
