@@ -818,7 +818,13 @@ CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro
 
 /* Accept a connection on listening socket fd, as accept(2); addr and addrlen
  * may be NULL.  Returns the new socket (non-blocking, close-on-exec), or an
- * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...). */
+ * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...).
+ * An accept-like wait: many coroutines accepting on one socket are not a
+ * herd.  Each connection wakes one of them (the one waiting longest); that
+ * one, once it has taken a connection, wakes the next (more may be queued),
+ * and one cancelled between its wake and its turn takes nothing and returns
+ * -ECANCELED, passing the wake on, so no connection waits while an acceptor
+ * sleeps.  (coro_wait_fd(fd, CORO_READ) still wakes every waiter.) */
 CORO_API int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 
 /* Connect socket fd to addr, waiting until the connection is made.  Returns 0,
