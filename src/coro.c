@@ -215,13 +215,13 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   size = (size + coro__page_size - 1) & ~(coro__page_size - 1);
 
   coro__stack st;
-  int rc = coro__stack_get(t, size, &st);
+  int rc = coro__stack_get(&t->stacks, size, &st);
   if (rc < 0) return rc;
   coro__stack_set_canary(&st);
 
   /* The object sits at the top of its stack, cache-line aligned.  Every
    * field is set here: no memset of the whole object on the create path. */
-  uintptr_t at = ((uintptr_t)st.hi - sizeof(coro)) & ~(uintptr_t)63;
+  uintptr_t at = ((uintptr_t)coro__stack_top(&st) - sizeof(coro)) & ~(uintptr_t)63;
   coro *c = (coro *)at;
 #ifdef CORO_SANITIZE_BUILD
   /* Garbage first, so a field this function forgets shows up in tests. */
@@ -230,6 +230,8 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->owner = t;
   c->resumer = &t->main;
   c->state = CORO_CREATED;
+  if (CORO__UNLIKELY(t->next_id == t->id_end)) coro__registry_ids(t);
+  c->id = t->next_id++;
   c->out = &c->sink;
   c->in = &c->sink;
   c->fn = fn;
@@ -288,7 +290,8 @@ int coro_destroy(coro *c) {
     t->all = c->all_next;
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   t->nall--;
-  coro__stack_put(t, &c->stack);
+  c->id = 0; /* a debugger that still finds it listed knows it is freed */
+  coro__stack_put(&t->stacks, &c->stack);
   return rc;
 }
 

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "scheduler.h"
 
 /* 0 if set names at least one signal and none that cannot be caught. */
 static int check_set(const sigset_t *set) {
