@@ -8,7 +8,6 @@
  * coro_tcp_dial by name.  Every case also runs on io_uring (<case>.uring).
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -316,15 +315,6 @@ TEST(several_scheduler_threads_share_the_pool) {
 
 static sem_t job_started, job_release;
 
-static int open_fds(void) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  ASSERT_TRUE(d != NULL);
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
-
 static void *held_job(void *arg) {
   sem_post(&job_started);
   while (sem_wait(&job_release) != 0) {}
@@ -384,16 +374,16 @@ TEST(a_thread_that_exits_mid_job_leaks_neither_port_nor_jobs) {
   ASSERT_EQ(coro_offload_threads(2), 4);
   ASSERT_EQ(sem_init(&job_started, 0, 0), 0);
   ASSERT_EQ(sem_init(&job_release, 0, 0), 0);
-  int fds = open_fds();
+  int fds = test_open_fds();
   long base = coro__live_allocs();
   run_thread(exits_mid_job, IV(0)); /* the same exit, no offload */
   long no_jobs = coro__live_allocs() - base;
-  ASSERT_EQ(open_fds(), fds); /* its poller went with it */
+  ASSERT_EQ(test_open_fds(), fds); /* its poller went with it */
   for (long jobs = 1; jobs <= 3; jobs++) {
     base = coro__live_allocs();
-    fds = open_fds();
+    fds = test_open_fds();
     run_thread(exits_mid_job, IV(jobs)); /* 2 workers: a third job stays queued */
-    ASSERT_EQ(open_fds(), fds);          /* the port's eventfd went with its thread */
+    ASSERT_EQ(test_open_fds(), fds);     /* the port's eventfd went with its thread */
     for (long i = 0; i < (jobs < 2 ? jobs : 2); i++) ASSERT_EQ(sem_post(&job_release), 0);
     /* The workers let go of the late jobs: wait until they are idle again. */
     for (int tries = 0; coro__live_allocs() - base != no_jobs && tries < 5000; tries++)
