@@ -307,7 +307,15 @@ static void reaped(run *r, proc *p, int status, int64_t now) {
     snprintf(what, sizeof(what), "exited with status %d", WEXITSTATUS(status));
   int i = p->slot, pid = (int)p->pid, was_serving = !p->retiring, was_ready = p->ready;
   int64_t served = was_ready ? now - p->ready_at : 0;
-  if (p->ready_fd >= 0) close(p->ready_fd);
+  if (p->ready_fd >= 0) {
+    /* Its readiness byte may still be unread (the exit was seen first): it
+     * was ready then, if only just (served 0).  Its end is closed: no wait. */
+    char c;
+    ssize_t n;
+    while ((n = read(p->ready_fd, &c, 1)) < 0 && errno == EINTR) {}
+    if (n == 1) was_ready = 1;
+    close(p->ready_fd);
+  }
   memset(p, 0, sizeof(*p));
   if (!was_serving || r->stopping) {
     say(r, "worker %d pid %d %s after %.2f s%s", i, pid, what, secs(lived),
