@@ -243,7 +243,9 @@ TEST(mmap_fail_during_burst_loses_nothing) {
   for (int i = 0; i < n; i++) counter_finish(live[i], i, 1);
   counter_finish(b, 500, 1);
   ASSERT_EQ(coro_stack_trim(NULL), 0);
-  ASSERT_MEM_GROWTH_AT_MOST(before, ALLOCATOR_MAPS, 256);
+  /* +2 lines: valgrind's own mappings show in ours and may split when the
+   * slabs between them go (the KiB check is what catches a leaked slab) */
+  ASSERT_MEM_GROWTH_AT_MOST(before, ALLOCATOR_MAPS + 2, 256);
   /* the slab headers went with the slabs; the new size class's record stays */
   ASSERT_TRUE(coro__live_allocs() <= allocs + 1);
 }
