@@ -170,6 +170,27 @@ TEST(mmap_fail_at_create_is_enomem_and_leaks_nothing) {
   counter_finish(b, 500, 1);
 }
 
+/* Create counters of `size` into live[*n...] (each advanced to its first
+ * yield) until a create fails or max are alive; returns the failure (*out
+ * left untouched) or 0. */
+static int create_until_failure(size_t size, coro **live, int max, int *n) {
+  for (; *n < max; ++*n) {
+    coro_attr attr = CORO_ATTR_INIT;
+    attr.stack_size = size;
+    coro *g = SENTINEL_HANDLE;
+    int rc = coro_create(&g, counter, IV(*n), &attr);
+    if (rc < 0) {
+      ASSERT_PTR_EQ(g, SENTINEL_HANDLE);
+      return rc;
+    }
+    live[*n] = g;
+    void *v;
+    ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+    ASSERT_EQ(VI(v), *n);
+  }
+  return 0;
+}
+
 TEST(mmap_fail_when_slab_full_keeps_others_working) {
   coro *b = bystander_start();
   enum { MAX = 5000 };
@@ -179,21 +200,7 @@ TEST(mmap_fail_when_slab_full_keeps_others_working) {
    * then fail cleanly */
   coro *first = create_sized(132 * KIB, 0); /* first slab of this size */
   coro__fault_arm(CORO__FAULT_MMAP, 0, ENOMEM);
-  int rc = 0;
-  for (; n < MAX; n++) {
-    coro_attr attr = CORO_ATTR_INIT;
-    attr.stack_size = 132 * KIB;
-    coro *g = SENTINEL_HANDLE;
-    rc = coro_create(&g, counter, IV(n), &attr);
-    if (rc < 0) {
-      ASSERT_PTR_EQ(g, SENTINEL_HANDLE);
-      break;
-    }
-    live[n] = g;
-    void *v;
-    ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
-    ASSERT_EQ(VI(v), n);
-  }
+  int rc = create_until_failure(132 * KIB, live, MAX, &n);
   ASSERT_EQ(rc, -ENOMEM);
   ASSERT_TRUE(n > 0 && n < MAX);
   coro__fault_reset();
@@ -220,21 +227,7 @@ TEST(mmap_fail_during_burst_loses_nothing) {
   for (; first < 450; first++) live[first] = create_sized(size, first); /* three slabs */
   for (int i = 0; i < first; i++) ASSERT_EQ(coro_destroy(live[i]), 0);
   coro__fault_arm(CORO__FAULT_MMAP, 0, ENOMEM);
-  int n = 0, rc = 0;
-  for (; n < MAX; n++) {
-    coro_attr attr = CORO_ATTR_INIT;
-    attr.stack_size = size;
-    coro *g = SENTINEL_HANDLE;
-    rc = coro_create(&g, counter, IV(n), &attr);
-    if (rc < 0) {
-      ASSERT_PTR_EQ(g, SENTINEL_HANDLE);
-      break;
-    }
-    live[n] = g;
-    void *v;
-    ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
-    ASSERT_EQ(VI(v), n);
-  }
+  int n = 0, rc = create_until_failure(size, live, MAX, &n);
   coro__fault_reset();
   ASSERT_EQ(rc, -ENOMEM);
   note("reused %d stacks without mmap", n);

@@ -287,24 +287,36 @@ TEST(overflow_canary_checked_when_resuming_another) {
       CORO_GUARD_CANARY, canary_report, "other ran");
 }
 
+static long max_map_count(void) {
+  long n = 65530;
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+  if (f) {
+    if (fscanf(f, "%ld", &n) != 1) n = 65530;
+    fclose(f);
+  }
+  return n;
+}
+
+/* Create 64 KiB coroutines running fn until one gets no guard (mprotect mode
+ * past its budget): that one; *guarded counts those before it. */
+static coro *create_until_unguarded(coro_fn fn, const char *name, long max, long *guarded) {
+  coro *c = NULL;
+  for (long i = 0; i < max; i++) {
+    c = create_named(fn, NULL, 64 << 10, name);
+    if (!c->stack.guarded) break;
+    ++*guarded;
+  }
+  return c;
+}
+
 /* In mprotect mode, guards stop at a quarter of vm.max_map_count; the stacks
  * beyond get a canary, which catches the overflow instead. */
 TEST(overflow_past_mprotect_budget_smashes_canary) {
   if (in_child()) {
     child_setup();
-    long max_maps = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-    if (f) {
-      if (fscanf(f, "%ld", &max_maps) != 1) max_maps = 65530;
-      fclose(f);
-    }
-    coro *c = NULL;
+    long max_maps = max_map_count();
     long guarded = 0;
-    for (long i = 0; i < max_maps; i++) {
-      c = create_named(smash_body, NULL, 64 << 10, "deep-recursion");
-      if (!c->stack.guarded) break;
-      guarded++;
-    }
+    coro *c = create_until_unguarded(smash_body, "deep-recursion", max_maps, &guarded);
     fprintf(stderr, "guarded=%ld of max_map_count=%ld\n", guarded, max_maps);
     ASSERT_TRUE(!c->stack.guarded);
     ASSERT_TRUE(guarded <= max_maps / 4 && guarded > max_maps / 4 - 16);
@@ -442,17 +454,9 @@ TEST(segv_ignored_or_handled_keeps_the_overflow_report) {
 TEST(overflow_unguarded_past_budget_reported_by_name) {
   if (in_child()) {
     child_setup();
-    long max_maps = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-    if (f) {
-      if (fscanf(f, "%ld", &max_maps) != 1) max_maps = 65530;
-      fclose(f);
-    }
-    coro *c = NULL;
-    for (long i = 0; i < max_maps; i++) {
-      c = create_named(recurse_body, NULL, 64 << 10, "other");
-      if (!c->stack.guarded) break;
-    }
+    long max_maps = max_map_count();
+    long guarded = 0;
+    coro *c = create_until_unguarded(recurse_body, "other", max_maps, &guarded);
     ASSERT_TRUE(!c->stack.guarded);
     /* two more unguarded ones: the overflow runs through these first two */
     create_named(recurse_body, NULL, 64 << 10, "other");
