@@ -30,7 +30,7 @@
 #include <limits.h>
 #include <stdint.h>
 
-#include "internal.h"
+#include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
  * that outlive the call; every parking call unlinks its waiter before it

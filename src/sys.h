@@ -30,14 +30,16 @@
 #define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 enum coro__fault_site {
-  CORO__FAULT_MMAP,     /* coro__mmap */
-  CORO__FAULT_MPROTECT, /* coro__mprotect */
-  CORO__FAULT_MADVISE,  /* coro__madvise */
-  CORO__FAULT_MALLOC,   /* coro__malloc */
-  CORO__FAULT_URING,    /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
-  CORO__FAULT_THREAD,   /* pthread_create of the offload pool (offload.c) */
-  CORO__FAULT_FORK,     /* coro__fork */
-  CORO__FAULT_MUNMAP,   /* coro__munmap: counted only, never failed */
+  CORO__FAULT_MMAP,         /* coro__mmap */
+  CORO__FAULT_MPROTECT,     /* coro__mprotect */
+  CORO__FAULT_MADVISE,      /* coro__madvise */
+  CORO__FAULT_MALLOC,       /* coro__malloc */
+  CORO__FAULT_URING,        /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
+  CORO__FAULT_URING_SUBMIT, /* io_uring_enter handing queued entries to the kernel */
+  CORO__FAULT_EPOLL_PWAIT2, /* epoll_pwait2: ENOSYS plays a kernel without it (io_epoll.c) */
+  CORO__FAULT_THREAD,       /* pthread_create of the offload pool (offload.c) */
+  CORO__FAULT_FORK,         /* coro__fork */
+  CORO__FAULT_MUNMAP,       /* coro__munmap: counted only, never failed */
   CORO__FAULT_NSITES
 };
 

@@ -26,8 +26,9 @@ static pthread_key_t exit_key; /* its destructor tidies a thread's state at exit
  * them); everything else goes. */
 static void thread_exit(void *arg) {
   coro__tls *t = arg;
-  coro__offload_fini(t); /* its port watches an fd of the registry: first */
-  coro__io_fini(t);      /* the fd registry and the poller (io.c) */
+  coro__registry_remove(t); /* before its memory goes with the thread */
+  coro__offload_fini(t);    /* its port watches an fd of the registry: first */
+  coro__io_fini(t);         /* the fd registry and the poller (io.c) */
   /* The timer heap's array outlives each coro_run() so that the next one does
    * not grow it again; it goes with the thread.  Coroutines still in it were
    * leaked by the program and can never run again (they belong to this thread). */
@@ -61,6 +62,7 @@ int coro__thread_setup(coro__tls *t) {
   memcpy(t->main.name, "(thread)", sizeof("(thread)"));
   t->current = &t->main;
   pthread_setspecific(exit_key, t);
+  coro__registry_add(t);
   t->ready = 1;
   return 0;
 }
