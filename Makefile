@@ -7,6 +7,9 @@
 #                    Python's Generator Magic" and a generator pipeline -- and
 #                    a short coroutines-vs-threads comparison
 #   make test        build everything and run every test through CTest
+#   make test-seeds  rerun the scheduler, channel, sync, group, select, timer,
+#                    I/O and process tests under SEEDS scheduler seeds (default
+#                    20; LABEL=seeds_core for the scheduler-level ones only)
 #   make bench       the full benchmark set (and a plot when gnuplot is installed)
 #   make bench-json  the benchmarks as one JSON object per line
 #   make bench-http  examples/httpd against its --threads variant and nginx (wrk, loopback)
@@ -22,7 +25,7 @@ PREFIX  ?= /usr/local
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build demo test bench bench-json bench-http install man dist deb clean format
+.PHONY: all build demo test test-seeds bench bench-json bench-http install man dist deb clean format
 
 all: build
 
@@ -50,6 +53,11 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+SEEDS ?= 20
+LABEL ?= seeds
+test-seeds: build
+	bash tests/seeds.sh $(BUILD) $(SEEDS) $(LABEL)
 
 bench: build
 	$(BUILD)/bench/bench_core

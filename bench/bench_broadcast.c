@@ -32,11 +32,11 @@
 #include <unistd.h>
 
 #include "coro.h"
+#include "stats.h"
 
 #define CLIENTS 16
 #define MSGS 16    /* messages per round (arriving together) */
 #define MSG_LEN 48 /* bytes per message */
-#define MAX_ROUNDS 25
 #define NROWS 3
 
 enum { ROW_PER_MESSAGE, ROW_WRITER, ROW_WRITEV_ALL };
@@ -132,19 +132,11 @@ static double measure(int row) {
   return (t1 - t0) / ((double)opt.bursts * MSGS * CLIENTS);
 }
 
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* Median, min and max of v[0..n). */
 static void stats(const double *v, int n, double *med, double *lo, double *hi) {
-  double s[MAX_ROUNDS];
-  memcpy(s, v, (size_t)n * sizeof(*s));
-  qsort(s, (size_t)n, sizeof(*s), cmp);
-  *med = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  *lo = s[0];
-  *hi = s[n - 1];
+  *med = median(v, n);
+  *lo = minv(v, n);
+  *hi = maxv(v, n);
 }
 
 int main(int argc, char **argv) {
@@ -167,7 +159,7 @@ int main(int argc, char **argv) {
     iov[m].iov_len = MSG_LEN;
   }
   for (int r = 0; r < NROWS; r++) measure(r); /* warm-up */
-  static double ns[NROWS][MAX_ROUNDS], ratio[NROWS][MAX_ROUNDS];
+  static double ns[NROWS][STATS_MAX_ROUNDS], ratio[NROWS][STATS_MAX_ROUNDS];
   for (int k = 0; k < opt.rounds; k++) {
     for (int r = 0; r < NROWS; r++) ns[r][k] = measure(r);
     for (int r = 0; r < NROWS; r++) ratio[r][k] = ns[ROW_PER_MESSAGE][k] / ns[r][k];

@@ -455,8 +455,9 @@ CORO_API int coro_stack_trim(size_t *released);
 /*
  * A micro-thread is a coroutine spawned onto this thread's scheduler, which
  * resumes it, lets it run until it blocks, yields or finishes, and runs the
- * next one: first in, first out.  coro_run() drives the scheduler from an
- * ordinary call (main, or any thread's own stack).
+ * next one: first in, first out, unless a seed is set (see "Order" below).
+ * coro_run() drives the scheduler from an ordinary call (main, or any thread's
+ * own stack).
  *
  * A blocking call (coro_sleep, coro_join, coro_sched_yield, and later channels,
  * locks and I/O) parks the coroutine that makes it -- the innermost of its
@@ -484,6 +485,49 @@ CORO_API int coro_stack_trim(size_t *released);
  * Cancelling a micro-thread makes every blocking call made in its chain
  * return -ECANCELED, the one it is blocked in at once and every later one,
  * so it can run its cleanup and finish.
+ *
+ * Order: FIFO or seeded
+ * ---------------------
+ * The scheduler works in rounds: every micro-thread runnable when a round
+ * begins gets a turn, then ready file descriptors and due deadlines are
+ * collected for the rounds after.  By default the order is FIFO: micro-threads
+ * run in the order they became runnable (spawned, woken, or yielded).  With a
+ * seed -- coro_sched_seed(), or CORO_SCHED_SEED=<n> in the environment -- every
+ * choice the API leaves open is drawn from one generator per thread, so the
+ * same seed and the same program give the same interleaving every time, and
+ * other seeds give others: a test run over many seeds explores interleavings
+ * that FIFO order never shows.  (A program whose course depends on timing or
+ * I/O -- which deadline is due, which fd is ready when -- replays as far as
+ * those events come the same way.)
+ *
+ * Guaranteed in both modes:
+ *   - a channel carries elements first in first out, and serves its waiting
+ *     senders and receivers first in first out;
+ *   - a mutex or a semaphore goes to its first waiter (no barging), a cond
+ *     signal wakes the first waiter, a wait group wakes all;
+ *   - a deadline never returns early, and among coroutines woken by their
+ *     deadlines an earlier deadline runs first;
+ *   - nothing runnable starves: a runnable micro-thread runs in the current
+ *     round or the next; coro_sched_yield() ends the caller's turn and it runs
+ *     again in a later round, after every micro-thread still to run in this one;
+ *     I/O and timers are collected once per round.
+ * Unspecified, FIFO by default and drawn from the seed with one:
+ *   - which runnable micro-thread runs next: in spawn order? the one woken
+ *     first (by a close, a broadcast, a ready fd) first? after a yield, the
+ *     others that became runnable in the same round first?
+ *   - which of several ready cases coro_chan_select() serves (random in both
+ *     modes, from the seed with one);
+ *   - the order of coroutines whose deadlines are equal, and of fds or
+ *     watches found ready by the same poll.
+ *
+ * CORO_SCHED_SEED is read once per process, when the first thread starts its
+ * scheduler (its first coro_run()); every thread takes that seed at its first
+ * coro_run(), unless it called coro_sched_seed() before.  Its value is a
+ * decimal number from 0 to 18446744073709551615, or "random": a seed is drawn
+ * and printed on stderr ("libcoro: CORO_SCHED_SEED=random: seed N ...") so that
+ * a failure can be replayed with CORO_SCHED_SEED=N.  Anything else (empty, not
+ * a number, negative, too large) prints one warning line on stderr and keeps
+ * FIFO order.
  */
 
 /* Now, on the monotonic clock, in nanoseconds (never fails, never goes back). */
@@ -512,9 +556,20 @@ CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr
  * generator. */
 CORO_API int coro_run(void);
 
-/* Let the other runnable micro-threads run, then continue.  Returns 0, or
- * -ECANCELED (cancelled), -EDEADLK (no scheduler running). */
+/* Let the other runnable micro-threads run, then continue: in FIFO order every
+ * one runnable now runs first; with a seed, those still to run in this round
+ * (see "Order").  Returns 0, or -ECANCELED (cancelled), -EDEADLK (no scheduler
+ * running). */
 CORO_API int coro_sched_yield(void);
+
+/* Switch the calling thread's scheduler to the seeded order drawn from `seed`
+ * (see "Order"): from its next coro_run() on, the choices the API leaves open
+ * come from a generator set to `seed`, so calling it again with the same seed
+ * before a run replays the same choices.  It overrides CORO_SCHED_SEED for this
+ * thread.  Call it while the scheduler is not running (before coro_run(), or
+ * between two).  Returns 0, or -EBUSY (coro_run() is active on this thread:
+ * nothing changes). */
+CORO_API int coro_sched_seed(uint64_t seed);
 
 /* Sleep until `deadline` (see above).  Returns 0 once it has passed, or
  * -ECANCELED (cancelled: at once), -EDEADLK (no scheduler running). */
@@ -904,7 +959,13 @@ CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro
 
 /* Accept a connection on listening socket fd, as accept(2); addr and addrlen
  * may be NULL.  Returns the new socket (non-blocking, close-on-exec), or an
- * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...). */
+ * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...).
+ * An accept-like wait: many coroutines accepting on one socket are not a
+ * herd.  Each connection wakes one of them (the one waiting longest); that
+ * one, once it has taken a connection, wakes the next (more may be queued),
+ * and one cancelled between its wake and its turn takes nothing and returns
+ * -ECANCELED, passing the wake on, so no connection waits while an acceptor
+ * sleeps.  (coro_wait_fd(fd, CORO_READ) still wakes every waiter.) */
 CORO_API int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 
 /* Connect socket fd to addr, waiting until the connection is made.  Returns 0,
@@ -941,6 +1002,11 @@ CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, 
  *     next blocking call).  coro_getaddrinfo owns all the job's memory, so it
  *     returns -ETIMEDOUT or -ECANCELED at once and the worker frees the
  *     result when it is done.
+ *   - A thread that exits while its jobs are queued or running (pthread_exit
+ *     from a micro-thread, say) takes its end of the pool with it: its
+ *     eventfd is closed at once, its queued jobs never run, and each running
+ *     one is freed by its worker when fn returns (fn's result is dropped; fn
+ *     itself runs to its end, so what arg points to must outlive it).
  * Calls that cannot wait fail before queuing anything: -ETIMEDOUT (deadline 0
  * or past), -ECANCELED, -EDEADLK (no scheduler runs on the thread: a job
  * always has to wait).  Besides: -ENOMEM, and -EAGAIN (or another negated

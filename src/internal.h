@@ -122,27 +122,28 @@ typedef struct coro__sched {
   size_t nheap;       /* entries in heap */
   size_t capheap;     /* its allocated length */
   uint64_t timer_seq; /* next timer's sequence number (FIFO among equal deadlines) */
-  uint64_t rng;       /* xorshift state for select's fair choice */
+  uint64_t rng;       /* the thread's one generator (coro__sched_rand): select's
+                         fair choice, and with a seed every seeded choice */
   coro *host;         /* where coro_run() runs: every micro-thread's resumer */
   coro *root;         /* the micro-thread whose chain runs now */
   size_t live;        /* micro-threads spawned and not yet finished */
   size_t nqueued;     /* entries in the run queue */
   unsigned handoffs;  /* direct hand-offs since the host last ran */
   int running;        /* coro_run() is active */
+  int seeded;         /* 1: seeded order (coro_sched_seed, CORO_SCHED_SEED), not FIFO */
+  int seed_decided;   /* coro_sched_seed() was called or CORO_SCHED_SEED was read
+                         (the thread's first coro_run): the environment is not
+                         read again */
+  coro **round;       /* seeded mode: the round's coroutines not run yet (coro_run
+                         frees it when it returns) */
+  size_t capround;    /* its allocated length */
 } coro__sched;
-
-/* A coroutine in coro_signal_wait() (signal.c), on its stack. */
-typedef struct coro__sigwaiter {
-  sigset_t set;                        /* the signals it waits for */
-  coro *who;                           /* the waiting coroutine */
-  int got;                             /* the signal handed to it, 0 until then */
-  struct coro__sigwaiter *prev, *next; /* neighbours in coro__sigwaits */
-} coro__sigwaiter;
 
 /* A thread's signal waits (signal.c): one signalfd for all of them. */
 typedef struct coro__sigwaits {
-  int fd;                       /* the signalfd; valid only while head is set */
-  coro__sigwaiter *head, *tail; /* the waiters, oldest first */
+  int fd;                   /* the signalfd; valid only while waiters is not empty */
+  coro__wait_list waiters;  /* the waits, oldest first (their data: the set and
+                               the signal handed over, on the waiter's stack) */
 } coro__sigwaits;
 
 /* Per-thread state of the library: one instance per thread, zero-initialised. */

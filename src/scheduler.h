@@ -129,6 +129,19 @@ int coro__park_shielded(coro__tls *t, int64_t deadline, const char *what, const 
 /* Cancel micro-thread c (not finished): what coro_cancel() does once checked. */
 void coro__cancel(coro__tls *t, coro *c);
 
+/* A number below n (n > 0) from the thread's one generator, xorshift64*: select's
+ * fair choice among ready cases, and in seeded mode the order of each round
+ * (sched.c).  A seed sets its state (coro_sched_seed), so the same seed draws
+ * the same numbers; without one it starts from a fixed state. */
+static inline size_t coro__sched_rand(coro__sched *s, size_t n) {
+  uint64_t x = s->rng ? s->rng : UINT64_C(0x9e3779b97f4a7c15);
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  s->rng = x;
+  return (size_t)(((x * UINT64_C(0x2545f4914f6cdd1d)) >> 32) % n);
+}
+
 /* --- group.c ---------------------------------------------------------------- */
 
 /* Micro-thread c of a group has finished: leave the group, record its error. */
