@@ -19,6 +19,11 @@
  *     or a cancel are skipped (coro__wait_first): they are never served.
  *   - Closing wakes every waiter with -EPIPE (done = -1); elements still
  *     buffered stay for receivers to drain.
+ *   - `nwaiting` counts the waiters that will touch the channel again: from
+ *     their push until they are served (the server counts them off: a served
+ *     waiter never looks at the channel again, so the channel may go at once)
+ *     or, if woken otherwise (close, deadline, cancel), until their blocking
+ *     call returns.  Destroy refuses while it is non-zero.
  *   - A select waits with one waiter per case, all on the same coroutine: the
  *     first channel to serve or close wins, and the others skip the rest of
  *     its waiters, as it is woken; it unlinks them all when it runs.
@@ -43,6 +48,9 @@ struct coro_chan {
   size_t head;               /* index of the oldest buffered element */
   size_t len;                /* elements buffered */
   int closed;                /* coro_chan_close() was called */
+  size_t nwaiting;           /* waiters not served: linked, or woken by close,
+                                a deadline or a cancel and not run yet;
+                                coro_chan_destroy() is -EBUSY meanwhile */
   coro__wait_list senders;   /* waiting to send (buffer full) */
   coro__wait_list receivers; /* waiting to receive (buffer empty) */
   unsigned char ring[];      /* capacity * elem_size bytes */
@@ -92,6 +100,7 @@ static inline void copy_elem(void *dst, const void *src, size_t n) {
 /* Serve waiter w with its element copied, then wake it. */
 static void serve(coro_chan *ch, coro__wait_list *l, coro__waiter *w) {
   coro__wait_remove(l, w);
+  ch->nwaiting--; /* it never touches the channel again */
   w->done = 1;
   coro__wake(&ch->owner->sched, w->who, 0);
 }
@@ -101,10 +110,13 @@ static int wait_on(coro_chan *ch, coro__wait_list *l, void *data, int64_t deadli
   coro__tls *t = ch->owner;
   coro__waiter w = {.who = t->current, .data = data};
   coro__wait_push(l, &w);
+  ch->nwaiting++;
   int rc = coro__park(t, deadline, l == &ch->senders ? "chan send" : "chan recv", ch);
-  /* Served or closed: the server unlinked us already, and the channel may be
-   * gone by now (destroyed once nobody was linked), so do not touch it. */
-  if (w.done) return w.done > 0 ? 0 : -EPIPE;
+  /* Served: the server unlinked and counted us off, and the channel may be
+   * gone by now, so do not touch it.  Otherwise destroy waited for us. */
+  if (w.done > 0) return 0;
+  ch->nwaiting--;
+  if (w.done) return -EPIPE; /* closed: close unlinked us */
   coro__wait_remove(l, &w);
   return rc;
 }
@@ -211,13 +223,20 @@ int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
   for (size_t i = 0; i < n; i++) {
     w[i] = (coro__waiter){.who = t->current, .data = cases[i].elem};
     coro__wait_push(list_of(&cases[i]), &w[i]);
+    cases[i].ch->nwaiting++;
   }
   int rc = coro__park(t, deadline, "select", cases[0].ch);
   int chosen = -1;
   for (size_t i = 0; i < n; i++) {
-    if (w[i].done) { /* the server unlinked it; its channel may be gone */
+    if (w[i].done > 0) { /* served: unlinked, counted off; its channel may be gone */
       chosen = (int)i;
-      cases[i].result = w[i].done > 0 ? 0 : -EPIPE;
+      cases[i].result = 0;
+      continue;
+    }
+    cases[i].ch->nwaiting--;
+    if (w[i].done) { /* closed: close unlinked it */
+      chosen = (int)i;
+      cases[i].result = -EPIPE;
     } else {
       coro__wait_remove(list_of(&cases[i]), &w[i]);
     }
@@ -249,7 +268,7 @@ long coro_chan_len(const coro_chan *ch) { return ch ? (long)ch->len : -EINVAL; }
 int coro_chan_destroy(coro_chan *ch) {
   int rc = check(ch);
   if (rc < 0) return rc;
-  if (ch->senders.head || ch->receivers.head) return -EBUSY;
+  if (ch->nwaiting) return -EBUSY; /* waiting, or woken and not run yet */
   coro__free(ch);
   return 0;
 }

@@ -441,3 +441,46 @@ TEST(served_receiver_does_not_touch_a_destroyed_channel) {
   ASSERT_EQ(coro_spawn(NULL, send_then_destroy, NULL, NULL), 0);
   ASSERT_EQ(coro_run(), 0);
 }
+
+/* --- destroy while a woken waiter has not run yet (issue 11 item 9) ---------------------------- */
+
+static void *recv_expect_epipe(void *arg) {
+  int v = 0;
+  ASSERT_EQ(coro_chan_recv(arg, &v, -1), -EPIPE);
+  return NULL;
+}
+
+static void *select_expect_epipe(void *arg) {
+  int v = 0;
+  coro_sel c = {.ch = arg, .op = CORO_SEL_RECV, .elem = &v};
+  ASSERT_EQ(coro_chan_select(&c, 1, -1), 0);
+  ASSERT_EQ(c.result, -EPIPE);
+  return NULL;
+}
+
+/* Closes the channel its receivers wait on, then destroys it at once: they
+ * are woken but have not run, so the header promises -EBUSY. */
+static void *close_then_destroy(void *arg) {
+  coro_chan *ch = arg;
+  ASSERT_EQ(coro_chan_close(ch), 0);
+  ASSERT_EQ(coro_chan_destroy(ch), -EBUSY);
+  ASSERT_EQ(coro_sched_yield(), 0); /* now they run and let go of it */
+  ASSERT_EQ(coro_chan_destroy(ch), 0);
+  return NULL;
+}
+
+TEST(destroy_is_ebusy_while_a_closed_waiter_has_not_run) {
+  coro_chan *ch;
+  ASSERT_EQ(coro_chan_create(&ch, sizeof(int), 0), 0);
+  ASSERT_EQ(coro_spawn(NULL, recv_expect_epipe, ch, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, close_then_destroy, ch, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+}
+
+TEST(destroy_is_ebusy_while_a_closed_select_waiter_has_not_run) {
+  coro_chan *ch;
+  ASSERT_EQ(coro_chan_create(&ch, sizeof(int), 0), 0);
+  ASSERT_EQ(coro_spawn(NULL, select_expect_epipe, ch, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, close_then_destroy, ch, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+}
