@@ -506,7 +506,8 @@ CORO_API int coro_stack_trim(size_t *released);
  *   - a mutex or a semaphore goes to its first waiter (no barging), a cond
  *     signal wakes the first waiter, a wait group wakes all;
  *   - a deadline never returns early, and among coroutines woken by their
- *     deadlines an earlier deadline runs first;
+ *     deadlines (and micro-threads spawned by watches at theirs) an earlier
+ *     deadline runs first;
  *   - nothing runnable starves: a runnable micro-thread runs in the current
  *     round or the next; coro_sched_yield() ends the caller's turn and it runs
  *     again in a later round, after every micro-thread still to run in this one;
