@@ -435,10 +435,10 @@ CORO_API int coro_stack_guard_mode(void);
 /* Give this thread's pooled stack memory back to the kernel now.  A freed
  * stack stays with its thread for the next coroutine: its mapping, its guard
  * page and the pages it touched, so that a burst of coroutines after another
- * costs no system call and no page fault.  Empty slabs beyond a few thousand
- * stacks' worth are already offered to the kernel with MADV_FREE (it takes
- * their pages back only when memory runs short), but their address space
- * stays reserved.  This call unmaps every slab of the thread with no stack in
+ * costs no system call and no page fault.  Empty slabs beyond 4096 stacks'
+ * worth per stack size (at most 256 MiB of them) are already offered to the
+ * kernel with MADV_FREE (it takes their pages back only when memory runs
+ * short), but their address space stays reserved.  This call unmaps every slab of the thread with no stack in
  * use and discards the pages of every free stack in the others (their guard
  * pages stay).  Safe at any time, from any coroutine or the thread's own
  * stack: stacks in use, the caller's included, are not touched.  Only the
@@ -506,7 +506,8 @@ CORO_API int coro_stack_trim(size_t *released);
  *   - a mutex or a semaphore goes to its first waiter (no barging), a cond
  *     signal wakes the first waiter, a wait group wakes all;
  *   - a deadline never returns early, and among coroutines woken by their
- *     deadlines an earlier deadline runs first;
+ *     deadlines (and micro-threads spawned by watches at theirs) an earlier
+ *     deadline runs first;
  *   - nothing runnable starves: a runnable micro-thread runs in the current
  *     round or the next; coro_sched_yield() ends the caller's turn and it runs
  *     again in a later round, after every micro-thread still to run in this one;
