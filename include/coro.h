@@ -554,7 +554,10 @@ CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr
  * (they stay parked: cancel them, or give
  * them what they wait for, and run again), -EBUSY when called while the
  * scheduler already runs (from a micro-thread), -EPERM from inside a
- * generator. */
+ * generator, or the error of the I/O backend's wait when it cannot wait at
+ * all (-EBADF, -EFAULT, -EINVAL, -EPERM: its epoll or io_uring descriptor was
+ * closed under it, or a seccomp filter refuses every wait; its fd waiters stay
+ * parked, as for -EDEADLK; transient errors are retried). */
 CORO_API int coro_run(void);
 
 /* Let the other runnable micro-threads run, then continue: in FIFO order every

@@ -360,7 +360,8 @@ void coro__io_ready(coro__io *io, int fd, unsigned events);
 
 /* The scheduler's hook: if coroutines wait on fds, collect readiness waiting
  * at most until `deadline` (0: do not wait; -1: no limit) and return 1; return 0
- * at once if none does (then only timers could wake anything). */
+ * at once if none does (then only timers could wake anything); a negated errno
+ * if the backend cannot wait at all (not a transient error: see io.c). */
 int coro__io_poll(coro__tls *t, int64_t deadline);
 
 /* fd was just made by the library, non-blocking (a socket if `socket`): note

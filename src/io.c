@@ -397,10 +397,14 @@ int coro__io_poll(coro__tls *t, int64_t deadline) {
   if (CORO__LIKELY(!io || (!io->nwaiting && !io->nwatch))) return 0;
   fresh(io);
   if (CORO__UNLIKELY(!io->backend)) return 0; /* a rebuild that failed: nothing armed */
-  /* An error (EINTR, or ENOMEM in the kernel) is a wake-up with nothing
-   * ready: the scheduler's loop comes back here. */
-  io->backend->poll(io, deadline);
-  return 1;
+  /* A transient error (EINTR; EAGAIN, EBUSY or ENOMEM in the kernel) is a
+   * wake-up with nothing ready: the scheduler's loop comes back here.  Any
+   * other is a backend that cannot wait (its own fallbacks tried): returned,
+   * so that coro_run() ends with it instead of spinning with its fd waiters
+   * never woken. */
+  int rc = io->backend->poll(io, deadline);
+  if (rc == -EINTR || rc == -EAGAIN || rc == -EBUSY || rc == -ENOMEM) return 1;
+  return rc < 0 ? rc : 1;
 }
 
 void coro__io_fini(coro__tls *t) {

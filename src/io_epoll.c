@@ -14,8 +14,9 @@
  * a 50 us sleep while an fd is waited on sleeps 50 us (plus the kernel's
  * timer slack), not a millisecond.  It is called through syscall(), so no
  * glibc of a given age is needed; where the kernel (or qemu-user) says
- * ENOSYS, the process falls back to epoll_wait's milliseconds, rounded up:
- * a wait may end up to 1 ms late, never early.
+ * ENOSYS, or a seccomp filter anything else but EINTR, the process falls back
+ * to epoll_wait's milliseconds, rounded up: a wait may end up to 1 ms late,
+ * never early.
  */
 #include <errno.h>
 #include <limits.h>
@@ -87,21 +88,25 @@ static void ep_forget(coro__io *io, int fd, coro__fd *f) {
   f->flags &= ~(unsigned)CORO__FD_ARMED;
 }
 
-/* epoll_pwait2 for `left` ns (> 0); -ENOSYS where there is none. */
+/* epoll_pwait2 for `left` ns (> 0); -ENOSYS where it cannot be used.  Any
+ * error but EINTR means so: ENOSYS from an old kernel, but a seccomp filter
+ * may answer EPERM (or anything) to a call it does not know, and a wait that
+ * failed saw no readiness.  Remembered for the process, as for ENOSYS. */
 static int pwait2(epoll_state *e, int64_t left) {
   if (__atomic_load_n(&have_pwait2, __ATOMIC_RELAXED) < 0) return -ENOSYS;
   int err = coro__fault_injected(CORO__FAULT_EPOLL_PWAIT2);
-  if (err) return -err; /* not remembered: the test that asked resets it */
+  if (err) return err == EINTR ? -EINTR : -ENOSYS; /* not remembered: the test resets it */
   struct __kernel_timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
   /* No signal mask: its size is read only with one. */
   long n = syscall(__NR_epoll_pwait2, e->epfd, e->events, NEVENTS, &ts, NULL, 0);
-  if (n < 0 && errno == ENOSYS) {
+  if (n < 0 && errno == EINTR) return -EINTR;
+  if (n < 0) {
     __atomic_store_n(&have_pwait2, -1, __ATOMIC_RELAXED);
     return -ENOSYS;
   }
   __atomic_store_n(&have_pwait2, 1, __ATOMIC_RELAXED);
   __atomic_fetch_add(&coro__epoll_stats_now.precise, 1, __ATOMIC_RELAXED);
-  return n < 0 ? -errno : (int)n;
+  return (int)n;
 }
 
 static int ep_poll(coro__io *io, int64_t deadline) {
@@ -121,8 +126,9 @@ static int ep_poll(coro__io *io, int64_t deadline) {
       if (left > 0 && left % 1000000)
         __atomic_fetch_add(&coro__epoll_stats_now.rounded, 1, __ATOMIC_RELAXED);
     }
-    n = epoll_wait(e->epfd, e->events, NEVENTS, timeout);
-    if (n < 0) n = -errno;
+    int err = coro__fault_injected(CORO__FAULT_EPOLL_WAIT);
+    n = err ? -1 : epoll_wait(e->epfd, e->events, NEVENTS, timeout);
+    if (n < 0) n = err ? -err : -errno;
   }
   if (n < 0) return n;
   for (int i = 0; i < n; i++) {

@@ -413,7 +413,11 @@ int coro_run(void) {
     /* I/O (io.c): once per round, collect ready fds without waiting, so that
      * busy coroutines cannot starve those waiting on an fd.  A no-op unless
      * some coroutine or watch waits on an fd. */
-    if (s->head) coro__io_poll(t, 0);
+    int prc = s->head ? coro__io_poll(t, 0) : 0;
+    if (CORO__UNLIKELY(prc < 0)) {
+      rc = prc;
+      break;
+    }
     fire_timers(s);
     /* Watches fired by the poll, their deadline or a close: spawn them now. */
     int64_t wnext = coro__watch_round(t);
@@ -423,7 +427,12 @@ int coro_run(void) {
     if (wnext >= 0 && (next < 0 || wnext < next)) next = wnext;
     /* Nothing runnable: sleep in the I/O backend until an fd is ready or the
      * first deadline, if any coroutine waits on an fd; else in idle_until. */
-    if (coro__io_poll(t, next)) {
+    prc = coro__io_poll(t, next);
+    if (CORO__UNLIKELY(prc < 0)) {
+      rc = prc;
+      break;
+    }
+    if (prc) {
       fire_timers(s);
       continue;
     }

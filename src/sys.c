@@ -23,8 +23,8 @@ static struct {
   int armed;                      /* any site armed: the fast-path check */
   long after[CORO__FAULT_NSITES]; /* successes left before failing; -1 = disarmed */
   int err[CORO__FAULT_NSITES];    /* errno to fail with */
-} faults = {0, {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}, {0}};
-_Static_assert(CORO__FAULT_NSITES == 10, "one -1 per site above");
+} faults = {0, {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1}, {0}};
+_Static_assert(CORO__FAULT_NSITES == 11, "one -1 per site above");
 
 /* Calls per site, over every thread.  Relaxed: a count for tests, not a
  * synchronisation; it costs one locked add next to a system call. */

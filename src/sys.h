@@ -37,6 +37,7 @@ enum coro__fault_site {
   CORO__FAULT_URING,        /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
   CORO__FAULT_URING_SUBMIT, /* io_uring_enter handing queued entries to the kernel */
   CORO__FAULT_EPOLL_PWAIT2, /* epoll_pwait2: ENOSYS plays a kernel without it (io_epoll.c) */
+  CORO__FAULT_EPOLL_WAIT,   /* epoll_wait, the fallback of epoll_pwait2 (io_epoll.c) */
   CORO__FAULT_THREAD,       /* pthread_create of the offload pool (offload.c) */
   CORO__FAULT_FORK,         /* coro__fork */
   CORO__FAULT_MUNMAP,       /* coro__munmap: counted only, never failed */

@@ -7,6 +7,9 @@
  *     (coro__epoll_stats_now), where the kernel has epoll_pwait2;
  *   - epoll without epoll_pwait2 (CORO__FAULT_EPOLL_PWAIT2 plays ENOSYS, as
  *     qemu-user and valgrind 3.19 answer): rounded up to whole milliseconds;
+ *   - epoll_pwait2 refused by a seccomp filter (EPERM, injected): the same
+ *     fallback, readiness is not lost; and when epoll_wait fails too,
+ *     coro_run() returns its error instead of spinning;
  *   - io_uring (where the kernel gives a ring): the same sleeps;
  * and in every case no sleep or fd deadline ends before its deadline.  No
  * duration is asserted: what the backend was asked, and "not before".
@@ -108,6 +111,60 @@ TEST(epoll_without_pwait2_rounds_up_and_is_never_early) {
   coro__epoll_stats st = coro__epoll_stats_now;
   ASSERT_EQ(st.precise, 0);
   ASSERT_TRUE(st.rounded >= 1);
+}
+
+static void *read_with_deadline(void *arg) {
+  char c = 0;
+  /* Far enough that only a lost readiness makes it the end of the read. */
+  *(ssize_t *)arg = coro_fd_read(fds[0], &c, 1, coro_now() + INT64_C(3000000000));
+  return NULL;
+}
+
+static void *write_later(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sched_yield(), 0); /* the reader parks first */
+  ASSERT_EQ(coro_fd_write(fds[1], "e", 1, -1), 1);
+  return NULL;
+}
+
+/* A read with a deadline, woken by a write: its poll is a timed one. */
+static int timed_read_woken_by_a_write(ssize_t *got) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "epoll", 1), 0);
+  memset(&coro__epoll_stats_now, 0, sizeof(coro__epoll_stats_now));
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  ASSERT_EQ(coro_spawn(NULL, read_with_deadline, got, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, write_later, NULL, NULL), 0);
+  return coro_run();
+}
+
+/* Regression: an EPERM (a seccomp filter's answer) from epoll_pwait2 used to
+ * return from the poll without waiting: the read's readiness was never seen,
+ * the scheduler spun until the deadline and the read timed out. */
+TEST(epoll_pwait2_refused_with_eperm_falls_back_to_epoll_wait) {
+  coro__fault_arm(CORO__FAULT_EPOLL_PWAIT2, 0, EPERM);
+  ssize_t got = 0;
+  ASSERT_EQ(timed_read_woken_by_a_write(&got), 0);
+  coro__fault_reset();
+  ASSERT_EQ(got, 1);
+  ASSERT_EQ(coro__epoll_stats_now.precise, 0);
+  ASSERT_TRUE(coro__epoll_stats_now.rounded >= 1);
+  ASSERT_EQ(coro_fd_close(fds[0]), 0);
+  ASSERT_EQ(coro_fd_close(fds[1]), 0);
+}
+
+/* Regression: a backend whose every wait fails made coro_run() spin, its
+ * error ignored; now coro_run() ends with it and the reader stays parked. */
+TEST(a_poll_that_always_fails_ends_coro_run_with_its_error) {
+  coro__fault_arm(CORO__FAULT_EPOLL_PWAIT2, 0, EPERM);
+  coro__fault_arm(CORO__FAULT_EPOLL_WAIT, 0, EPERM);
+  ssize_t got = 0;
+  ASSERT_EQ(timed_read_woken_by_a_write(&got), -EPERM);
+  coro__fault_reset();
+  ASSERT_EQ(got, 0);
+  ASSERT_EQ(coro_run(), 0); /* the parked reader: its data is there */
+  ASSERT_EQ(got, 1);
+  ASSERT_EQ(coro_fd_close(fds[0]), 0);
+  ASSERT_EQ(coro_fd_close(fds[1]), 0);
 }
 
 TEST(io_uring_sleeps_beside_an_fd_waiter_are_never_early) {
