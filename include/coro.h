@@ -227,7 +227,8 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
  * Refused, with nothing freed: -EINVAL (c NULL), -EPERM (c belongs to another
  * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
  * the current resume chain, or c is the target of another coroutine's
- * coro_yield_from()). */
+ * coro_yield_from(), or a coro_destroy() of c is already under way: called
+ * again from one of c's cleanup handlers, which the first call frees with c). */
 CORO_API int coro_destroy(coro *c);
 
 /* ========================================================================== */

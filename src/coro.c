@@ -277,6 +277,8 @@ int coro_destroy(coro *c) {
   int rc = check_handle(t, c);
   if (rc < 0) return rc;
   if (c->state == CORO_RUNNING || c->delegator) return -EBUSY; /* RUNNING includes NORMAL */
+  if (c->flags & CORO__F_DESTROYING) return -EBUSY; /* from its own handlers: freed once */
+  c->flags |= CORO__F_DESTROYING;
   if (c->state == CORO_SUSPENDED) {
     rc = close_internal(t, c);
     /* It yielded instead of exiting: its frames are abandoned, but its

@@ -40,6 +40,8 @@ typedef struct coro__watch coro__watch;
 enum {
   CORO__F_MAIN = 1u,            /* the thread's own stack (coro__tls.main) */
   CORO__F_UNGUARDED = 2u,       /* no guard page: check the canary at switches */
+  CORO__F_DESTROYING = 4u,      /* coro_destroy() of it is under way (its handlers
+                                   may call it again): refused with -EBUSY */
   CORO__F_CLEANUP_ONE = 1u << 8 /* one level of cleanup handlers running on
                                    this stack (a count in the high bits):
                                    yield and cleanup_push are refused */

@@ -687,6 +687,34 @@ TEST(cleanup_handler_run_by_destroy_cannot_yield) {
   bystander_finish(b);
 }
 
+static int reentry_rc = 1; /* what the handler's coro_destroy(self) returned */
+
+static void destroy_self_handler(void *arg) { reentry_rc = coro_destroy(arg); }
+
+/* Ignores every exit request; its handler destroys the coroutine itself. */
+static void *ignoring_with_destroying_handler(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_cleanup_push(destroy_self_handler, coro_self()), 0);
+  for (;;) coro_yield(IV(1), NULL);
+}
+
+/* Regression: the handler, run by coro_destroy on the destroyer's stack,
+ * called coro_destroy on the same coroutine: it was freed twice (its stack
+ * went twice into the pool: two later creates got the same one). */
+TEST(destroy_from_its_own_cleanup_handler_is_ebusy_and_frees_once) {
+  coro *g;
+  ASSERT_EQ(coro_create(&g, ignoring_with_destroying_handler, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_destroy(g), CORO_EIGNORED);
+  ASSERT_EQ(reentry_rc, -EBUSY);
+  coro *a, *b;
+  ASSERT_EQ(coro_create(&a, ignoring_with_destroying_handler, NULL, NULL), 0);
+  ASSERT_EQ(coro_create(&b, ignoring_with_destroying_handler, NULL, NULL), 0);
+  ASSERT_TRUE(a != b);
+  ASSERT_EQ(coro_destroy(a), 0);
+  ASSERT_EQ(coro_destroy(b), 0);
+}
+
 TEST(cleanup_push_pop_outside_coroutine_is_eperm) {
   coro *b = bystander_start();
   ASSERT_EQ(coro_cleanup_push(noop_cleanup, NULL), -EPERM);
