@@ -458,14 +458,28 @@ static void *select_expect_epipe(void *arg) {
   return NULL;
 }
 
-/* Closes the channel its receivers wait on, then destroys it at once: they
- * are woken but have not run, so the header promises -EBUSY. */
+/* Is some coroutine of this thread parked on channel ch? */
+static int someone_waits_on(const coro_chan *ch) {
+  coro_info info[8];
+  long n = coro_list(info, 8);
+  ASSERT_TRUE(n >= 0 && n <= 8);
+  for (long i = 0; i < n; i++)
+    if (info[i].wait_object == ch) return 1;
+  return 0;
+}
+
+/* Closes the channel its receiver waits on, then destroys it at once: it is
+ * woken but has not run, so the header promises -EBUSY.  Order-independent
+ * (a seeded scheduler may run this first): the close waits until the
+ * receiver is parked, and the last destroy until it has let go. */
 static void *close_then_destroy(void *arg) {
   coro_chan *ch = arg;
+  while (!someone_waits_on(ch)) ASSERT_EQ(coro_sched_yield(), 0);
   ASSERT_EQ(coro_chan_close(ch), 0);
   ASSERT_EQ(coro_chan_destroy(ch), -EBUSY);
-  ASSERT_EQ(coro_sched_yield(), 0); /* now they run and let go of it */
-  ASSERT_EQ(coro_chan_destroy(ch), 0);
+  int rc;
+  while ((rc = coro_chan_destroy(ch)) == -EBUSY) ASSERT_EQ(coro_sched_yield(), 0);
+  ASSERT_EQ(rc, 0);
   return NULL;
 }
 
