@@ -12,6 +12,12 @@
 # Without man (and groff) the rendering half is skipped, saying so.
 file(STRINGS ${HEADER} decls REGEX "^CORO_API ")
 file(STRINGS ${MAN}/calls lines)
+# The codes each call's comment refers to (another call's, its family's).
+file(STRINGS ${MAN}/refs ref_lines)
+foreach(l ${ref_lines})
+  string(REGEX MATCH "^([a-z_0-9]+) ?(.*)$" _ "${l}")
+  set(refs_${CMAKE_MATCH_1} "${CMAKE_MATCH_2}")
+endforeach()
 set(problems "")
 foreach(l ${lines})
   string(REGEX MATCH "^([a-z_0-9]+) ([a-z_0-9]+\\.3) ([A-Z_]+)( coro_[a-z_0-9]+)?(.*)$" _ "${l}")
@@ -49,7 +55,11 @@ foreach(d ${decls})
   elseif(codes_${call} STREQUAL "")
     string(APPEND problems "\n  ${call}: its comment names no error code: list them, or say \"Never fails.\" or \"No error code: ...\"")
   else()
-    string(REPLACE " " ";" cl "${codes_${call}}")
+    # Its codes, and those of what its comment refers to ("as coro_fd_read()",
+    # "an error above"): a page listing fewer is a page missing some.
+    string(STRIP "${codes_${call}} ${refs_${call}}" cl)
+    string(REGEX REPLACE " +" ";" cl "${cl}")
+    list(REMOVE_DUPLICATES cl)
     foreach(c ${cl})
       if(NOT "${entry}\n" MATCHES "[ \n]${c}[,\n ]")
         string(APPEND problems "\n  ${call}: ${c} missing from its ERRORS entry")
@@ -75,6 +85,10 @@ foreach(p ${pages})
     if(NOT rc EQUAL 0 OR NOT err STREQUAL "")
       string(APPEND problems "\n  ${p}: man exited ${rc}: ${err}")
     endif()
+    # Each line as a list element: the text's own ';', '[' and ']' (a "[" in
+    # a header comment would open a CMake bracket spanning the elements that
+    # follow) become '_' first, which keeps every width.
+    string(REGEX REPLACE "[][;]" "_" out "${out}")
     string(REGEX MATCHALL "[^\n]*\n" out_lines "${out}")
     foreach(ol ${out_lines})
       string(LENGTH "${ol}" len)

@@ -744,49 +744,59 @@ typedef struct coro_cond coro_cond;
 typedef struct coro_sem coro_sem;
 typedef struct coro_wg coro_wg;
 
-/* A mutex, held by one coroutine at a time: the one that locked it. */
+/* A mutex, held by one coroutine at a time: the one that locked it.
+ * Errors: -EINVAL (out NULL), -ENOMEM. */
 CORO_API int coro_mutex_create(coro_mutex **out);
-/* Lock, waiting while another coroutine holds it.  -EDEADLK if the caller
- * holds it already (it would wait for itself). */
+/* Lock, waiting while another coroutine holds it.  Errors: -EDEADLK if the
+ * caller holds it already (it would wait for itself) or nothing could wake
+ * it, -ETIMEDOUT, -ECANCELED, -EINVAL (m NULL), -EPERM (another thread's). */
 CORO_API int coro_mutex_lock(coro_mutex *m, int64_t deadline);
-/* Unlock; the first waiter, if any, gets it.  -EPERM if the caller does not hold it. */
+/* Unlock; the first waiter, if any, gets it.  -EPERM if the caller does not
+ * hold it (or m is another thread's), -EINVAL (m NULL). */
 CORO_API int coro_mutex_unlock(coro_mutex *m);
-/* Free.  -EBUSY while held or waited on. */
+/* Free.  -EBUSY while held or waited on; -EINVAL (m NULL), -EPERM. */
 CORO_API int coro_mutex_destroy(coro_mutex *m);
 
-/* A condition variable. */
+/* A condition variable.  Errors: -EINVAL (out NULL), -ENOMEM. */
 CORO_API int coro_cond_create(coro_cond **out);
 /* Unlock m, wait for a signal, lock m again, then return 0 (or -ETIMEDOUT,
  * -ECANCELED: m is held again in every case, except when relocking itself is
  * cancelled: -ECANCELED with m not held; coro_mutex_unlock then answers -EPERM,
- * which tells the two apart).  -EPERM if the caller does not hold m. */
+ * which tells the two apart).  -EPERM if the caller does not hold m (or an
+ * object is another thread's), -EINVAL (c or m NULL), -EDEADLK (nothing
+ * could wake it). */
 CORO_API int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline);
 /* Wake the first waiter (0 even if none); -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_signal(coro_cond *c);
 /* Wake every waiter (0 even if none); -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_broadcast(coro_cond *c);
-/* Free.  -EBUSY while waited on. */
+/* Free.  -EBUSY while waited on; -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_destroy(coro_cond *c);
 
-/* A counting semaphore starting at `value`. */
+/* A counting semaphore starting at `value`.  Errors: -EINVAL (out NULL), -ENOMEM. */
 CORO_API int coro_sem_create(coro_sem **out, unsigned long value);
-/* Take one, waiting while the count is 0. */
+/* Take one, waiting while the count is 0.  Errors: -ETIMEDOUT, -ECANCELED,
+ * -EDEADLK, -EINVAL (s NULL), -EPERM. */
 CORO_API int coro_sem_acquire(coro_sem *s, int64_t deadline);
-/* Give one back: the first waiter takes it.  -EOVERFLOW at ULONG_MAX. */
+/* Give one back: the first waiter takes it.  -EOVERFLOW at ULONG_MAX,
+ * -EINVAL (s NULL), -EPERM. */
 CORO_API int coro_sem_release(coro_sem *s);
-/* Free.  -EBUSY while waited on. */
+/* Free.  -EBUSY while waited on; -EINVAL (s NULL), -EPERM. */
 CORO_API int coro_sem_destroy(coro_sem *s);
 
-/* A wait group: a counter that coro_wg_wait() waits to see at zero. */
+/* A wait group: a counter that coro_wg_wait() waits to see at zero.
+ * Errors: -EINVAL (out NULL), -ENOMEM. */
 CORO_API int coro_wg_create(coro_wg **out);
 /* Add delta (may be negative); at zero every waiter wakes.  -EINVAL if the
- * counter would go below zero, -EOVERFLOW past LONG_MAX (nothing changes). */
+ * counter would go below zero (or wg is NULL), -EOVERFLOW past LONG_MAX
+ * (nothing changes), -EPERM (another thread's). */
 CORO_API int coro_wg_add(coro_wg *wg, long delta);
-/* coro_wg_add(wg, -1). */
+/* coro_wg_add(wg, -1).  Errors: as coro_wg_add(). */
 CORO_API int coro_wg_done(coro_wg *wg);
-/* Wait until the counter is zero (0 at once if it is). */
+/* Wait until the counter is zero (0 at once if it is).  Errors: -ETIMEDOUT,
+ * -ECANCELED, -EDEADLK, -EINVAL (wg NULL), -EPERM. */
 CORO_API int coro_wg_wait(coro_wg *wg, int64_t deadline);
-/* Free.  -EBUSY while waited on. */
+/* Free.  -EBUSY while waited on; -EINVAL (wg NULL), -EPERM. */
 CORO_API int coro_wg_destroy(coro_wg *wg);
 
 /* ========================================================================== */
@@ -868,13 +878,13 @@ CORO_API int coro_wait_fd(int fd, unsigned events, int64_t deadline);
 CORO_API ssize_t coro_fd_read(int fd, void *buf, size_t len, int64_t deadline);
 
 /* Write up to len bytes, as write(2): returns the bytes written (> 0, possibly
- * fewer than len: a partial write; see coro_fd_write_all), or an error
+ * fewer than len: a partial write; see coro_fd_write_all), or an error above
  * (-EPIPE: the reader is gone). */
 CORO_API ssize_t coro_fd_write(int fd, const void *buf, size_t len, int64_t deadline);
 
 /* Write all len bytes, waiting as often as needed.  Returns 0 once all are
- * written, or the error that stopped it; either way *written (if not NULL)
- * says how many bytes were written. */
+ * written, or the error that stopped it (an error above, as coro_fd_write());
+ * either way *written (if not NULL) says how many bytes were written. */
 CORO_API int coro_fd_write_all(int fd, const void *buf, size_t len, size_t *written,
                                int64_t deadline);
 
@@ -1121,21 +1131,21 @@ CORO_API int coro_reader_destroy(coro_reader *r);
 CORO_API ssize_t coro_reader_line(coro_reader *r, char *line, size_t size, int64_t deadline);
 
 /* Read up to len bytes: what is buffered first, else one read of the fd.
- * Returns the bytes read (> 0), 0 at end of file, or an error; -EINVAL (r
- * NULL, or buf NULL with len > 0). */
+ * Returns the bytes read (> 0), 0 at end of file, -EINVAL (r NULL, or buf
+ * NULL with len > 0), or the errors of coro_fd_read(). */
 CORO_API ssize_t coro_reader_read(coro_reader *r, void *buf, size_t len, int64_t deadline);
 
 /* Read exactly len bytes.  Returns len, or fewer when end of file came first
- * (0: at once), or an error (the bytes read before it are lost to the caller:
- * the stream is out of step, close it); -EINVAL as coro_reader_read. */
+ * (0: at once), or the errors of coro_reader_read() (after some bytes were
+ * read, those are lost to the caller: the stream is out of step, close it). */
 CORO_API ssize_t coro_reader_read_full(coro_reader *r, void *buf, size_t len, int64_t deadline);
 
 /* Read one frame: a CORO_FRAME_HEADER length prefix, then that many bytes into
  * buf.  Returns 1 with the payload length in *len, 0 at end of file before a
  * frame begins, -EMSGSIZE if the frame is longer than size (nothing is
  * consumed), -EPROTO if end of file comes inside a frame, -EINVAL (r or len
- * NULL, buf NULL with size > 0), or an error (inside a frame the stream is
- * then out of step: close it). */
+ * NULL, buf NULL with size > 0), or the errors of coro_fd_read() (inside a
+ * frame the stream is then out of step: close it). */
 CORO_API int coro_reader_frame(coro_reader *r, void *buf, size_t size, size_t *len,
                                int64_t deadline);
 

@@ -21,18 +21,23 @@
 #   - Each entry's text is the comment's: plain lines are filled, indented ones
 #     kept as they are (lists, tables, code), wrapped to fit 80 columns.
 #   - ERRORS lists, for every call, the codes its comment names (-EINVAL,
-#     CORO_EDONE ...), or says "none" when its comment says it never fails.
+#     CORO_EDONE ...) and those of what it refers to for its returns ("Same
+#     returns as coro_send()", "Errors: as coro_create()", "the errors of
+#     coro_fd_read", "forms of coro_fd_read/coro_fd_write ... the same
+#     returns"; "or an error above":
+#     its family's introduction), or says "none" when its comment says it
+#     never fails.
 #
-# A call whose comment names no code takes those of the call it refers to
-# ("Same returns as coro_send()"), else those of its family's introduction;
-# a call that has none says so in its comment ("Never fails.", "No error
-# code: NULL if c is NULL.").
+# A call that names no code and refers to none says so in its comment
+# ("Never fails.", "No error code: NULL if c is NULL."); else the check fails.
+# A family's introduction lends its codes only to the calls that refer to it.
 #
 # Writes DIR/man3/<page>.3, DIR/man7/libcoro.7, DIR/links: lines "name page.3",
 # one per call that is not a page's own name and per function-like macro
 # (CORO_FOREACH) (CMake makes them symlinks), and
 # DIR/calls: lines "call page.3 HOW codes..." for the check
-# (cmake/test_man.cmake), HOW being OWN, AS <call>, FAMILY, NEVER_FAILS or NO_CODE.
+# (cmake/test_man.cmake), HOW being OWN, AS <call>, FAMILY, NEVER_FAILS or
+# NO_CODE, and DIR/refs: lines "call codes..." (the codes of its references).
 
 function trim(s) {
   sub(/^[ \t]+/, "", s)
@@ -200,16 +205,66 @@ function codes(t,    s, c, seen, out) {
   return out
 }
 
-# The first call a comment refers to ("as coro_send()") whose codes are
-# known already (it comes earlier in the header), or "".
-function referenced(t,    s, c) {
+# The calls a comment refers to for its returns, space-separated: "Same
+# returns as coro_send()", "Errors: as coro_create()", "the errors of
+# coro_fd_read", "forms of coro_fd_read/
+# coro_fd_write ... the same returns"; "@" for its family's introduction
+# ("or an error above", "an error (see above)").
+function references(t,    s, c, out) {
   s = t
-  while (match(s, /coro_[a-z_0-9]+\(/)) {
-    c = substr(s, RSTART, RLENGTH - 1)
-    if ((c in CODES) && CODES[c] != "") return c
+  gsub(/\n/, " ", s)
+  out = ""
+  while (match(s, /([Rr]eturns|[Ee]rrors:?) (as|of) coro_[a-z_0-9]+/)) {
+    c = substr(s, RSTART, RLENGTH)
+    sub(/^.* (as|of) /, "", c)
+    out = out " " c
     s = substr(s, RSTART + RLENGTH)
   }
-  return ""
+  s = t
+  gsub(/\n/, " ", s)
+  if (s ~ /the same returns/)
+    while (match(s, /forms of coro_[a-z_0-9]+(\/coro_[a-z_0-9]+)*/)) {
+      c = substr(s, RSTART + 9, RLENGTH - 9)
+      gsub(/\//, " ", c)
+      out = out " " c
+      s = substr(s, RSTART + RLENGTH)
+    }
+  s = t
+  gsub(/\n/, " ", s)
+  if (s ~ /an error (above|\(see above\))|errors above/) out = out " @"
+  return trim(out)
+}
+
+# The words of a, then those of b not in a (space-separated lists).
+function union(a, b,    n, B, k, out) {
+  out = a
+  n = split(b, B, " ")
+  for (k = 1; k <= n; k++)
+    if (index(" " out " ", " " B[k] " ") == 0) out = out (out == "" ? "" : " ") B[k]
+  return out
+}
+
+# The codes of the references r (references()) of a comment in section s.
+function ref_codes(r, s,    m, R, j, out) {
+  m = split(r, R, " ")
+  out = ""
+  for (j = 1; j <= m; j++) out = out " " (R[j] == "@" ? codes(S_intro[s]) : CODES[R[j]])
+  return trim(out)
+}
+
+# DIR/refs: lines "call codes...", the codes of what the call's comment
+# refers to (references()): its ERRORS entry must list them all, which
+# cmake/test_man.cmake checks.
+function refs(    f, e, n, C, k, cs) {
+  f = out "/refs"
+  printf "" > f
+  for (e = 1; e <= ne; e++) {
+    if (E_calls[e] == "") continue
+    cs = ref_codes(references(E_text[e]), E_sec[e])
+    n = split(E_calls[e], C, " ")
+    for (k = 1; k <= n; k++) print C[k] " " cs > f
+  }
+  close(f)
 }
 
 # A comment's lines, from L[i] to the line that closes it, without the marks;
@@ -325,6 +380,7 @@ END {
     if (S_calls[s] != "") family(s)
   close(links)
   close(callsf)
+  refs()
   seven()
 }
 
@@ -343,7 +399,7 @@ function header(f, name, sec) {
   print ".TH " toupper(name) " " sec " " q(date) " " q("libcoro " version) " " q("libcoro manual") > f
 }
 
-function family(s,    f, e, n, C, k, names, cs, first, how, ref, d) {
+function family(s,    f, e, n, C, k, names, cs, first, how, ref, refl, d) {
   f = out "/man3/" S_page[s] ".3"
   header(f, S_page[s], 3)
   print ".SH NAME" > f
@@ -392,14 +448,17 @@ function family(s,    f, e, n, C, k, names, cs, first, how, ref, d) {
   for (e = S_first[s]; e <= S_last[s]; e++) {
     if (E_calls[e] == "") continue
     n = split(E_calls[e], C, " ")
-    first = codes(E_text[e])
+    # Its own codes, then those of what it refers to (references()).
+    refl = references(E_text[e])
+    first = union(codes(E_text[e]), ref_codes(refl, s))
     how = ""
+    ref = refl
+    sub(/ .*$/, "", ref)
     if (first == "" && E_text[e] ~ /[Nn]ever fails|[Nn]o error code/) {
       how = E_text[e] ~ /[Nn]ever fails/ ? "NEVER_FAILS" : "NO_CODE"
-    } else if (first == "" && (ref = referenced(E_text[e])) != "") {
-      first = CODES[ref]
+    } else if (ref != "" && ref != "@") {
       how = "AS " ref
-    } else if (first == "" && (first = codes(S_intro[s])) != "") {
+    } else if (ref == "@") {
       how = "FAMILY"
     }
     for (k = 1; k <= n; k++) {
@@ -410,8 +469,8 @@ function family(s,    f, e, n, C, k, names, cs, first, how, ref, d) {
       gsub(/ /, ", ", cs)
       if (how == "NEVER_FAILS") print "None: it never fails." > f
       else if (how == "NO_CODE") print "None (see its description)." > f
-      else if (how == "FAMILY") print esc(cs) " (the errors of the family, above)" > f
-      else if (how != "") print esc(cs) " (as \\fB" esc(ref) "\\fR())" > f
+      else if (how == "FAMILY") print esc(cs) " (with the errors of the family, above)" > f
+      else if (how != "") print esc(cs) " (with those of \\fB" esc(ref) "\\fR())" > f
       else if (first != "") print esc(cs) > f
       else print "The description names none." > f
       print C[k] " " S_page[s] ".3 " (how == "" ? "OWN" : how) " " first > callsf
