@@ -388,7 +388,8 @@ CORO_API int coro_cleanup_pop(int execute);
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
  * thread; with one pending it returns at once, scheduler or not), -EMFILE
  * (no fd left for the thread's signalfd, opened by its first wait),
- * -ENOMEM. */
+ * -ENOMEM. 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
@@ -841,8 +842,10 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
  * -EBADF (fd < 0, not open, or closed by coro_fd_close while waiting), -ENOMEM
  * (no memory for the thread's fd table or the deadline), the negated errno of
  * the first use of the fd (fcntl) or of the backend (-EMFILE: no fd left for
- * epoll; -EPERM: the fd does not support readiness waiting), and any error of
- * the underlying system call as a negated errno (-ECONNRESET, -EPIPE, -EIO...).
+ * epoll; -EPERM: the fd does not support readiness waiting), -EBUSY (the
+ * io_uring backend only: its submission queue stayed full after handing it to
+ * the kernel, whose completion queue is overflowing), and any error of the
+ * underlying system call as a negated errno (-ECONNRESET, -EPIPE, -EIO...).
  */
 
 /* The name of the calling thread's readiness backend, "epoll" or "io_uring",
@@ -870,7 +873,8 @@ enum {
 /* Wait until fd is ready for any of `events` (CORO_READ | CORO_WRITE).
  * Returns the events that are ready (> 0: an error or hang-up on the fd counts
  * as ready for all of them: the next call reports it), or -EINVAL (events 0 or
- * unknown bits), -EBADF, -ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM. */
+ * unknown bits), -EBADF, -ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM, -EBUSY
+ * (io_uring: see above). */
 CORO_API int coro_wait_fd(int fd, unsigned events, int64_t deadline);
 
 /* Read up to len bytes, as read(2): returns the bytes read (> 0; fewer than
@@ -968,7 +972,8 @@ CORO_API int coro_fd_forget(int fd);
  * deadline heap), the negated errno of the first use of the fd (fcntl) or of
  * the backend (-EMFILE: no fd left for epoll; -EPERM: fd does not support
  * readiness waiting).  Never -EDEADLK: registering does not wait.  On error
- * nothing is registered and fn never runs. */
+ * nothing is registered and fn never runs. 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro_fn fn, void *arg,
                                  const coro_attr *attr);
 
@@ -980,7 +985,8 @@ CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro
  * one, once it has taken a connection, wakes the next (more may be queued),
  * and one cancelled between its wake and its turn takes nothing and returns
  * -ECANCELED, passing the wake on, so no connection waits while an acceptor
- * sleeps.  (coro_wait_fd(fd, CORO_READ) still wakes every waiter.) */
+ * sleeps.  (coro_wait_fd(fd, CORO_READ) still wakes every waiter.) 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 
 /* Connect socket fd to addr, waiting until the connection is made.  Returns 0,
@@ -1028,7 +1034,8 @@ CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, 
  * errno of pthread_create) when no worker exists and none can be started;
  * -ESHUTDOWN when the process is exiting (its atexit handlers have stopped
  * the pool);
- * the errors of the first I/O call of the thread (its eventfd: -EMFILE).
+ * the errors of the first I/O call of the thread (its eventfd: -EMFILE);
+ * -EBUSY on io_uring (its submission queue stayed full: see coro_io(3)).
  */
 
 /* The most workers coro_offload_threads() accepts. */
@@ -1098,7 +1105,8 @@ CORO_API int coro_tcp_listen(const char *host, int port, unsigned flags, int bac
  * -ENOENT (no such name), -EAGAIN (the name server failed for now) and the
  * other errors of coro_getaddrinfo, -ECONNREFUSED, -ENETUNREACH,
  * -EAFNOSUPPORT, -EMFILE, -ETIMEDOUT, -ECANCELED, -EDEADLK (nothing is left
- * open on failure). */
+ * open on failure). 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_tcp_dial(const char *host, int port, int64_t deadline);
 
 /* The local port of socket fd (after a listen on port 0, say), or -EBADF,
@@ -1183,14 +1191,16 @@ CORO_API int coro_writer_destroy(coro_writer *w);
  * written before it (0 if it came while earlier bytes were being written),
  * the rest of buf is the caller's to write again.  len 0 does nothing.
  * Errors: -EINVAL (w NULL, buf NULL with len > 0), the stream's sticky error,
- * and those of coro_fd_writev_all (-EPIPE, -ETIMEDOUT, -ECANCELED...). */
+ * and those of coro_fd_writev_all (-EPIPE, -ETIMEDOUT, -ECANCELED...). 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_writer_write(coro_writer *w, const void *buf, size_t len, size_t *accepted,
                                int64_t deadline);
 
 /* Write everything buffered.  Returns 0 once the buffer is empty (at once if
  * it was), or an error: after a deadline or a cancel the bytes not written
  * stay buffered, in order, for the next flush.  Errors: -EINVAL (w NULL),
- * the stream's sticky error, and those of coro_fd_writev_all. */
+ * the stream's sticky error, and those of coro_fd_writev_all. 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_writer_flush(coro_writer *w, int64_t deadline);
 
 /* Bytes accepted and not yet written, or -EINVAL (w NULL). */
@@ -1321,7 +1331,8 @@ CORO_API int coro_cluster_stopping(void);
 /* In a cluster worker, from a coroutine of its scheduler: wait until the stop
  * comes (0 at once if it has).  Returns 0, or -ETIMEDOUT, -ECANCELED,
  * -EDEADLK (no scheduler runs), -EPERM (another thread), -ESRCH (not a
- * cluster worker). */
+ * cluster worker). 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_cluster_wait_stop(int64_t deadline);
 
 /* ========================================================================== */
@@ -1414,7 +1425,8 @@ CORO_API int coro_pool_create(coro_pool **out, int nworkers, coro_pool_handler h
  *   -EDEADLK    not called from a coroutine of a running scheduler;
  *   -ENOMEM, or the negated errno of fork (-EAGAIN) when a dead worker could
  *               not be replaced (the next submit tries again).
- * On any error *resp is NULL and *resp_len 0 (when they are not NULL). */
+ * On any error *resp is NULL and *resp_len 0 (when they are not NULL). 
+ * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **resp,
                               size_t *resp_len, int64_t deadline);
 
