@@ -101,9 +101,9 @@ extern "C" {
  * test version.header_matches_cmake).  CORO_VERSION is one number,
  * (MAJOR << 16) | (MINOR << 8) | PATCH, to compare with >=. */
 #define CORO_VERSION_MAJOR 0
-#define CORO_VERSION_MINOR 1
+#define CORO_VERSION_MINOR 2
 #define CORO_VERSION_PATCH 0
-#define CORO_VERSION_STRING "0.1.0"
+#define CORO_VERSION_STRING "0.2.0"
 #define CORO_VERSION ((CORO_VERSION_MAJOR << 16) | (CORO_VERSION_MINOR << 8) | CORO_VERSION_PATCH)
 
 /* The version of the library running, which may be newer than the header a
