@@ -116,6 +116,10 @@ static void restore(coro__tls *t, coro *c) {
   else
     copy_frames(c->ctx.sp, c->saved, c->saved_len);
   t->copy_occupant = c;
+  if (t->copy_dst) { /* the store the switch was handed (coro__copy_store) */
+    *t->copy_dst = t->copy_val;
+    t->copy_dst = NULL;
+  }
 }
 
 /* The copier: entered from a coroutine running on the shared stack, whose
@@ -134,6 +138,7 @@ static void copier_main(void *arg) {
     if (t->copy_occupant && save(t, t->copy_occupant) < 0) {
       next = cs->job_from; /* still the occupant: its frames are intact */
       pass = CORO__NOMEM;
+      t->copy_dst = NULL; /* the store is not made either */
     } else {
       restore(t, next);
     }
@@ -153,6 +158,7 @@ int coro__copy_switch(coro *from, coro *to, int pass, int dying) {
   }
   if (t->copy_occupant && save(t, t->copy_occupant) < 0) {
     t->current = from;
+    t->copy_dst = NULL; /* the store is not made either */
     return CORO__NOMEM;
   }
   restore(t, to);

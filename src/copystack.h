@@ -18,11 +18,12 @@
  * itself: on the switching side's stack when that is not the shared stack,
  * else on the thread's small copier stack (one more switch each way).
  *
- * What must never point into the shared stack while its owner is displaced:
- * waiter records and elements in flight (taken from the heap in this mode:
- * coro__waiters_get), the places a resume and a yield store the values they
- * pass (routed through coro.sink and stored by their owner once it runs
- * again), and whatever a worker thread writes (-EFAULT: coro__on_shared).
+ * What must never be written through a pointer into the shared stack while
+ * its owner is displaced: waiter records and elements in flight (taken from
+ * the heap in this mode: coro__waiters_get), the places a resume and a yield
+ * store the values they pass (the switch makes that store once it has
+ * brought the owner's frames back: coro__copy_store in internal.h), and
+ * whatever a worker thread writes (refused, -EFAULT: coro__on_shared).
  */
 #ifndef CORO_COPYSTACK_H
 #define CORO_COPYSTACK_H

@@ -48,13 +48,15 @@ static inline coro__tls *this_thread(void) { return coro__tls_get(); }
  * `signal` with `value` in its *in.  Returns, once c yields or finishes, the
  * outcome for the caller: CORO_YIELDED, CORO_RETURNED or c's error, with the
  * value handed out already stored in *out by c. */
-static int resume_slow(coro__tls *t, coro *c, int signal, void *value, void **out);
+static int resume_slow(coro__tls *t, coro *c, int signal, void *value, void **out, int raw);
 
-static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
+/* `raw`: a switch that found no memory returns CORO__NOMEM (for the
+ * scheduler), else -ENOMEM (for the public calls).  The fast path never
+ * fails, and ends in a tail call of the switch: nothing may run after it. */
+static inline int resume_any(coro__tls *t, coro *c, int signal, void *value, void **out, int raw) {
   coro *self = t->current; /* stays RUNNING: not current, so it reads as NORMAL */
-  if (CORO__UNLIKELY((self->flags & (CORO__F_UNGUARDED | CORO__F_COPY)) |
-                     (c->flags & CORO__F_COPY)))
-    return resume_slow(t, c, signal, value, out);
+  if (CORO__UNLIKELY((self->flags & CORO__F_UNGUARDED) || !coro__copy_ready(c)))
+    return resume_slow(t, c, signal, value, out, raw);
   *c->in = value;
   c->resumer = self;
   c->out = out ? out : &c->sink;
@@ -63,29 +65,31 @@ static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **
   return coro__switch_to(self, c, signal, 0);
 }
 
-/* resume() when either side is a copy-stack coroutine (or ours is
- * unguarded).  The switch may fail (CORO__NOMEM: the frames it would
- * displace could not be saved), and our own frames may be displaced while c
- * runs, so c hands its value out through its record and we store it. */
+static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
+  return resume_any(t, c, signal, value, out, 0);
+}
+
+/* resume() when c's frames are displaced from the shared stack (or ours is
+ * unguarded).  The sent value goes into c's frames once they are back (the
+ * store is handed to the switch: coro__copy_store); the switch may fail
+ * (CORO__NOMEM: the frames it would displace could not be saved). */
 static __attribute__((noinline)) int resume_slow(coro__tls *t, coro *c, int signal, void *value,
-                                                 void **out) {
+                                                 void **out, int raw) {
   coro *self = t->current;
   if (self->flags & CORO__F_UNGUARDED) coro__check_canary(self);
   int state = c->state;
   coro *resumer = c->resumer;
-  int via_sink = (self->flags & CORO__F_COPY) != 0;
-  *c->in = value; /* c->sink for a copy-stack c: its yield stores it */
+  coro__copy_store(t, c, c->in, value);
   c->resumer = self;
-  c->out = via_sink || !out ? &c->sink : out;
+  c->out = out ? out : &c->sink;
   c->state = CORO_RUNNING;
   t->current = c;
   int rc = coro__switch_to(self, c, signal, 0);
   if (CORO__UNLIKELY(rc == CORO__NOMEM)) { /* nothing ran: undo */
     c->state = state;
     c->resumer = resumer;
-    return rc;
+    return raw ? rc : -ENOMEM;
   }
-  if (via_sink && out) *out = c->sink;
   return rc;
 }
 
@@ -96,7 +100,7 @@ static inline int leave(coro *c, int outcome, void *value, int dying) {
   coro__tls *t = c->owner; /* see this_thread() */
   coro *r = c->resumer;
   if (CORO__UNLIKELY(c->flags & CORO__F_UNGUARDED)) coro__check_canary(c);
-  *c->out = value;
+  coro__copy_store(t, r, c->out, value); /* into r's frames: once they are back */
   t->current = r;
   return coro__switch_to(c, r, outcome, dying);
 }
@@ -175,13 +179,13 @@ static int send_internal(coro__tls *t, coro *c, void *value, void **out) {
   default:
     return -EBUSY; /* generator already executing */
   }
-  return nomem(resume(t, c, 0, value, out));
+  return resume(t, c, 0, value, out);
 }
 
 static int throw_internal(coro__tls *t, coro *c, int err, void **out) {
   switch (c->state) {
   case CORO_SUSPENDED:
-    return nomem(resume(t, c, err, NULL, out));
+    return resume(t, c, err, NULL, out);
   case CORO_CREATED: /* the body never runs */
     c->state = CORO_CLOSED;
     c->result = NULL;
@@ -431,32 +435,24 @@ static inline int yield_internal(coro *c, void *value, void **in) {
   return leave(c, CORO_YIELDED, value, 0);
 }
 
-/* yield_internal() where a copy-stack coroutine is involved: our frames may
- * be displaced while we are suspended, so the sent value waits in our record
- * until we run again; and the switch to a displaced resumer may fail
- * (CORO__NOMEM: we stay RUNNING, nothing was handed out). */
+/* yield_internal() to a resumer whose frames are displaced from the shared
+ * stack: the switch may fail (CORO__NOMEM: we stay RUNNING, nothing was
+ * handed out), so it cannot be a tail call. */
 static __attribute__((noinline)) int yield_copy(coro *c, void *value, void **in) {
-  int own = (c->flags & CORO__F_COPY) != 0;
   c->fail = 0;
-  c->in = own || !in ? &c->sink : in;
+  c->in = in ? in : &c->sink;
   c->state = CORO_SUSPENDED;
   int sig = leave(c, CORO_YIELDED, value, 0);
-  if (CORO__UNLIKELY(sig == CORO__NOMEM)) {
-    c->state = CORO_RUNNING;
-    return sig;
-  }
-  if (own && in) *in = c->sink;
+  if (CORO__UNLIKELY(sig == CORO__NOMEM)) c->state = CORO_RUNNING;
   return sig;
 }
 
-static inline int involves_copy(const coro *c) {
-  return ((c->flags | c->resumer->flags) & CORO__F_COPY) != 0;
-}
+static inline int involves_copy(const coro *c) { return !coro__copy_ready(c->resumer); }
 
 int coro_yield(void *value, void **in) {
   coro__tls *t = this_thread();
   coro *c = t->current;
-  if (CORO__UNLIKELY(!c || c->flags || (c->resumer->flags & CORO__F_COPY)))
+  if (CORO__UNLIKELY(!c || c->flags || !coro__copy_ready(c->resumer)))
     return yield_slow(c, value, in);
   return yield_internal(c, value, in);
 }
@@ -583,4 +579,6 @@ size_t coro_stack_size(const coro *c) { return c ? c->stack.size : 0; }
 
 /* --- for the scheduler (sched.c) ----------------------------------------------------- */
 
-int coro__enter(coro__tls *t, coro *c, int signal) { return resume(t, c, signal, NULL, NULL); }
+int coro__enter(coro__tls *t, coro *c, int signal) {
+  return resume_any(t, c, signal, NULL, NULL, 1);
+}

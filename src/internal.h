@@ -216,6 +216,9 @@ struct coro__tls {
                                            (offload.c), or NULL before its first job */
   coro *copy_occupant;                  /* copy-stack coroutine whose frames are on the
                                            shared stack now, or NULL (copystack.c) */
+  void **copy_dst;                      /* a store into the frames the next copy-stack
+                                           switch brings back (coro__copy_store), or NULL */
+  void *copy_val;                       /*   the value to store there */
   coro__copystack *copystack;           /* the shared stack and its copier, NULL
                                            before the thread's first copy-stack coroutine */
   int stack_mode;                       /* CORO_STACK_MODE_OWN or _COPY for default
@@ -318,6 +321,18 @@ int coro__copy_switch(coro *from, coro *to, int pass, int dying);
  * shared stack already (then switching to it copies nothing)? */
 static inline int coro__copy_ready(const coro *c) {
   return !(c->flags & CORO__F_COPY) || c == c->owner->copy_occupant;
+}
+
+/* *dst = v, where dst points into the frames of `to`, about to be switched
+ * to: at once if they are in place, else by the switch once it has brought
+ * them back (a resume's sent value, a yield's value for its resumer). */
+static inline void coro__copy_store(coro__tls *t, const coro *to, void **dst, void *v) {
+  if (CORO__LIKELY(coro__copy_ready(to))) {
+    *dst = v;
+  } else {
+    t->copy_dst = dst;
+    t->copy_val = v;
+  }
 }
 
 static inline int coro__switch_to(coro *from, coro *to, int pass, int dying) {
