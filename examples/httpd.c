@@ -5,15 +5,19 @@
  * coro_spawn_on_ready stands for it), with keep-alive and pipelining, a fixed
  * answer or static files.
  *
- *   httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS]
- *         [--threads | --workers N]
+ *   httpd [--port P] [--host ADDR] [--root DIR [--follow-symlinks]]
+ *         [--read-timeout MS] [--threads | --workers N]
  *
  * It prints "listening on P" (the real port: --port 0 lets the kernel pick)
  * once it accepts.  Without --root, GET / answers "Hello, World!" and any
  * other path 404; with --root DIR it serves the regular files under DIR
  * (a directory serves its index.html), refusing any ".." segment.  GET and
- * HEAD are served, other methods get 405.  SIGTERM or SIGINT stops it: the
- * listener is closed, open connections are closed, and it exits with 0.
+ * HEAD are served; the other methods of RFC 9110 (and PATCH) get 405 with
+ * Allow, a method it does not know 501.  The request syntax (the request
+ * line in origin- or absolute-form, Host, Content-Length, Transfer-Encoding
+ * with chunked bodies, Expect: 100-continue) is http.c's.  SIGTERM or SIGINT
+ * stops it: the listener is closed, open connections are closed, and it
+ * exits with 0.
  *
  * --threads runs the same request code on a thread per connection with
  * blocking sockets, so that the two can be compared (bench/http.sh).
@@ -36,22 +40,38 @@
  *          in one go when the next request is not all there yet (pipelining
  *          costs one write for the whole batch).
  *
- * Limits: a request head (request line and headers) of at most HEAD_MAX
- * bytes and HEADERS_MAX header lines, else 431; malformed requests get 400;
- * a request head must arrive within --read-timeout (else 408, or a plain
- * close when the connection is idle between requests), so a slow client
- * cannot hold a connection forever.  When the server closes a connection it
- * does a lingering close: shutdown(SHUT_WR), then reads and discards what the
- * client still sends, for at most LINGER_NS, so the client reads the answer
- * before any reset.  Static files are read with plain read(2), which blocks
- * the thread on a slow disk: acceptable for an example.  Symbolic links under
- * the root are followed.
+ * Limits: a request head (request line and headers) of at most HTTP_HEAD_MAX
+ * bytes and HTTP_HEADERS_MAX header lines, else 431, and a request-target of
+ * at most HTTP_TARGET_MAX bytes, else 414; a body (Content-Length, or decoded
+ * from chunks) of at most BODY_MAX, else 413; malformed requests get 400 (see
+ * http.h for each status); a connection idle before its first request or
+ * between requests is closed without an answer after --read-timeout; from the
+ * first byte of a request (an empty line before its request line counts, and
+ * at most EMPTY_LINES_MAX of those are ignored, else 400) its head must be in
+ * within --read-timeout, else 408, and its body within --read-timeout after
+ * the head, so a slow client cannot hold a connection forever.  Bodies are
+ * read and discarded; with Expect: 100-continue a "100 Continue" goes out
+ * before the body is read.  When the server closes a connection it does a
+ * lingering close: shutdown(SHUT_WR), then reads and discards what the client
+ * still sends, for at most LINGER_NS, so the client reads the answer before
+ * any reset.  Static files are read with plain read(2), which blocks the
+ * thread on a slow disk: acceptable for an example.
+ *
+ * Symbolic links under the root are not followed: a request whose path
+ * meets one, as its last component or as a directory on the way, wherever
+ * it points (outside the root or inside), answers 403, so that no link can
+ * serve a file from outside the root.  The kernel does it with openat2
+ * (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) where it has it, else a walk
+ * opens one component at a time with O_NOFOLLOW: the same answers either
+ * way (HTTPD_RESOLVE=walk in the environment forces the walk, for tests).
+ * --follow-symlinks follows every link, even one that leads out of the root.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -63,15 +83,16 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "coro.h"
+#include "http.h"
 
 #define MS ((int64_t)1000000)           /* nanoseconds */
-#define HEAD_MAX 8192                   /* request line + headers, bytes */
-#define HEADERS_MAX 64                  /* header lines per request */
-#define IN_SIZE (HEAD_MAX + 8192)       /* input buffer: a full head and more */
+#define EMPTY_LINES_MAX 8               /* empty lines before a request line */
+#define IN_SIZE (HTTP_HEAD_MAX + 8192)  /* input buffer: a full head and more */
 #define OUT_SIZE 16384                  /* output buffer */
 #define BODY_MAX ((uint64_t)1 << 20)    /* request bodies read and discarded */
 #define LINGER_NS (1000 * MS)           /* lingering close: time bound */
@@ -89,6 +110,8 @@ typedef struct config {
   int threads;          /* 1: thread per connection */
   const char *root;     /* static files under this directory, or NULL */
   int root_fd;          /* the root directory, opened once (-1 without) */
+  int follow_symlinks;  /* 1: symbolic links under the root are followed, wherever they go */
+  int openat2;          /* 1: the kernel resolves beneath the root (else: the walk) */
   int64_t read_timeout; /* ns a request head (or a write) may take */
   atomic_int *stopping; /* set once a stop signal came */
 } config;
@@ -157,118 +180,6 @@ static int blocking_write(int fd, const void *buf, size_t len, int64_t deadline)
 
 static const conn_io thread_conn_io = {blocking_read, blocking_write};
 
-/* --- parsing a request head -------------------------------------------------------------- */
-
-typedef struct request {
-  char *method;            /* the method (not NUL-terminated) */
-  size_t method_len;       /* its length */
-  char *target;            /* the request target, in the input buffer */
-  size_t target_len;       /* its length */
-  int minor;               /* HTTP/1.minor */
-  int keep_alive;          /* the connection stays open after the answer */
-  uint64_t content_length; /* body bytes that follow the head */
-} request;
-
-/* RFC 9110 tchar: the characters of a method or a header name. */
-static int is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return 1;
-  return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static unsigned char lower(unsigned char c) {
-  return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 'a' - 'A') : c;
-}
-
-/* Case-insensitive comparison of p[0..n) with the lower-case string s. */
-static int equals_ci(const char *p, size_t n, const char *s) {
-  if (strlen(s) != n) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (lower((unsigned char)p[i]) != (unsigned char)s[i]) return 0;
-  return 1;
-}
-
-/* The Connection header: a comma-separated list of tokens. */
-static void connection_tokens(const char *v, size_t n, int *close, int *keep) {
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
-    size_t b = i;
-    while (i < n && v[i] != ',' && v[i] != ' ' && v[i] != '\t') i++;
-    if (equals_ci(v + b, i - b, "close")) *close = 1;
-    if (equals_ci(v + b, i - b, "keep-alive")) *keep = 1;
-  }
-}
-
-/* Parse the head p[0..n) (it ends with an empty line).  Returns 0, or the
- * status to answer: 400 (malformed), 431 (too many headers), 501
- * (Transfer-Encoding), 505 (not HTTP/1.x). */
-static int parse_head(char *p, size_t n, request *rq) {
-  const unsigned char *u = (const unsigned char *)p;
-  char *nl = memchr(p, '\n', n);
-  if (!nl) return 400;
-  size_t le = (size_t)(nl - p), i = 0;
-  if (le > 0 && p[le - 1] == '\r') le--;
-  /* method SP target SP HTTP/1.x */
-  while (i < le && is_tchar(u[i])) i++;
-  if (i == 0 || i >= le || p[i] != ' ') return 400;
-  rq->method = p;
-  rq->method_len = i++;
-  size_t t = i;
-  while (i < le && u[i] > 0x20 && u[i] < 0x7f) i++;
-  if (i == t || i >= le || p[i] != ' ') return 400;
-  rq->target = p + t;
-  rq->target_len = i - t;
-  i++;
-  if (le - i != 8 || memcmp(p + i, "HTTP/", 5) != 0 || p[i + 6] != '.') return 400;
-  unsigned char major = u[i + 5], minor = u[i + 7];
-  if (major < '0' || major > '9' || minor < '0' || minor > '9') return 400;
-  if (major != '1') return 505;
-  rq->minor = minor - '0';
-
-  /* header lines, up to the empty one */
-  int close = 0, keep = 0, hosts = 0, lengths = 0, count = 0;
-  rq->content_length = 0;
-  size_t pos = (size_t)(nl - p) + 1;
-  for (;;) {
-    nl = memchr(p + pos, '\n', n - pos);
-    if (!nl) return 400; /* cannot happen: the head ends with an empty line */
-    size_t end = (size_t)(nl - p);
-    if (end > pos && p[end - 1] == '\r') end--;
-    if (end == pos) break; /* the empty line */
-    if (++count > HEADERS_MAX) return 431;
-    size_t k = pos;
-    while (k < end && is_tchar(u[k])) k++;
-    if (k == pos || k >= end || p[k] != ':') return 400; /* also obs-fold, space before ':' */
-    size_t name = pos, name_len = k - pos, v = k + 1;
-    for (size_t j = v; j < end; j++)
-      if ((u[j] < 0x20 && u[j] != '\t') || u[j] == 0x7f) return 400; /* CR, NUL, controls */
-    while (v < end && (p[v] == ' ' || p[v] == '\t')) v++;
-    size_t ve = end;
-    while (ve > v && (p[ve - 1] == ' ' || p[ve - 1] == '\t')) ve--;
-    if (equals_ci(p + name, name_len, "host")) {
-      hosts++;
-    } else if (equals_ci(p + name, name_len, "content-length")) {
-      uint64_t len = 0;
-      if (ve == v) return 400;
-      for (size_t j = v; j < ve; j++) {
-        if (u[j] < '0' || u[j] > '9' || len > (UINT64_MAX - 9) / 10) return 400;
-        len = len * 10 + (uint64_t)(u[j] - '0');
-      }
-      if (lengths++ && len != rq->content_length) return 400;
-      rq->content_length = len;
-    } else if (equals_ci(p + name, name_len, "transfer-encoding")) {
-      return 501;
-    } else if (equals_ci(p + name, name_len, "connection")) {
-      connection_tokens(p + v, ve - v, &close, &keep);
-    }
-    pos = (size_t)(nl - p) + 1;
-  }
-  if (rq->minor >= 1 && hosts != 1) return 400; /* RFC 9112 3.2: exactly one Host */
-  if (hosts > 1) return 400;
-  rq->keep_alive = !close && (rq->minor >= 1 || keep);
-  return 0;
-}
-
 /* --- a connection ----------------------------------------------------------------------- */
 
 typedef struct conn {
@@ -318,6 +229,10 @@ static const char *reason(int status) {
     return "Request Timeout";
   case 413:
     return "Content Too Large";
+  case 414:
+    return "URI Too Long";
+  case 417:
+    return "Expectation Failed";
   case 431:
     return "Request Header Fields Too Large";
   case 501:
@@ -382,59 +297,94 @@ static const char *content_type(const char *path, size_t n) {
                                          {".ico", "image/x-icon"}};
   for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
     size_t k = strlen(types[i][0]);
-    if (n >= k && equals_ci(path + n - k, k, types[i][0])) return types[i][1];
+    if (n >= k && http_equals_ci(path + n - k, k, types[i][0])) return types[i][1];
   }
   return "application/octet-stream";
 }
 
-static int hex(unsigned char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+/* Open rel (relative, without any ".." segment: http_decode_path checked it)
+ * beneath the directory dirfd without following any symbolic link: a link
+ * anywhere on the path fails with -ELOOP.  openat2(RESOLVE_NO_SYMLINKS) does
+ * it in one call; where the kernel lacks openat2 (before Linux 5.6, seccomp
+ * filters, qemu-user) a walk opens one component at a time with O_NOFOLLOW,
+ * each relative to the directory before it, which no rename or link created
+ * meanwhile can lead out of the root.  Returns the fd, or -errno. */
+static int open_beneath(const config *cfg, int dirfd, const char *rel, int flags) {
+  if (cfg->follow_symlinks) {
+    int fd = openat(dirfd, rel, flags);
+    return fd < 0 ? -errno : fd;
+  }
+  if (cfg->openat2) {
+    struct open_how how = {.flags = (__u64)flags, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+    long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+    return fd < 0 ? -errno : (int)fd;
+  }
+  int dir = dirfd, fd;
+  for (;;) {
+    while (*rel == '/') rel++;
+    size_t n = strcspn(rel, "/");
+    char name[NAME_MAX + 1];
+    if (n > NAME_MAX) {
+      fd = -ENAMETOOLONG;
+      break;
+    }
+    memcpy(name, rel, n);
+    name[n] = '\0';
+    rel += n;
+    if (*rel == '\0') { /* the last component: O_NOFOLLOW refuses a link (ELOOP) */
+      fd = openat(dir, name, flags | O_NOFOLLOW);
+      fd = fd < 0 ? -errno : fd;
+      break;
+    }
+    /* A directory, on the way or before a trailing slash: O_PATH |
+     * O_NOFOLLOW opens a link itself, and fstat tells which it is. */
+    fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st = {.st_mode = 0};
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))) {
+      close(fd);
+      fd = S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+    } else if (fd < 0) {
+      fd = -errno;
+    }
+    if (dir != dirfd) close(dir);
+    if (fd < 0) return fd;
+    dir = fd;
+    if (rel[strspn(rel, "/")] == '\0') { /* only slashes left: the directory itself */
+      fd = openat(dir, ".", flags);
+      fd = fd < 0 ? -errno : fd;
+      break;
+    }
+  }
+  if (dir != dirfd) close(dir);
+  return fd;
 }
 
-/* Decode the path of target t[0..n) in place (query dropped, %XX decoded),
- * NUL-terminate it, and check it: it starts with '/' and has no ".."
- * segment and no NUL.  Returns its length, or -1 (refused: 400). */
-static long decode_path(char *t, size_t n) {
-  size_t q = 0, o = 0;
-  while (q < n && t[q] != '?' && t[q] != '#') q++;
-  if (q == 0 || t[0] != '/') return -1;
-  for (size_t i = 0; i < q; i++) {
-    unsigned char ch = (unsigned char)t[i];
-    if (ch == '%') {
-      int h1 = i + 2 < q ? hex((unsigned char)t[i + 1]) : -1;
-      int h2 = i + 2 < q ? hex((unsigned char)t[i + 2]) : -1;
-      if (h1 < 0 || h2 < 0) return -1;
-      ch = (unsigned char)(h1 * 16 + h2);
-      if (ch == 0) return -1;
-      i += 2;
-    }
-    t[o++] = (char)ch;
-  }
-  /* o <= q < n, and t[n] is still inside the input buffer: room for the NUL */
-  t[o] = '\0';
-  for (size_t s = 0; s < o;) { /* every segment between slashes */
-    size_t e = s;
-    while (e < o && t[e] != '/') e++;
-    if (e - s == 2 && t[s] == '.' && t[s + 1] == '.') return -1;
-    s = e + 1;
-  }
-  return (long)o;
+/* Does this kernel have openat2 (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)?
+ * HTTPD_RESOLVE=walk says no, so that tests reach the walk on any kernel. */
+static int have_openat2(int root_fd) {
+  const char *force = getenv("HTTPD_RESOLVE");
+  if (force && strcmp(force, "walk") == 0) return 0;
+  struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+  long fd = syscall(SYS_openat2, root_fd, ".", &how, sizeof(how));
+  if (fd < 0) return 0; /* ENOSYS, EPERM from a seccomp filter, E2BIG, EINVAL */
+  close((int)fd);
+  return 1;
 }
 
 /* Answer a request for a file under the root.  Returns 0, or < 0 when the
  * connection must close at once (a write failed, the file changed). */
-static int serve_file(conn *c, const request *rq, int head_only) {
-  long n = decode_path(rq->target, rq->target_len);
+static int serve_file(conn *c, const http_request *rq, int head_only) {
+  long n = http_decode_path(rq->target, rq->target_len);
   if (n < 0) return append_status(c, 400, rq->keep_alive, rq->minor, head_only);
   const char *rel = rq->target;
   while (*rel == '/') rel++;
-  int fd = openat(c->cfg->root_fd, *rel ? rel : ".", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+  int fd = open_beneath(c->cfg, c->cfg->root_fd, *rel ? rel : ".", flags);
   struct stat st;
   if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
     int d = fd;
-    fd = openat(d, "index.html", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    fd = open_beneath(c->cfg, d, "index.html", flags);
     close(d);
     rel = "index.html";
     n = (long)strlen(rel);
@@ -442,10 +392,11 @@ static int serve_file(conn *c, const request *rq, int head_only) {
     n = (long)strlen(rel);
   }
   if (fd < 0) {
-    int status = errno == EACCES || errno == EPERM ? 403
-                 : errno == ENOENT || errno == ENOTDIR || errno == ELOOP || errno == ENAMETOOLONG
-                     ? 404
-                     : 500;
+    /* ELOOP: a symbolic link refused (or, following them, a loop); EXDEV:
+     * out of the root (openat2: cannot happen without ".." or links). */
+    int status = fd == -EACCES || fd == -EPERM || fd == -ELOOP || fd == -EXDEV ? 403
+                 : fd == -ENOENT || fd == -ENOTDIR || fd == -ENAMETOOLONG      ? 404
+                                                                               : 500;
     return append_status(c, status, rq->keep_alive, rq->minor, head_only);
   }
   int rc;
@@ -477,10 +428,10 @@ static const char hello_keep_alive[] = "HTTP/1.1 200 OK\r\nServer: libcoro\r\n"
                                        "Hello, World!";
 
 /* Answer one parsed request. Returns 0, or < 0 when the connection must close. */
-static int respond(conn *c, const request *rq) {
-  int head_only = rq->method_len == 4 && memcmp(rq->method, "HEAD", 4) == 0;
-  int get = rq->method_len == 3 && memcmp(rq->method, "GET", 3) == 0;
-  if (!get && !head_only) return append_status(c, 405, rq->keep_alive, rq->minor, head_only);
+static int respond(conn *c, const http_request *rq) {
+  int head_only = rq->method == HTTP_HEAD, get = rq->method == HTTP_GET;
+  if (!get && !head_only) /* 405 (with Allow) for a method we know, 501 for one we do not */
+    return append_status(c, rq->method == HTTP_KNOWN ? 405 : 501, rq->keep_alive, rq->minor, 0);
   if (c->cfg->root) return serve_file(c, rq, head_only);
   size_t path = 0;
   while (path < rq->target_len && rq->target[path] != '?') path++;
@@ -531,19 +482,58 @@ static int skip_body(conn *c, size_t from, uint64_t len, int64_t deadline) {
   return 0;
 }
 
+/* Read and discard a chunked body that begins at in[from]: the bytes go
+ * through the decoder, which says where the body ends, and the room past the
+ * head is reused for each read.  Returns 0 (c->start is past the body), the
+ * status to answer (400, 413, 431), or -errno. */
+static int skip_chunked(conn *c, size_t from, int64_t deadline) {
+  http_chunked d;
+  http_chunked_init(&d, BODY_MAX);
+  for (;;) {
+    size_t used;
+    int rc = http_chunked_feed(&d, c->in + from, c->end - from, &used);
+    if (rc == 1) {
+      c->start = from + used; /* what follows is the next request */
+      return 0;
+    }
+    if (rc != 0) return rc;
+    c->start = c->end = from; /* all taken */
+    if ((rc = flush(c)) < 0) return rc;
+    ssize_t n = c->io->read(c->fd, c->in + from, sizeof(c->in) - from, deadline);
+    if (n <= 0) return n == 0 ? -EPIPE : (int)n;
+    c->end = from + (size_t)n;
+  }
+}
+
 /* Serve requests on the connection until it ends.  The caller closes c->fd. */
 static void serve_conn(conn *c) {
-  int64_t deadline = coro_now() + c->cfg->read_timeout;
+  /* Between requests (nothing of the next one here yet) the connection may
+   * stay idle until idle_deadline; from the first byte of a request, an empty
+   * line before it included, its head must be all here by `deadline`. */
+  int64_t idle_deadline = coro_now() + c->cfg->read_timeout, deadline = -1;
+  int empty_lines = 0; /* before the request under way */
   c->start = c->end = c->scanned = c->out_len = 0;
   c->idle_until = -1;
   for (;;) {
-    /* Empty lines before a request line are ignored (RFC 9112 2.2). */
-    while (c->start < c->end && (c->in[c->start] == '\r' || c->in[c->start] == '\n')) c->start++;
+    /* Empty lines (CRLF or a bare LF) before a request line are ignored
+     * (RFC 9112 2.2), up to EMPTY_LINES_MAX of them. */
+    for (;;) {
+      size_t k = c->start < c->end && c->in[c->start] == '\r' ? c->start + 1 : c->start;
+      if (k >= c->end || c->in[k] != '\n') break;
+      c->start = k + 1;
+      c->scanned = 0;
+      if (++empty_lines > EMPTY_LINES_MAX) {
+        append_status(c, 400, 0, 1, 0);
+        goto out_error;
+      }
+    }
+    if (deadline < 0 && (empty_lines > 0 || c->start < c->end))
+      deadline = coro_now() + c->cfg->read_timeout; /* a request has begun */
     size_t head = find_head(c);
     if (head == 0) {
       size_t have = c->end - c->start;
-      if (have > HEAD_MAX) {
-        append_status(c, 431, 0, 1, 0);
+      if (have > HTTP_HEAD_MAX) { /* 414 if it is the target that is too long, else 431 */
+        append_status(c, http_too_large(c->in + c->start, have), 0, 1, 0);
         goto out_error;
       }
       if (flush(c) < 0) return;
@@ -561,21 +551,23 @@ static void serve_conn(conn *c) {
        * connection to a watch until the deadline (no stack while idle).  The
        * grace keeps a busy keep-alive connection, whose next request comes
        * within milliseconds, from paying a watch and a new micro-thread per
-       * request (~12% of the requests/s under wrk without it). */
-      int stopping = *c->cfg->stopping;
-      int idle = have == 0 && c->handoff && !stopping;
-      int64_t until = stopping ? 0 : deadline;
+       * request (~12% of the requests/s under wrk without it).  Once a
+       * request has begun (if only with an empty line) there is no handoff:
+       * its deadline holds until its head is in. */
+      int stopping = *c->cfg->stopping, begun = deadline >= 0;
+      int idle = !begun && c->handoff && !stopping;
+      int64_t until = stopping ? 0 : begun ? deadline : idle_deadline;
       if (idle) {
         int64_t grace = coro_now() + IDLE_GRACE;
         if (grace < until) until = grace;
       }
       ssize_t n = c->io->read(c->fd, c->in + c->end, sizeof(c->in) - c->end, until);
       if (stopping && n <= 0) return;
-      if (n == -ETIMEDOUT && idle && coro_now() < deadline) {
-        c->idle_until = deadline;
+      if (n == -ETIMEDOUT && idle && coro_now() < idle_deadline) {
+        c->idle_until = idle_deadline;
         return;
       }
-      if (n == -ETIMEDOUT && have > 0) {
+      if (n == -ETIMEDOUT && begun) {
         append_status(c, 408, 0, 1, 0);
         goto out_error;
       }
@@ -583,39 +575,54 @@ static void serve_conn(conn *c) {
       c->end += (size_t)n;
       continue;
     }
-    if (head > HEAD_MAX) {
-      append_status(c, 431, 0, 1, 0);
+    if (head > HTTP_HEAD_MAX) {
+      append_status(c, http_too_large(c->in + c->start, head), 0, 1, 0);
       goto out_error;
     }
-    request rq;
-    int status = parse_head(c->in + c->start, head, &rq);
+    http_request rq;
+    int status = http_parse_head(c->in + c->start, head, &rq);
     if (status == 0 && rq.content_length > BODY_MAX) status = 413;
     if (status != 0) {
       append_status(c, status, 0, 1, 0);
       goto out_error;
     }
     size_t body = c->start + head;
-    if (rq.content_length > c->end - body && sizeof(c->in) - body < 4096) {
-      /* The body is still to come and there is little room past the head
+    if ((rq.chunked || rq.content_length > c->end - body) && sizeof(c->in) - body < 4096) {
+      /* The body may be still to come and there is little room past the head
        * (none when the head ends the buffer): move the request to the front. */
       size_t shift = c->start;
       memmove(c->in, c->in + shift, c->end - shift);
-      rq.method -= shift;
       rq.target -= shift;
       c->end -= shift;
       c->start = 0;
-      body -= shift; /* now head <= HEAD_MAX: IN_SIZE - HEAD_MAX bytes of room */
+      body -= shift; /* now head <= HTTP_HEAD_MAX: IN_SIZE - HTTP_HEAD_MAX bytes of room */
     }
-    int rc = skip_body(c, body, rq.content_length, deadline);
+    /* Expect: 100-continue with none of the body here yet: the client waits
+     * for a 100 before it sends the body (RFC 9110 10.1.1); it goes out with
+     * the answers before it, as the body is read. */
+    if (rq.expect_continue && (rq.chunked || rq.content_length > 0) && c->end == body) {
+      static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (append(c, go_on, sizeof(go_on) - 1) < 0) return;
+    }
+    /* The body has its own deadline, from the end of the head. */
+    int64_t body_deadline = coro_now() + c->cfg->read_timeout;
+    int rc = rq.chunked ? skip_chunked(c, body, body_deadline)
+                        : skip_body(c, body, rq.content_length, body_deadline);
+    if (rc > 0) { /* a bad chunked body */
+      append_status(c, rc, 0, 1, 0);
+      goto out_error;
+    }
     if (rc < 0) return;
-    /* The head stays in in[] below `body`: skip_body reads only past it. */
+    /* The head stays in in[] below `body`: reading the body only goes past it. */
     if (respond(c, &rq) < 0) return;
     c->scanned = 0;
     if (!rq.keep_alive) {
       if (flush(c) == 0) linger_close(c);
       return;
     }
-    deadline = coro_now() + c->cfg->read_timeout;
+    idle_deadline = coro_now() + c->cfg->read_timeout;
+    deadline = -1;
+    empty_lines = 0;
   }
 out_error:
   if (flush(c) == 0) linger_close(c);
@@ -907,8 +914,8 @@ static int serve_threads(const config *cfg, int lfd) {
 /* --- main --------------------------------------------------------------------------------- */
 
 static void usage(void) {
-  fprintf(stderr, "usage: httpd [--port P] [--host ADDR] [--root DIR] [--read-timeout MS] "
-                  "[--threads | --workers N]\n");
+  fprintf(stderr, "usage: httpd [--port P] [--host ADDR] [--root DIR [--follow-symlinks]] "
+                  "[--read-timeout MS] [--threads | --workers N]\n");
   exit(2);
 }
 
@@ -968,6 +975,8 @@ int main(int argc, char **argv) {
       cfg.host = argv[++i];
     } else if (i + 1 < argc && strcmp(a, "--root") == 0) {
       cfg.root = argv[++i];
+    } else if (strcmp(a, "--follow-symlinks") == 0) {
+      cfg.follow_symlinks = 1;
     } else if (i + 1 < argc && strcmp(a, "--read-timeout") == 0) {
       cfg.read_timeout = number(argv[++i], 1, 86400000) * MS;
     } else {
@@ -982,6 +991,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "httpd: %s: %s\n", cfg.root, strerror(errno));
       return 1;
     }
+    cfg.openat2 = have_openat2(cfg.root_fd);
   }
   int lfd = coro_tcp_listen(cfg.host, cfg.port, 0, -1);
   if (lfd < 0) {

@@ -2,8 +2,9 @@
 /*
  * coro.h - libcoro, stackful coroutines for C with Python's generator semantics.
  *
- * This header is the single source of truth for the API: every public call is
- * declared here with what it does and every error code it returns.
+ * The header coro.h is the single source of truth for the API: every public
+ * call is declared in it with what it does and every error code it returns,
+ * and the manual pages (libcoro(7), coro_send(3), ...) are generated from it.
  *
  * Concepts
  * --------
@@ -49,8 +50,10 @@
  * idle coroutine costs only the pages it touched.  A guard page below every
  * stack turns an overflow into a report naming the coroutine ("stack overflow
  * in coroutine 'name'") and an abort, never silent corruption.  Freed stacks are
- * pooled per thread and reused.  See coro_stack_guard_mode() for how guards are
- * kept within the kernel's limit on memory mappings.
+ * pooled per thread and reused with their mapping, guard and touched pages, so
+ * a burst of coroutines after another costs no system call; coro_stack_trim()
+ * gives the pool back.  See coro_stack_guard_mode() for how guards are kept
+ * within the kernel's limit on memory mappings.
  *
  * Errors
  * ------
@@ -58,6 +61,16 @@
  * a CORO_E* code on failure.  No call aborts on bad input; libcoro aborts only
  * on a broken invariant (a smashed stack canary, a stack overflow).  errno is
  * left alone: it belongs to the thread, not to the coroutine.
+ *
+ * C++
+ * ---
+ * The header compiles as C++ (extern "C", no C-style cast in its macros).  A
+ * coroutine body may throw and catch exceptions within itself, but an
+ * exception that escapes the body calls std::terminate: the unwinder walks
+ * the coroutine's own stack, whose outermost frame (the switch's entry) ends
+ * the unwind information, and never reaches the resumer's frames, which are
+ * on another stack, so it finds no handler.  Catch everything in the body and
+ * turn it into an error (`return coro_fail(-EIO);`, say).
  */
 #ifndef CORO_H
 #define CORO_H
@@ -80,12 +93,30 @@ extern "C" {
 #define CORO_API __attribute__((visibility("default")))
 #endif
 
+/* ========================================================================== */
+/* Version                                                                    */
+/* ========================================================================== */
+
+/* The version of this header (CMakeLists.txt's project version says the same:
+ * test version.header_matches_cmake).  CORO_VERSION is one number,
+ * (MAJOR << 16) | (MINOR << 8) | PATCH, to compare with >=. */
 #define CORO_VERSION_MAJOR 0
 #define CORO_VERSION_MINOR 1
 #define CORO_VERSION_PATCH 0
+#define CORO_VERSION_STRING "0.1.0"
+#define CORO_VERSION ((CORO_VERSION_MAJOR << 16) | (CORO_VERSION_MINOR << 8) | CORO_VERSION_PATCH)
+
+/* The version of the library running, which may be newer than the header a
+ * program was compiled with (a shared library upgraded in place): CORO_VERSION
+ * as it was when the library was built.  Never fails. */
+CORO_API unsigned coro_version(void);
+
+/* The same as a string, "MAJOR.MINOR.PATCH" (CORO_VERSION_STRING of the
+ * library's build); never NULL, never fails. */
+CORO_API const char *coro_version_string(void);
 
 /* ========================================================================== */
-/* Types                                                                       */
+/* Types                                                                      */
 /* ========================================================================== */
 
 /* An opaque coroutine handle. */
@@ -97,7 +128,8 @@ typedef struct coro coro;
 typedef void *(*coro_fn)(void *arg);
 
 /* A cleanup handler: run with its `arg` when the coroutine finishes, is closed
- * or is destroyed (Python's `finally`).  See coro_cleanup_push(). */
+ * or is destroyed (Python's `finally`).  It may fail with coro_fail() (an
+ * exception raised in `finally`) but not yield.  See coro_cleanup_push(). */
 typedef void (*coro_cleanup_fn)(void *arg);
 
 /* The state of a coroutine, as inspect.getgeneratorstate() reports it. */
@@ -130,17 +162,31 @@ enum {
   CORO_EEXIT = -4002,
   /* The coroutine yielded a value after receiving CORO_EEXIT (Python:
    * RuntimeError "generator ignored GeneratorExit").  It stays SUSPENDED. */
-  CORO_EIGNORED = -4003
+  CORO_EIGNORED = -4003,
+  /* The coroutine finished with CORO_EDONE as its own error (Python, PEP 479:
+   * RuntimeError "generator raised StopIteration"): typically a body that got
+   * CORO_EDONE from a finished generator and passed it on with
+   * `return coro_fail(rc);`, or a CORO_EDONE thrown into it (coro_throw) that
+   * it did not handle.  Its resumer gets this code instead of CORO_EDONE, so
+   * that "the generator raised" never reads as "the generator was already
+   * finished", and coro_yield_from() propagates it as an error. */
+  CORO_ELEAKEDDONE = -4004
 };
 
+/* A size_t constant, in C and in C++ (where a C-style cast would trip g++'s
+ * -Wold-style-cast in the user's code). */
+#ifdef __cplusplus
+#define CORO__SIZE(n) (static_cast<size_t>(n))
+#else
+#define CORO__SIZE(n) ((size_t)(n))
+#endif
+
 /* Stack sizes, in bytes. */
-#define CORO_STACK_DEFAULT ((size_t)64 * 1024)      /* default usable stack */
-#define CORO_STACK_MIN ((size_t)16 * 1024)          /* smallest accepted */
-#define CORO_STACK_MAX ((size_t)1024 * 1024 * 1024) /* largest accepted (1 GiB) */
-#define CORO_NAME_MAX 32                            /* name buffer, with the NUL */
-#define CORO_STACK_SHARED                                                                          \
-  ((size_t)256 * 1024) /* a thread's shared stack
-                                                       (copy-stack mode) */
+#define CORO_STACK_DEFAULT CORO__SIZE(64 * 1024)      /* default usable stack */
+#define CORO_STACK_MIN CORO__SIZE(16 * 1024)          /* smallest accepted */
+#define CORO_STACK_MAX CORO__SIZE(1024 * 1024 * 1024) /* largest accepted (1 GiB) */
+#define CORO_NAME_MAX 32                              /* name buffer, with the NUL */
+#define CORO_STACK_SHARED CORO__SIZE(256 * 1024)      /* a thread's shared stack (copy-stack) */
 
 /* Where a coroutine's frames live (coro_attr.stack_mode).
  *
@@ -203,7 +249,7 @@ typedef struct coro_attr {
   { CORO_STACK_DEFAULT, NULL, CORO_STACK_MODE_DEFAULT }
 
 /* ========================================================================== */
-/* Creating and destroying                                                     */
+/* Creating and destroying                                     coro_create(3) */
 /* ========================================================================== */
 
 /* Fill *attr with the defaults (CORO_STACK_DEFAULT, no name,
@@ -234,8 +280,11 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
  * coroutine is closed first (as coro_close(), so its cleanup handlers run);
  * CREATED and CLOSED ones are simply freed.  Returns 0, or what closing
  * reported -- CORO_EIGNORED if the coroutine yielded instead of exiting (its
- * remaining cleanup handlers are then run on the caller's stack), or the error
- * it finished with -- and in those cases the coroutine is freed all the same.
+ * remaining cleanup handlers are then run on the caller's stack, and what
+ * they coro_fail() with is dropped with the coroutine: CORO_EIGNORED is
+ * reported; Python would not run them at all), or the error it finished with
+ * (a cleanup handler's too: see coro_cleanup_push) -- and in those cases the
+ * coroutine is freed all the same.
  * Refused, with nothing freed: -EINVAL (c NULL), -EPERM (c belongs to another
  * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
  * the current resume chain, or c is the target of another coroutine's
@@ -244,7 +293,7 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
 CORO_API int coro_destroy(coro *c);
 
 /* ========================================================================== */
-/* Resuming (the caller's side)                                                */
+/* Resuming (the caller's side)                                               */
 /* ========================================================================== */
 
 /* Resume c, handing it `value` as the result of the coro_yield() it is paused
@@ -253,7 +302,8 @@ CORO_API int coro_destroy(coro *c);
  * (if out is not NULL).
  * Returns CORO_YIELDED, CORO_RETURNED, or:
  *   the negative code the coroutine finished with (via coro_fail()); it is
- *     CLOSED, *out is set to NULL;
+ *     CLOSED, *out is set to NULL (CORO_ELEAKEDDONE if that code was
+ *     CORO_EDONE: see there);
  *   refused, nothing changes:
  *   -EINVAL   c is NULL, or value is not NULL and c is CREATED (Python: "can't
  *             send non-None value to a just-started generator");
@@ -273,7 +323,8 @@ CORO_API int coro_next(coro *c, void **out);
  * (Python's g.throw(E)).  The coroutine may handle it and yield again, return,
  * or finish with an error; the outcome is reported as for coro_send().
  * On a CREATED coroutine the body never runs: c becomes CLOSED and err comes
- * straight back.  On a CLOSED coroutine err comes straight back.
+ * straight back (CORO_EDONE as CORO_ELEAKEDDONE, as if the body had raised
+ * it).  On a CLOSED coroutine err comes straight back.
  * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING
  * or NORMAL), -EPERM (another thread's coroutine), -ENOMEM (as coro_send()). */
 CORO_API int coro_throw(coro *c, int err, void **out);
@@ -285,7 +336,10 @@ CORO_API int coro_throw(coro *c, int err, void **out);
  * CORO_EEXIT.  Otherwise:
  *   CORO_EIGNORED  c yielded a value instead ("generator ignored
  *                  GeneratorExit"); c stays SUSPENDED;
- *   err < 0        c finished with another error err; c is CLOSED;
+ *   err < 0        c finished with another error err; c is CLOSED (a cleanup
+ *                  handler that fails while c exits reports its error here,
+ *                  as an exception raised in `finally` comes out of Python's
+ *                  close());
  *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING or NORMAL), -EPERM (another
  *   thread's coroutine), -ENOMEM (as coro_send(): c stays SUSPENDED). */
 CORO_API int coro_close(coro *c);
@@ -302,7 +356,7 @@ CORO_API int coro_result(const coro *c, void **ret);
 #define CORO_FOREACH(var, gen) for (void *var = NULL; coro_next((gen), &var) == CORO_YIELDED;)
 
 /* ========================================================================== */
-/* Inside a coroutine                                                          */
+/* Inside a coroutine                                                         */
 /* ========================================================================== */
 
 /* Pause the current coroutine, handing `value` to its resumer (Python's
@@ -312,9 +366,12 @@ CORO_API int coro_result(const coro *c, void **ret);
  *   err < 0     resumed by coro_throw(c, err): handle it or pass it on with
  *               `return coro_fail(err);`;
  *   CORO_EEXIT  resumed by coro_close()/coro_destroy(): clean up and return.
- * Refused: -EPERM when called outside any coroutine, or from a cleanup handler;
- * -ENOMEM (copy-stack mode: no memory to save the frames the resumer's would
- * displace): nothing was handed out, the coroutine goes on running. */
+ * Refused, nothing yielded and *in untouched:
+ *   -EPERM      called outside any coroutine, or inside a cleanup handler
+ *               (whichever stack it runs on: the coroutine's own as it
+ *               finishes or in coro_cleanup_pop(1), or its destroyer's);
+ *   -ENOMEM     copy-stack mode: no memory to save the frames the resumer's
+ *               would displace; the coroutine goes on running. */
 CORO_API int coro_yield(void *value, void **in);
 
 /* Delegate to the generator `sub` until it finishes (Python's
@@ -322,7 +379,8 @@ CORO_API int coro_yield(void *value, void **in);
  * go to it, throws are forwarded to it, and closing us closes it first.
  * Returns 0 with sub's return value in *result (if result is not NULL; NULL if
  * sub had already finished), or:
- *   err < 0     sub finished with err (thrown into it, or raised by it);
+ *   err < 0     sub finished with err (thrown into it, or raised by it;
+ *               CORO_ELEAKEDDONE if that was CORO_EDONE: PEP 479);
  *   CORO_EEXIT  we are being closed; sub has been closed; clean up and return;
  *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
  *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
@@ -336,14 +394,24 @@ CORO_API int coro_yield_from(coro *sub, void **result);
 
 /* Record `err` (< 0) as the error the current coroutine finishes with and
  * return NULL, for `return coro_fail(err);` in its body (Python's `raise`).
- * err >= 0 records -EINVAL.  A later coro_yield() before the body returns
+ * err >= 0 records -EINVAL; CORO_EDONE finishes it with CORO_ELEAKEDDONE
+ * (PEP 479).  A later coro_yield() before the body returns
  * discards it.  Outside a coroutine it does nothing and returns NULL. */
 CORO_API void *coro_fail(int err);
 
 /* Push a cleanup handler on the current coroutine.  Handlers run last-in
  * first-out, each once, when the coroutine finishes (returns or fails), or is
- * destroyed without finishing.  A handler may not yield (coro_yield returns
- * -EPERM inside it).
+ * destroyed without finishing.  A handler may not yield: coro_yield() and
+ * coro_yield_from() return -EPERM inside it (coro_cleanup_push/pop too).
+ * A handler may fail, as an exception raised in Python's `finally` does:
+ * coro_fail(err) inside it makes the coroutine finish with err instead of
+ * its return value or its own error, and the last handler to fail wins
+ * (handlers run LIFO: the first pushed runs last).  Its resumer gets err --
+ * coro_close() and coro_destroy() too when they are what made it exit --
+ * except from the handlers coro_destroy() runs itself for a coroutine that
+ * ignored the exit request (see there).  A handler run by
+ * coro_cleanup_pop(1) fails as the body's own coro_fail() does: the error
+ * stands unless a later coro_yield() discards it.
  * Returns 0, or -EINVAL (fn NULL), -EPERM (outside any coroutine, or inside a
  * cleanup handler), -ENOMEM. */
 CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
@@ -355,7 +423,7 @@ CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
 CORO_API int coro_cleanup_pop(int execute);
 
 /* ========================================================================== */
-/* Signals                                                                     */
+/* Signals                                                                    */
 /* ========================================================================== */
 
 /* Wait until one of the signals in `set` is pending for the thread or the
@@ -378,36 +446,45 @@ CORO_API int coro_cleanup_pop(int execute);
  * creating them: the mask is inherited) or some other thread may take it.
  * Children made by fork() inherit the blocked mask; exec() keeps it too.
  *
- * Two coroutines waiting for the same signal: one of them gets it, the other
- * goes on waiting.  Returns the signal number, or -EINVAL (set NULL, empty, or
+ * A delivered signal wakes every coroutine of the thread that waits for it
+ * (a broadcast, as a condition variable's): two coroutines waiting for
+ * SIGTERM both return SIGTERM for one kill.  A waiter whose set does not
+ * hold it goes on waiting, and a signal that arrives while no wait of the
+ * thread wants it (or again, before the waiters it reached have returned)
+ * stays pending for the next wait: nothing is lost.  The thread holds one
+ * signalfd, for the union of the waited sets, while any wait lasts.
+ * Returns the signal number, or -EINVAL (set NULL, empty, or
  * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
  * thread; with one pending it returns at once, scheduler or not), -EMFILE
- * (no fd left for the signalfd), -ENOMEM. */
+ * (no fd left for the thread's signalfd, opened by its first wait),
+ * -ENOMEM. */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
-/* Introspection                                                               */
+/* Introspection: state, name, stack                                          */
 /* ========================================================================== */
 
-/* The coroutine running now on this thread, or NULL on the thread's own stack. */
+/* The coroutine running now on this thread, or NULL on the thread's own stack.
+ * Never fails. */
 CORO_API coro *coro_self(void);
 
 /* The state of c (a coro_state value), or -EINVAL if c is NULL. */
 CORO_API int coro_get_state(const coro *c);
 
 /* "CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED", "WAITING"; "?" for
- * anything else. */
+ * anything else.  Never fails. */
 CORO_API const char *coro_state_name(int state);
 
 /* Set c's name (copied, truncated to CORO_NAME_MAX - 1 bytes; NULL clears it).
  * Returns 0, or -EINVAL (c NULL). */
 CORO_API int coro_set_name(coro *c, const char *name);
 
-/* c's name ("" if none), or NULL if c is NULL. */
+/* c's name ("" if none).  No error code: NULL if c is NULL. */
 CORO_API const char *coro_name(const coro *c);
 
-/* The usable stack size of c in bytes (page-rounded), or 0 if c is NULL. */
+/* The usable stack size of c in bytes (page-rounded).  No error code: 0 if c
+ * is NULL. */
 CORO_API size_t coro_stack_size(const coro *c);
 
 /* How guard pages protect stacks on this thread.  Linux caps memory mappings
@@ -421,18 +498,37 @@ CORO_API size_t coro_stack_size(const coro *c);
  *   CORO_GUARD_CANARY    no guard pages, a canary at the stack's low end,
  *                        checked at every switch (a smashed canary aborts with
  *                        the coroutine's name).
- * The best mode the kernel supports is chosen at the first coroutine. */
+ * The best mode the kernel supports is chosen at the first coroutine.
+ * Never fails. */
 enum { CORO_GUARD_MADVISE = 1, CORO_GUARD_MPROTECT = 2, CORO_GUARD_CANARY = 3 };
 CORO_API int coro_stack_guard_mode(void);
 
+/* Give this thread's pooled stack memory back to the kernel now.  A freed
+ * stack stays with its thread for the next coroutine: its mapping, its guard
+ * page and the pages it touched, so that a burst of coroutines after another
+ * costs no system call and no page fault.  Empty slabs beyond a few thousand
+ * stacks' worth are already offered to the kernel with MADV_FREE (it takes
+ * their pages back only when memory runs short), but their address space
+ * stays reserved.  This call unmaps every slab of the thread with no stack in
+ * use and discards the pages of every free stack in the others (their guard
+ * pages stay).  Safe at any time, from any coroutine or the thread's own
+ * stack: stacks in use, the caller's included, are not touched.  Only the
+ * calling thread's stacks are trimmed.  *released (if not NULL) gets the
+ * bytes of stack address space unmapped or discarded (0 if there was nothing
+ * to trim).  Returns 0, or the error of a munmap/madvise the kernel refused
+ * (-ENOMEM, -EINVAL): what could be trimmed was, the rest stays pooled and
+ * usable. */
+CORO_API int coro_stack_trim(size_t *released);
+
 /* ========================================================================== */
-/* Micro-threads: the cooperative scheduler                                    */
+/* Micro-threads: the cooperative scheduler                     coro_spawn(3) */
 /* ========================================================================== */
 /*
  * A micro-thread is a coroutine spawned onto this thread's scheduler, which
  * resumes it, lets it run until it blocks, yields or finishes, and runs the
- * next one: first in, first out.  coro_run() drives the scheduler from an
- * ordinary call (main, or any thread's own stack).
+ * next one: first in, first out, unless a seed is set (see "Order" below).
+ * coro_run() drives the scheduler from an ordinary call (main, or any thread's
+ * own stack).
  *
  * A blocking call (coro_sleep, coro_join, coro_sched_yield, and later channels,
  * locks and I/O) parks the coroutine that makes it -- the innermost of its
@@ -447,9 +543,62 @@ CORO_API int coro_stack_guard_mode(void);
  * A blocking call with a deadline may also return -ENOMEM, when the timer heap
  * cannot grow (nothing else changes).
  *
+ * Resolution: a deadline never ends a wait early; how late it may end
+ * depends on where the scheduler sleeps.  With no file descriptor waited on,
+ * in clock_nanosleep (nanoseconds); with one, in the thread's I/O backend:
+ * io_uring takes a timespec (nanoseconds), epoll too through epoll_pwait2
+ * (Linux 5.11+), and where that is missing (older kernels, qemu-user,
+ * valgrind 3.19) epoll_wait's milliseconds, rounded up: up to 1 ms late.
+ * Every one of them adds the kernel's timer slack (50 us by default for a
+ * normal thread; prctl(PR_SET_TIMERSLACK) changes it) and the time the other
+ * micro-threads run before the scheduler looks.
+ *
  * Cancelling a micro-thread makes every blocking call made in its chain
  * return -ECANCELED, the one it is blocked in at once and every later one,
  * so it can run its cleanup and finish.
+ *
+ * Order: FIFO or seeded
+ * ---------------------
+ * The scheduler works in rounds: every micro-thread runnable when a round
+ * begins gets a turn, then ready file descriptors and due deadlines are
+ * collected for the rounds after.  By default the order is FIFO: micro-threads
+ * run in the order they became runnable (spawned, woken, or yielded).  With a
+ * seed -- coro_sched_seed(), or CORO_SCHED_SEED=<n> in the environment -- every
+ * choice the API leaves open is drawn from one generator per thread, so the
+ * same seed and the same program give the same interleaving every time, and
+ * other seeds give others: a test run over many seeds explores interleavings
+ * that FIFO order never shows.  (A program whose course depends on timing or
+ * I/O -- which deadline is due, which fd is ready when -- replays as far as
+ * those events come the same way.)
+ *
+ * Guaranteed in both modes:
+ *   - a channel carries elements first in first out, and serves its waiting
+ *     senders and receivers first in first out;
+ *   - a mutex or a semaphore goes to its first waiter (no barging), a cond
+ *     signal wakes the first waiter, a wait group wakes all;
+ *   - a deadline never returns early, and among coroutines woken by their
+ *     deadlines an earlier deadline runs first;
+ *   - nothing runnable starves: a runnable micro-thread runs in the current
+ *     round or the next; coro_sched_yield() ends the caller's turn and it runs
+ *     again in a later round, after every micro-thread still to run in this one;
+ *     I/O and timers are collected once per round.
+ * Unspecified, FIFO by default and drawn from the seed with one:
+ *   - which runnable micro-thread runs next: in spawn order? the one woken
+ *     first (by a close, a broadcast, a ready fd) first? after a yield, the
+ *     others that became runnable in the same round first?
+ *   - which of several ready cases coro_chan_select() serves (random in both
+ *     modes, from the seed with one);
+ *   - the order of coroutines whose deadlines are equal, and of fds or
+ *     watches found ready by the same poll.
+ *
+ * CORO_SCHED_SEED is read once per process, when the first thread starts its
+ * scheduler (its first coro_run()); every thread takes that seed at its first
+ * coro_run(), unless it called coro_sched_seed() before.  Its value is a
+ * decimal number from 0 to 18446744073709551615, or "random": a seed is drawn
+ * and printed on stderr ("libcoro: CORO_SCHED_SEED=random: seed N ...") so that
+ * a failure can be replayed with CORO_SCHED_SEED=N.  Anything else (empty, not
+ * a number, negative, too large) prints one warning line on stderr and keeps
+ * FIFO order.
  */
 
 /* Now, on the monotonic clock, in nanoseconds (never fails, never goes back). */
@@ -478,9 +627,20 @@ CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr
  * generator. */
 CORO_API int coro_run(void);
 
-/* Let the other runnable micro-threads run, then continue.  Returns 0, or
- * -ECANCELED (cancelled), -EDEADLK (no scheduler running). */
+/* Let the other runnable micro-threads run, then continue: in FIFO order every
+ * one runnable now runs first; with a seed, those still to run in this round
+ * (see "Order").  Returns 0, or -ECANCELED (cancelled), -EDEADLK (no scheduler
+ * running). */
 CORO_API int coro_sched_yield(void);
+
+/* Switch the calling thread's scheduler to the seeded order drawn from `seed`
+ * (see "Order"): from its next coro_run() on, the choices the API leaves open
+ * come from a generator set to `seed`, so calling it again with the same seed
+ * before a run replays the same choices.  It overrides CORO_SCHED_SEED for this
+ * thread.  Call it while the scheduler is not running (before coro_run(), or
+ * between two).  Returns 0, or -EBUSY (coro_run() is active on this thread:
+ * nothing changes). */
+CORO_API int coro_sched_seed(uint64_t seed);
 
 /* Sleep until `deadline` (see above).  Returns 0 once it has passed, or
  * -ECANCELED (cancelled: at once), -EDEADLK (no scheduler running). */
@@ -502,7 +662,7 @@ CORO_API int coro_join(coro *c, void **result, int64_t deadline);
 CORO_API int coro_cancel(coro *c);
 
 /* ========================================================================== */
-/* Groups: structured concurrency                                              */
+/* Groups: structured concurrency                               coro_group(3) */
 /* ========================================================================== */
 /*
  * A group (Trio's nursery) owns the micro-threads spawned into it: nothing in
@@ -565,7 +725,7 @@ CORO_API int coro_group_close(coro_group *g, int64_t deadline);
 CORO_API long coro_group_size(const coro_group *g);
 
 /* ========================================================================== */
-/* Channels                                                                    */
+/* Channels                                                      coro_chan(3) */
 /* ========================================================================== */
 /*
  * A channel carries fixed-size elements between the coroutines of one thread,
@@ -579,8 +739,8 @@ CORO_API long coro_group_size(const coro_group *g);
 typedef struct coro_chan coro_chan;
 
 /* The largest element and capacity accepted. */
-#define CORO_CHAN_ELEM_MAX ((size_t)1 << 20)
-#define CORO_CHAN_CAPACITY_MAX ((size_t)1 << 30)
+#define CORO_CHAN_ELEM_MAX (CORO__SIZE(1) << 20)
+#define CORO_CHAN_CAPACITY_MAX (CORO__SIZE(1) << 30)
 
 /* Create a channel of elements of `elem_size` bytes with room for `capacity`
  * of them (0: unbuffered).  Returns 0 and the channel in *out, or -EINVAL
@@ -635,7 +795,7 @@ typedef struct coro_sel {
 CORO_API int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline);
 
 /* ========================================================================== */
-/* Cooperative synchronisation                                                 */
+/* Cooperative synchronisation                                   coro_sync(3) */
 /* ========================================================================== */
 /*
  * Locks for the coroutines of one thread: waiting parks the coroutine, never
@@ -667,9 +827,9 @@ CORO_API int coro_cond_create(coro_cond **out);
  * cancelled: -ECANCELED with m not held; coro_mutex_unlock then answers -EPERM,
  * which tells the two apart).  -EPERM if the caller does not hold m. */
 CORO_API int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline);
-/* Wake the first waiter (0 even if none). */
+/* Wake the first waiter (0 even if none); -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_signal(coro_cond *c);
-/* Wake every waiter (0 even if none). */
+/* Wake every waiter (0 even if none); -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_broadcast(coro_cond *c);
 /* Free.  -EBUSY while waited on. */
 CORO_API int coro_cond_destroy(coro_cond *c);
@@ -696,7 +856,7 @@ CORO_API int coro_wg_wait(coro_wg *wg, int64_t deadline);
 CORO_API int coro_wg_destroy(coro_wg *wg);
 
 /* ========================================================================== */
-/* I/O                                                                         */
+/* I/O                                                             coro_io(3) */
 /* ========================================================================== */
 /*
  * Reading and writing file descriptors (pipes, sockets, terminals) without
@@ -743,13 +903,15 @@ CORO_API int coro_wg_destroy(coro_wg *wg);
 
 /* The name of the calling thread's readiness backend, "epoll" or "io_uring",
  * choosing and starting it now if no I/O call has yet (each thread has its
- * own); NULL if it cannot be started (no memory, no fd left for epoll).
+ * own).  No error code: NULL if it cannot be started (no memory, no fd left
+ * for epoll).
  *
  * The choice: CORO_IO_BACKEND=epoll or CORO_IO_BACKEND=io_uring in the
  * environment forces one; otherwise epoll (measured as fast or faster for
- * readiness waits: see bench/README.md).  io_uring exists only in builds with
- * liburing (CMake option CORO_WITH_URING) and where the kernel lets the process
- * set up a ring (containers' seccomp profiles often refuse it); forcing it
+ * readiness waits: see bench/README.md).  io_uring exists in Linux builds
+ * (CMake option CORO_WITH_URING, on by default; no liburing needed) on kernels
+ * 5.5 and later that let the process set up a ring (containers' seccomp
+ * profiles often refuse it; qemu-user has no io_uring); forcing it
  * where it cannot be had, or naming an unknown backend, falls back to epoll
  * and prints one line on stderr, once per process:
  *     libcoro: io_uring unavailable (Operation not permitted), using epoll */
@@ -869,7 +1031,7 @@ CORO_API ssize_t coro_sock_recv(int fd, void *buf, size_t len, int flags, int64_
 CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
 
 /* ========================================================================== */
-/* Offload: blocking calls on a thread pool                                    */
+/* Offload: blocking calls on a thread pool                                   */
 /* ========================================================================== */
 /*
  * For the calls that cannot be made non-blocking -- name resolution, reads and
@@ -939,7 +1101,7 @@ CORO_API ssize_t coro_file_pread(int fd, void *buf, size_t len, off_t off, int64
 CORO_API ssize_t coro_file_pwrite(int fd, const void *buf, size_t len, off_t off, int64_t deadline);
 
 /* ========================================================================== */
-/* Networking                                                                  */
+/* Networking                                                     coro_net(3) */
 /* ========================================================================== */
 /*
  * TCP over IPv4 and IPv6.  coro_tcp_listen takes numeric addresses
@@ -1025,7 +1187,7 @@ CORO_API int coro_reader_frame(coro_reader *r, void *buf, size_t size, size_t *l
 CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadline);
 
 /* ========================================================================== */
-/* Processes: the pre-fork runner                                              */
+/* Processes: the pre-fork runner                             coro_cluster(3) */
 /* ========================================================================== */
 /*
  * A scheduler uses one core.  coro_cluster_run() uses them all: it forks N
@@ -1033,9 +1195,21 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * coroutine, and supervises them from the calling process (the parent), which
  * never runs a scheduler itself:
  *
- *   - a worker that exits or crashes is restarted, with a delay that doubles
- *     at each consecutive fast failure (backoff_min_ns .. backoff_max_ns) and
- *     is reset once a worker has lived healthy_ns: a crash loop never spins;
+ *   - a worker that exits or crashes is restarted.  The restart rule:
+ *       - a worker that served -- it reported ready, then lived at least
+ *         healthy_ns more -- is replaced at once, and its slot's count of
+ *         fast failures is reset;
+ *       - a fast failure -- a worker that died before it was ready, or
+ *         within healthy_ns of its readiness -- is replaced after a delay
+ *         that doubles at each consecutive one (backoff_min_ns ..
+ *         backoff_max_ns): a crash loop never spins;
+ *       - but the last worker up (no other worker of the runner is running
+ *         or starting), when it had been ready, is replaced after
+ *         backoff_min_ns at most, however long its slot's delay has grown:
+ *         the service is never left with zero workers for the length of a
+ *         grown backoff while it has workers that can get ready (one that
+ *         never gets ready gains nothing by being forked sooner, and keeps
+ *         its delay);
  *   - SIGTERM or SIGINT to the parent: every worker gets SIGTERM, which the
  *     runner turns into a stop that user code sees (coro_cluster_stopping,
  *     coro_cluster_wait_stop): stop accepting, finish what is in flight, let
@@ -1066,11 +1240,9 @@ CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadl
  * restored after, and in each worker.
  * In a worker SIGTERM, SIGINT and SIGHUP stay blocked: SIGTERM or SIGINT
  * (the parent's, or one sent to the worker directly) starts the stop.  The
- * runner takes it with coro_signal_wait() and sends it to the worker again,
- * so a worker's own code that waits for it with coro_signal_wait() (a server
- * written to run alone too) sees it as well.  (If that code takes the signal
- * first, the runner does not see it: coro_cluster_stopping() stays 0, which
- * only matters to code that mixes both ways.)
+ * runner waits for it with coro_signal_wait(), so a worker's own code that
+ * waits for it the same way (a server written to run alone too) is woken by
+ * the same delivery (see coro_signal_wait: every waiter gets it).
  * A worker leaves with _exit() after flushing stdio: the parent's atexit
  * handlers never run in it.
  */
@@ -1093,8 +1265,10 @@ typedef struct coro_cluster_opts {
                              (default 10 s; 0: kill at once) */
   int64_t backoff_min_ns; /* restart delay after the first fast failure (default 100 ms) */
   int64_t backoff_max_ns; /* the most it grows to (default 30 s) */
-  int64_t healthy_ns;     /* a worker that lived this long resets the backoff
-                             (default 5 s) */
+  int64_t healthy_ns;     /* a worker that lived this long after its readiness
+                             served: replaced at once, its slot's backoff
+                             reset; one that died sooner, or before it was
+                             ready, is a fast failure (default 1 s) */
   int log_fd;             /* where the parent writes its log lines; -1: nowhere
                              (default 2, stderr) */
   void (*log_fn)(const char *line, void *arg); /* if not NULL, gets each log
@@ -1126,7 +1300,7 @@ CORO_API int coro_cluster_run(const coro_cluster_opts *o, coro_fn worker_main, v
 CORO_API int coro_cluster_index(void);
 
 /* In a cluster worker: 1 once the stop has come (SIGTERM or SIGINT), else 0.
- * 0 outside a worker. */
+ * 0 outside a worker.  Never fails. */
 CORO_API int coro_cluster_stopping(void);
 
 /* In a cluster worker, from a coroutine of its scheduler: wait until the stop
@@ -1136,7 +1310,7 @@ CORO_API int coro_cluster_stopping(void);
 CORO_API int coro_cluster_wait_stop(int64_t deadline);
 
 /* ========================================================================== */
-/* Processes: the process pool                                                 */
+/* Processes: the process pool                                   coro_pool(3) */
 /* ========================================================================== */
 /*
  * A pool of worker processes for CPU-bound work items, used from coroutines:
@@ -1187,7 +1361,7 @@ enum {
 };
 
 /* The largest item (request or response) a pool accepts. */
-#define CORO_POOL_ITEM_MAX ((size_t)1 << 30)
+#define CORO_POOL_ITEM_MAX (CORO__SIZE(1) << 30)
 
 /* Options of coro_pool_create().  Initialise with coro_pool_opts_init(). */
 typedef struct coro_pool_opts {
@@ -1237,7 +1411,7 @@ CORO_API int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **
 CORO_API int coro_pool_destroy(coro_pool *p);
 
 /* ========================================================================== */
-/* Introspection                                                               */
+/* Introspection: the live coroutines                                         */
 /* ========================================================================== */
 
 /* A snapshot of one live coroutine, as coro_list() reports it. */
@@ -1281,21 +1455,23 @@ CORO_API long coro_list(coro_info *out, size_t n);
 
 /* Write a table of coro_list() to fd, one line per coroutine: name, state,
  * what it waits on, stack used / high-water / size.  Safe to call from a
- * debugger.  Returns the number of coroutines, or -EINVAL (fd < 0), or the
+ * debugger.  (In gdb, and in a core file, tools/gdb/libcoro-gdb.py's
+ * `info coroutines` shows every thread's coroutines and `coroutine ID bt`
+ * their backtraces without calling into the process: see README.md.)  Returns the number of coroutines, or -EINVAL (fd < 0), or the
  * negated errno of a failed write. */
 CORO_API long coro_dump(int fd);
 
 /* ========================================================================== */
-/* Errors                                                                      */
+/* Errors                                                                     */
 /* ========================================================================== */
 
 /* A short message for an error code libcoro returns ("generator already
- * executing", "resource busy", ...); never NULL.  Unknown codes give
- * "unknown error". */
+ * executing", "resource busy", ...); never NULL, never fails.  0 gives
+ * "success"; unknown codes give "unknown error". */
 CORO_API const char *coro_strerror(int err);
 
 /* The symbolic name of an error code ("EINVAL", "CORO_EDONE", ...); never
- * NULL.  Unknown codes give "UNKNOWN". */
+ * NULL, never fails.  0 gives "OK"; unknown codes give "UNKNOWN". */
 CORO_API const char *coro_err_name(int err);
 
 #ifdef __cplusplus

@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "copystack.h"
-#include "internal.h"
+#include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
  * that outlive the call; every parking call unlinks its waiter before it
@@ -217,16 +217,6 @@ static coro__wait_list *list_of(const coro_sel *c) {
   return c->op == CORO_SEL_SEND ? &c->ch->senders : &c->ch->receivers;
 }
 
-/* A small per-thread generator for the fair choice among ready cases. */
-static size_t pick(coro__sched *s, size_t n) {
-  uint64_t x = s->rng ? s->rng : UINT64_C(0x9e3779b97f4a7c15);
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  s->rng = x;
-  return (size_t)(x % n);
-}
-
 int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
   coro__tls *t = coro__tls_get();
   if (!cases || n == 0 || n > SELECT_MAX) return -EINVAL;
@@ -242,7 +232,7 @@ int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
   for (size_t i = 0; i < n; i++)
     if (ready(&cases[i])) readies[nready++] = i;
   if (nready) {
-    size_t i = readies[pick(&t->sched, nready)];
+    size_t i = readies[coro__sched_rand(&t->sched, nready)];
     coro_sel *c = &cases[i];
     c->result = c->op == CORO_SEL_SEND ? try_send(c->ch, c->elem) : try_recv(c->ch, c->elem);
     return (int)i;

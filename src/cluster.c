@@ -14,6 +14,13 @@
  * processes being stopped (retiring) belong to no slot's count.  Invariants:
  *   - a slot without a serving process gets one at restart_at (after the
  *     backoff), never sooner: a crash loop costs one fork per delay;
+ *   - the backoff is for fast failures only: a process that died before it
+ *     was ready, or within healthy_ns of its readiness.  One that served
+ *     longer is replaced at once and resets its slot's count;
+ *   - the last process to go, when it had been ready, is replaced after
+ *     backoff_min_ns at most, whatever its slot's count: the service is never
+ *     left with zero workers for the length of a grown backoff (a process
+ *     that never got ready gains nothing by being forked again sooner);
  *   - SIGCHLD only prompts a waitpid(pid, WNOHANG) of each of our processes,
  *     so the caller's other children are left alone, and a coalesced SIGCHLD
  *     loses nothing;
@@ -75,10 +82,8 @@ static void *watch(void *arg) {
   if (rc < 0) return coro_fail(rc);
   self.stopping = 1;
   coro_chan_close(self.stop);
-  /* Send it again, for the worker's own code if it waits for the signal
-   * with coro_signal_wait (only one waiter gets each signal).  Blocked, it
-   * stays pending if nobody does. */
-  kill(getpid(), rc);
+  /* The worker's own code waiting for the signal with coro_signal_wait got
+   * this same delivery: a signal wakes every waiter of the thread. */
   return NULL;
 }
 
@@ -125,20 +130,21 @@ static int worker(int index, int ready_fd, const coro_cluster_opts *o, coro_fn f
 
 /* One worker process the parent forked. */
 typedef struct proc {
-  pid_t pid;       /* 0: the entry is free */
-  int slot;        /* the index it serves */
-  int ready_fd;    /* read end of its readiness pipe, -1 once read or closed */
-  int ready;       /* it reported readiness */
-  int incoming;    /* started by a rolling restart; serves once ready */
-  int retiring;    /* SIGTERM sent: draining, counts for no slot */
-  int killed;      /* SIGKILL sent */
-  int64_t started; /* when it was forked */
-  int64_t kill_at; /* retiring: when to SIGKILL it */
+  pid_t pid;        /* 0: the entry is free */
+  int slot;         /* the index it serves */
+  int ready_fd;     /* read end of its readiness pipe, -1 once read or closed */
+  int ready;        /* it reported readiness */
+  int incoming;     /* started by a rolling restart; serves once ready */
+  int retiring;     /* SIGTERM sent: draining, counts for no slot */
+  int killed;       /* SIGKILL sent */
+  int64_t started;  /* when it was forked */
+  int64_t ready_at; /* when it reported readiness (ready set) */
+  int64_t kill_at;  /* retiring: when to SIGKILL it */
 } proc;
 
 /* One worker index. */
 typedef struct slot {
-  int fails;          /* consecutive fast failures */
+  int fails;          /* consecutive fast failures (see reaped) */
   int64_t restart_at; /* when to start a process for it if it has none */
 } slot;
 
@@ -202,6 +208,13 @@ static int serving(const run *r, int i, int incoming) {
     const proc *p = &r->procs[j];
     if (p->pid && p->slot == i && !p->retiring && (incoming < 0 || p->incoming == incoming)) k++;
   }
+  return k;
+}
+
+/* Processes serving any slot, or on their way to (not retiring). */
+static size_t up(const run *r) {
+  size_t k = 0;
+  for (size_t j = 0; j < r->nprocs; j++) k += r->procs[j].pid && !r->procs[j].retiring;
   return k;
 }
 
@@ -292,7 +305,8 @@ static void reaped(run *r, proc *p, int status, int64_t now) {
              strsignal(WTERMSIG(status)));
   else
     snprintf(what, sizeof(what), "exited with status %d", WEXITSTATUS(status));
-  int i = p->slot, pid = (int)p->pid, was_serving = !p->retiring;
+  int i = p->slot, pid = (int)p->pid, was_serving = !p->retiring, was_ready = p->ready;
+  int64_t served = was_ready ? now - p->ready_at : 0;
   if (p->ready_fd >= 0) close(p->ready_fd);
   memset(p, 0, sizeof(*p));
   if (!was_serving || r->stopping) {
@@ -300,17 +314,23 @@ static void reaped(run *r, proc *p, int status, int64_t now) {
         r->stopping ? "" : " (retired)");
     return;
   }
-  /* Even when another process still serves the slot (an incoming one died
-   * before it was ready), the next start waits for the backoff. */
+  /* A fast failure: it died before it was ready, or right after (it had
+   * served less than healthy_ns).  Even when another process still serves
+   * the slot (an incoming one died before it was ready), the next start
+   * waits for the backoff -- unless this was the last process up and it had
+   * been ready: then the first step of the backoff at most. */
   slot *s = &r->slots[i];
-  if (lived >= r->o->healthy_ns)
+  if (was_ready && served >= r->o->healthy_ns)
     s->fails = 0;
   else
     s->fails++;
-  s->restart_at = now + backoff(r, s);
+  int64_t delay = backoff(r, s);
+  int last = was_ready && !up(r) && delay > r->o->backoff_min_ns;
+  if (last) delay = r->o->backoff_min_ns;
+  s->restart_at = now + delay;
   if (s->fails)
-    say(r, "worker %d pid %d %s after %.2f s; restart in %.2f s (%d fast failures in a row)", i,
-        pid, what, secs(lived), secs(backoff(r, s)), s->fails);
+    say(r, "worker %d pid %d %s after %.2f s; restart in %.2f s (%d fast failures in a row%s)", i,
+        pid, what, secs(lived), secs(delay), s->fails, last ? "; the last worker" : "");
   else
     say(r, "worker %d pid %d %s after %.2f s; restart now", i, pid, what, secs(lived));
 }
@@ -344,6 +364,7 @@ static void readiness(run *r, proc *p, int64_t now) {
   p->ready_fd = -1;
   if (n != 1) return;
   p->ready = 1;
+  p->ready_at = now;
   say(r, "worker %d pid %d ready", p->slot, (int)p->pid);
   if (!p->incoming) return;
   /* A rolling restart: the replacement serves, the old one drains. */
@@ -485,7 +506,7 @@ int coro_cluster_opts_init(coro_cluster_opts *o) {
   o->drain_ns = 10 * SEC;
   o->backoff_min_ns = SEC / 10;
   o->backoff_max_ns = 30 * SEC;
-  o->healthy_ns = 5 * SEC;
+  o->healthy_ns = SEC;
   o->log_fd = 2;
   return 0;
 }

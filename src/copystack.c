@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 
 #include "copystack.h"
+#include "scheduler.h" /* coro__waiter */
 
 #ifdef CORO_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
@@ -287,4 +288,8 @@ void coro__waiters_free(coro__tls *t, coro__waiter *w, size_t n, size_t extra) {
     return;
   }
   coro__free(w);
+}
+
+void *coro__waiter_buf(coro__waiter *w, size_t n, size_t extra, size_t i) {
+  return (char *)(w + n) + i * extra;
 }

@@ -92,8 +92,6 @@ static inline void coro__waiters_put(coro__tls *t, coro__waiter *w, const coro__
   if (CORO__UNLIKELY(w != local)) coro__waiters_free(t, w, n, extra);
 }
 /* Element buffer i of heap waiters w (n of them, `extra` bytes each). */
-static inline void *coro__waiter_buf(coro__waiter *w, size_t n, size_t extra, size_t i) {
-  return (char *)(w + n) + i * extra;
-}
+void *coro__waiter_buf(coro__waiter *w, size_t n, size_t extra, size_t i);
 
 #endif

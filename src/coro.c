@@ -108,8 +108,14 @@ static inline int leave(coro *c, int outcome, void *value, int dying) {
 /* --- cleanup handlers -------------------------------------------------------- */
 
 /* Run and free every handler of c, LIFO.  `host` is the coroutine whose stack
- * they run on (c itself, another one, or NULL): it may not yield meanwhile. */
+ * they run on (c itself, or the destroyer's: another coroutine or the
+ * thread's own): it may not yield meanwhile.  A handler's coro_fail() lands
+ * in host->fail: on c's own stack that is c's error (the caller reads it
+ * after this, so the last handler to fail wins, as the last exception raised
+ * in nested `finally` blocks does); on a destroyer's stack it is not the
+ * destroyer's, and is undone. */
 static void run_cleanups(coro *c, coro *host) {
+  int host_fail = host->fail;
   host->flags += CORO__F_CLEANUP_ONE;
   while (c->cleanups) {
     coro__cleanup *h = c->cleanups;
@@ -118,9 +124,15 @@ static void run_cleanups(coro *c, coro *host) {
     coro__free(h);
   }
   host->flags -= CORO__F_CLEANUP_ONE;
+  if (host != c) host->fail = host_fail;
 }
 
 /* --- the body's life --------------------------------------------------------- */
+
+/* The code a coroutine finishing with error `err` reports: CORO_EDONE, the
+ * "already finished" of another generator passed on, becomes
+ * CORO_ELEAKEDDONE (PEP 479), so that it never reads as this one's end. */
+static inline int leaked(int err) { return err == CORO_EDONE ? CORO_ELEAKEDDONE : err; }
 
 /* First and last frame of every coroutine's stack. */
 void coro__entry(void *arg) {
@@ -138,8 +150,10 @@ void coro__entry(void *arg) {
   }
 #endif
   void *r = c->fn(c->arg);
-  int code = c->fail;
+  /* A handler that fails replaces the return value or the body's error
+   * (Python: an exception raised in `finally`). */
   if (c->cleanups) run_cleanups(c, c);
+  int code = leaked(c->fail);
   c->result = code ? NULL : r;
   c->result_code = code;
   c->state = CORO_CLOSED;
@@ -186,10 +200,10 @@ static int throw_internal(coro__tls *t, coro *c, int err, void **out) {
   switch (c->state) {
   case CORO_SUSPENDED:
     return resume(t, c, err, NULL, out);
-  case CORO_CREATED: /* the body never runs */
+  case CORO_CREATED: /* the body never runs, but its frame raises err */
     c->state = CORO_CLOSED;
     c->result = NULL;
-    c->result_code = err;
+    c->result_code = err = leaked(err);
     /* fall through */
   case CORO_CLOSED:
     if (out) *out = NULL;
@@ -277,11 +291,11 @@ static int make(coro__tls *t, int mode, size_t size, coro **out) {
     return 0;
   }
   coro__stack st;
-  int rc = coro__stack_get(t, size, &st);
+  int rc = coro__stack_get(&t->stacks, size, &st);
   if (rc < 0) return rc;
   coro__stack_set_canary(&st);
   /* The object sits at the top of its stack, cache-line aligned. */
-  uintptr_t at = ((uintptr_t)st.hi - sizeof(coro)) & ~(uintptr_t)63;
+  uintptr_t at = ((uintptr_t)coro__stack_top(&st) - sizeof(coro)) & ~(uintptr_t)63;
   c = (coro *)at;
 #ifdef CORO_SANITIZE_BUILD
   /* Garbage first, so a field this function forgets shows up in tests. */
@@ -319,6 +333,8 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->owner = t;
   c->resumer = &t->main;
   c->state = CORO_CREATED;
+  if (CORO__UNLIKELY(t->next_id == t->id_end)) coro__registry_ids(t);
+  c->id = t->next_id++;
   c->out = &c->sink;
   c->in = &c->sink;
   c->fn = fn;
@@ -374,10 +390,11 @@ int coro_destroy(coro *c) {
     t->all = c->all_next;
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   t->nall--;
+  c->id = 0; /* a debugger that still finds it listed knows it is freed */
   if (c->flags & CORO__F_COPY)
     coro__copy_free(t, c);
   else
-    coro__stack_put(t, &c->stack);
+    coro__stack_put(&t->stacks, &c->stack);
   return rc;
 }
 

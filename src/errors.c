@@ -3,7 +3,8 @@
  * errors.c - names and messages for every code libcoro returns, in one table.
  *
  * The messages of the generator errors are Python's, so a C program reports
- * the same thing a Python programmer would read.
+ * the same thing a Python programmer would read.  0 is in the table too: a
+ * program that prints every return code names success "OK", not "UNKNOWN".
  */
 #include <errno.h>
 #include <stddef.h>
@@ -15,9 +16,11 @@ static const struct {
   const char *name; /* symbolic name */
   const char *msg;  /* short message */
 } table[] = {
+    {0, "OK", "success"}, /* what most calls return when all went well */
     {CORO_EDONE, "CORO_EDONE", "generator already finished (StopIteration)"},
     {CORO_EEXIT, "CORO_EEXIT", "generator exit requested (GeneratorExit)"},
     {CORO_EIGNORED, "CORO_EIGNORED", "generator ignored GeneratorExit"},
+    {CORO_ELEAKEDDONE, "CORO_ELEAKEDDONE", "generator raised StopIteration"},
     {-EPERM, "EPERM", "operation not permitted here"},
     {-ENOENT, "ENOENT", "no such entry"},
     {-ESRCH, "ESRCH", "no such micro-thread running (already finished)"},

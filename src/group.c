@@ -23,7 +23,7 @@
 #include <errno.h>
 
 #include "copystack.h"
-#include "internal.h"
+#include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack (see sched.c). */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12

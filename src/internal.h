@@ -5,7 +5,10 @@
  * Naming: coro_ public (include/coro.h), coro__ internal but not static,
  * short unprefixed names for static helpers.
  *
- * Layout of one stack slot (see stack.c):
+ * Below it: sys.h (wrappers, compiler helpers) and stack.h (the stack
+ * layer), which include nothing of this file.
+ *
+ * Layout of one stack slot (stack.h owns the slot, coro.c what is at its top):
  *
  *     slot base                                                   slot end
  *     | guard page | usable stack, grows down <- ... | struct coro |
@@ -24,25 +27,8 @@
 
 #include "arch/switch.h"
 #include "coro.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define CORO_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CORO_ASAN 1
-#endif
-#endif
-
-#ifdef CORO_ASAN
-#include <sanitizer/asan_interface.h>
-#endif
-
-#define CORO__TLS __thread __attribute__((tls_model("initial-exec")))
-#define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
-#define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
-
-/* The value a stack canary holds while intact. */
-#define CORO__CANARY UINT64_C(0x6c6962636f726f21) /* "libcoro!" */
+#include "stack.h"
+#include "sys.h"
 
 typedef struct coro__tls coro__tls;
 typedef struct coro__waiter coro__waiter;
@@ -62,31 +48,12 @@ enum {
                                    yield and cleanup_push are refused */
 };
 #define CORO__F_IN_CLEANUP (~0u << 8)
-typedef struct coro__slab coro__slab;
 
-/* A coroutine waiting in a list (joins, channels; locks later).  It lives on
- * the waiting coroutine's stack for as long as the blocking call lasts. */
-struct coro__waiter {
-  coro *who;                 /* the parked coroutine */
-  coro__waiter *prev, *next; /* neighbours in the list */
-  void *data;                /* what the waiter brings or wants (a channel element) */
-  int done;                  /* set before waking it: 1 served, -1 the channel closed */
-};
-
-/* A FIFO of waiters. */
+/* A FIFO of waiters (struct coro__waiter and the operations on the list are
+ * in scheduler.h; the layout is here because struct coro and coro__fd embed it). */
 typedef struct coro__wait_list {
   coro__waiter *head, *tail; /* first to serve, last to arrive */
 } coro__wait_list;
-
-/* A stack handed out by the pool. */
-typedef struct coro__stack {
-  char *lo;         /* lowest usable byte, just above the guard page */
-  char *hi;         /* one past the highest byte of the slot */
-  size_t size;      /* usable size requested, page-rounded (what coro_stack_size reports) */
-  coro__slab *slab; /* slab the slot belongs to, to give it back */
-  unsigned slot;    /* index of the slot in its slab */
-  int guarded;      /* 1 if a guard page protects this slot */
-} coro__stack;
 
 /* One pushed cleanup handler. */
 typedef struct coro__cleanup {
@@ -106,6 +73,9 @@ struct coro {
                               coroutine that is not the current one is NORMAL
                               (it resumed another), which saves the resume
                               path from updating the whole chain */
+  unsigned id;             /* unique in the process while it lives (0 once
+                              destroyed; wraps after 2^32 creations): how
+                              debuggers name it */
   void **out;              /* where the resumer wants the value we hand out
                               (yielded or returned); &sink to discard */
   void **in;               /* where our pending coro_yield wants the sent value;
@@ -152,32 +122,8 @@ struct coro {
   char name[CORO_NAME_MAX]; /* NUL-terminated; read by the overflow handler */
 };
 
-/* A pool of stack slots of one size, per thread. */
-typedef struct coro__stack_class {
-  size_t size;                    /* usable size of its stacks (page multiple) */
-  size_t slot_size;               /* size + the guard page */
-  unsigned nslots;                /* slots per slab */
-  unsigned nempty;                /* slabs with no slot in use (at most 1 kept) */
-  unsigned nslabs;                /* slabs mapped */
-  coro__slab *avail;              /* slabs with a free slot, most recently freed into first */
-  struct coro__stack_class *next; /* next size class of this thread */
-} coro__stack_class;
-
-/* coro.sched: a coroutine's relation to the scheduler. */
-enum {
-  CORO__S_SPAWNED = 1u,   /* a micro-thread: state stays RUNNING until it ends */
-  CORO__S_DETACHED = 2u,  /* spawned without a handle: freed when it ends */
-  CORO__S_STARTED = 4u,   /* its body has been entered */
-  CORO__S_CANCELLED = 8u, /* coro_cancel()ed: blocking calls in its chain fail */
-  CORO__S_JOINED = 16u,   /* its result has been taken by coro_join() */
-  CORO__S_QUEUED = 32u,   /* in the run queue */
-  CORO__S_YIELDED = 64u   /* a micro-thread that called coro_yield(): resume it */
-};
-
-/* What a parked coroutine passes to the scheduler: not a resume outcome. */
-#define CORO__PARKED 2
-
-/* This thread's scheduler. */
+/* This thread's scheduler (sched.c).  coro__tls embeds it, so its layout is
+ * here; what its fields mean and the operations on it are in scheduler.h. */
 typedef struct coro__sched {
   coro *head, *tail;  /* run queue, FIFO: micro-threads to start or resume, and
                          parked coroutines to wake */
@@ -185,46 +131,69 @@ typedef struct coro__sched {
   size_t nheap;       /* entries in heap */
   size_t capheap;     /* its allocated length */
   uint64_t timer_seq; /* next timer's sequence number (FIFO among equal deadlines) */
-  uint64_t rng;       /* xorshift state for select's fair choice */
+  uint64_t rng;       /* the thread's one generator (coro__sched_rand): select's
+                         fair choice, and with a seed every seeded choice */
   coro *host;         /* where coro_run() runs: every micro-thread's resumer */
   coro *root;         /* the micro-thread whose chain runs now */
   size_t live;        /* micro-threads spawned and not yet finished */
   size_t nqueued;     /* entries in the run queue */
   unsigned handoffs;  /* direct hand-offs since the host last ran */
   int running;        /* coro_run() is active */
+  int seeded;         /* 1: seeded order (coro_sched_seed, CORO_SCHED_SEED), not FIFO */
+  int seed_decided;   /* coro_sched_seed() was called or CORO_SCHED_SEED was read
+                         (the thread's first coro_run): the environment is not
+                         read again */
+  coro **round;       /* seeded mode: the round's coroutines not run yet (coro_run
+                         frees it when it returns) */
+  size_t capround;    /* its allocated length */
   int nomem;          /* a copy-stack coroutine could not be switched in for
                          lack of memory: coro_run() returns -ENOMEM */
 } coro__sched;
 
-/* Stacks freed most recently, kept whole for the next create (LIFO). */
-#define CORO__STACK_CACHE 16
+/* A coroutine in coro_signal_wait() (signal.c), on its stack. */
+typedef struct coro__sigwaiter {
+  sigset_t set;                        /* the signals it waits for */
+  coro *who;                           /* the waiting coroutine */
+  int got;                             /* the signal handed to it, 0 until then */
+  struct coro__sigwaiter *prev, *next; /* neighbours in coro__sigwaits */
+} coro__sigwaiter;
+
+/* A thread's signal waits (signal.c): one signalfd for all of them. */
+typedef struct coro__sigwaits {
+  int fd;                       /* the signalfd; valid only while head is set */
+  coro__sigwaiter *head, *tail; /* the waiters, oldest first */
+} coro__sigwaits;
 
 /* Per-thread state of the library: one instance per thread, zero-initialised. */
 struct coro__tls {
-  unsigned ncached;                     /* entries in cache[] */
-  coro__stack cache[CORO__STACK_CACHE]; /* freed stacks, ready for reuse */
-  coro *current;                        /* running coroutine, &main on the thread's own
+  coro__stack_pool stacks;     /* this thread's stacks (stack.h) */
+  coro *current;               /* running coroutine, &main on the thread's own
                                            stack; NULL until the thread's first create */
-  coro__stack_class *classes;           /* stack pools, one per size in use */
-  int ready;                            /* per-thread setup done (alt signal stack, exit hook) */
-  void *altstack;                       /* alternate signal stack we installed, or NULL */
-  size_t altstack_size;                 /* its size */
-  coro__sched sched;                    /* micro-threads: the scheduler of this thread */
-  coro__io *io;                         /* fd registry and poller (io.c): NULL until the
+  int ready;                   /* per-thread setup done (alt signal stack, exit hook) */
+  coro__sched sched;           /* micro-threads: the scheduler of this thread */
+  coro__io *io;                /* fd registry and poller (io.c): NULL until the
                                            thread's first I/O call, freed at thread exit */
-  coro__offload_port *offload;          /* this thread's end of the offload pool
+  coro__sigwaits sig;          /* coroutines in coro_signal_wait() (signal.c) */
+  coro__offload_port *offload; /* this thread's end of the offload pool
                                            (offload.c), or NULL before its first job */
-  coro *copy_occupant;                  /* copy-stack coroutine whose frames are on the
+  coro *copy_occupant;         /* copy-stack coroutine whose frames are on the
                                            shared stack now, or NULL (copystack.c) */
-  void **copy_dst;                      /* a store into the frames the next copy-stack
+  void **copy_dst;             /* a store into the frames the next copy-stack
                                            switch brings back (coro__copy_store), or NULL */
-  void *copy_val;                       /*   the value to store there */
-  coro__copystack *copystack;           /* the shared stack and its copier, NULL
+  void *copy_val;              /*   the value to store there */
+  coro__copystack *copystack;  /* the shared stack and its copier, NULL
                                            before the thread's first copy-stack coroutine */
-  int stack_mode;                       /* CORO_STACK_MODE_OWN or _COPY for default
+  int stack_mode;              /* CORO_STACK_MODE_OWN or _COPY for default
                                            attributes; 0 until first read */
-  coro *all;                            /* every live coroutine of the thread, newest first */
-  size_t nall;                          /* how many */
+  coro *all;                   /* every live coroutine of the thread, newest first */
+  size_t nall;                 /* how many */
+  unsigned next_id, id_end;    /* coro.id of the thread's next coroutine, and the
+                                           end of the block of ids it took (registry.c) */
+  /* --- the debuggers' registry (registry.c), under its lock --- */
+  coro__tls *thread_prev, *thread_next; /* neighbours in coro__threads */
+  int thread_listed;                    /* linked in coro__threads */
+  int tid;                              /* kernel thread id (gettid), to match the
+                                           debugger's threads */
   coro main;                            /* the thread's own stack as a coroutine (flag
                                            CORO__F_MAIN): the resumer at the root of
                                            every chain, so a resumer is never NULL;
@@ -248,55 +217,26 @@ static inline coro__tls *coro__tls_get(void) {
   return t;
 }
 
-/* --- stack.c ------------------------------------------------------------ */
+/* --- thread.c ------------------------------------------------------------ */
 
-/* The system page size, valid once coro__thread_setup() has run. */
-extern size_t coro__page_size;
-
-/* One-time per-thread setup: alternate signal stack, overflow handler, the
- * thread-exit hook.  Returns 0 or a negated errno. */
+/* One-time per-thread setup: the thread's stack pool (alternate signal stack,
+ * overflow handler), the thread's own stack as a coroutine, the thread-exit
+ * hook.  Returns 0 or a negated errno. */
 int coro__thread_setup(coro__tls *t);
 
-/* Take a stack of `size` usable bytes (page-rounded) from this thread's slabs.
- * Returns 0, or -ENOMEM.  Nothing is leaked on failure.  Callers try the
- * cache first (coro__stack_get). */
-int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out);
+/* --- registry.c: every thread's state, for debuggers ---------------------- */
 
-/* Give a stack back to its slab. */
-void coro__stack_free(coro__tls *t, const coro__stack *s);
+/* Every set-up thread's coro__tls, linked through thread_next (a debugger's
+ * entry point: tools/gdb/libcoro-gdb.py reads it by name). */
+extern coro__tls *coro__threads;
 
-/* An unguarded stack carries this canary at its low end. */
-static inline void coro__stack_set_canary(const coro__stack *s) {
-  if (!s->guarded) *(uint64_t *)(void *)s->lo = CORO__CANARY;
-}
+/* Link t (the calling thread's, at its setup) / unlink it (at its exit). */
+void coro__registry_add(coro__tls *t);
+void coro__registry_remove(coro__tls *t);
 
-static inline int coro__stack_canary_ok(const coro__stack *s) {
-  return s->guarded || *(const uint64_t *)(const void *)s->lo == CORO__CANARY;
-}
-
-/* The fast path: reuse a recently freed stack of the same size. */
-static inline int coro__stack_get(coro__tls *t, size_t size, coro__stack *out) {
-  if (CORO__LIKELY(t->ncached && t->cache[t->ncached - 1].size == size)) {
-    *out = t->cache[--t->ncached];
-    return 0;
-  }
-  return coro__stack_alloc(t, size, out);
-}
-
-/* Keep a freed stack for the next create, or give it back to its slab. */
-static inline void coro__stack_put(coro__tls *t, const coro__stack *s) {
-#ifdef CORO_ASAN
-  /* Frames abandoned on this stack left their redzones poisoned. */
-  ASAN_UNPOISON_MEMORY_REGION(s->lo, (size_t)(s->hi - s->lo));
-#endif
-  if (CORO__LIKELY(t->ncached < CORO__STACK_CACHE))
-    t->cache[t->ncached++] = *s;
-  else
-    coro__stack_free(t, s);
-}
-
-/* Print which coroutine smashed its canary, then abort: a broken invariant. */
-__attribute__((noreturn)) void coro__stack_smashed(const coro *c);
+/* Give t a fresh block of coroutine ids (t->next_id, t->id_end): one atomic
+ * add per block keeps ids unique across threads at no cost per create. */
+void coro__registry_ids(coro__tls *t);
 
 /* --- coro.c: the switching primitives the scheduler builds on ------------ */
 
@@ -352,7 +292,7 @@ static inline int coro__switch_to(coro *from, coro *to, int pass, int dying) {
 }
 
 static inline void coro__check_canary(const coro *c) {
-  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c);
+  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c->name, &c->stack);
 }
 
 /* Switch from the current coroutine to `to`, whose pending switch returns
@@ -364,95 +304,6 @@ static inline int coro__transfer(coro__tls *t, coro *to, int pass) {
   t->current = to;
   return coro__switch_to(from, to, pass, 0);
 }
-
-/* --- sched.c: parking and waking, for every blocking call ----------------- */
-
-/* Park the current coroutine until coro__wake(), `deadline` (-ETIMEDOUT) or
- * the cancellation of its micro-thread (-ECANCELED); -EDEADLK if no scheduler
- * runs.  Returns the wake code.  `what` (a static string) and `obj` say what
- * it waits on, for coro_list(). */
-int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj);
-
-/* These run on every hand-off between micro-threads: inline, so a channel
- * operation costs no calls but the park and the switch. */
-
-/* Append c to the run queue. */
-static inline void coro__enqueue(coro__sched *s, coro *c) {
-  s->nqueued++;
-  c->sched |= CORO__S_QUEUED;
-  c->run_next = NULL;
-  if (s->tail)
-    s->tail->run_next = c;
-  else
-    s->head = c;
-  s->tail = c;
-}
-
-/* Has this parked coroutine been woken already (and so must not be served)? */
-static inline int coro__woken(const coro *c) { return (c->sched & CORO__S_QUEUED) != 0; }
-
-void coro__timer_remove(coro__sched *s, coro *c);
-
-/* Make a parked coroutine runnable; its park returns `code`.  Ignored if it was
- * woken already (by a timeout, a cancel or another event): the first wake wins,
- * so a value it was served is not lost. */
-static inline void coro__wake(coro__sched *s, coro *c, int code) {
-  if (coro__woken(c)) return;
-  if (c->heap_at) coro__timer_remove(s, c);
-  c->wait_what = NULL; /* runnable now (a yield keeps "yield": it never waited) */
-  c->wake = code;
-  coro__enqueue(s, c);
-}
-
-static inline void coro__wait_push(coro__wait_list *l, coro__waiter *w) {
-  w->next = NULL;
-  w->prev = l->tail;
-  if (l->tail)
-    l->tail->next = w;
-  else
-    l->head = w;
-  l->tail = w;
-}
-
-/* Unlink w; a no-op if it is not linked. */
-static inline void coro__wait_remove(coro__wait_list *l, coro__waiter *w) {
-  if (!w->prev && l->head != w) return;
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    l->head = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    l->tail = w->prev;
-  w->prev = w->next = NULL;
-}
-
-/* The first waiter still waiting, or NULL; woken ones met on the way are
- * dropped from the list (their park returns their own wake code). */
-static inline coro__waiter *coro__wait_first(coro__wait_list *l) {
-  while (CORO__UNLIKELY(l->head && coro__woken(l->head->who))) coro__wait_remove(l, l->head);
-  return l->head;
-}
-
-/* Park like coro__park(), but a cancel neither refuses nor ends the wait: it
- * only wakes it with -ECANCELED (wait again).  coro_group_close() waits for
- * its members even in a cancelled micro-thread. */
-int coro__park_shielded(coro__tls *t, int64_t deadline, const char *what, const void *obj);
-
-/* Cancel micro-thread c (not finished): what coro_cancel() does once checked. */
-void coro__cancel(coro__tls *t, coro *c);
-
-/* --- group.c ---------------------------------------------------------------- */
-
-/* Micro-thread c of a group has finished: leave the group, record its error. */
-void coro__group_member_done(coro__tls *t, coro *c);
-
-/* --- timer.c: the min-heap of deadlines ---------------------------------- */
-
-int coro__timer_add(coro__sched *s, coro *c, int64_t deadline); /* 0 or -ENOMEM */
-/* coro__timer_remove(s, c), declared above: a no-op if c is not in the heap. */
-coro *coro__timer_first(const coro__sched *s); /* NULL if empty */
 
 /* --- io.c: the fd registry, and the backend contract (io_epoll.c) ---------- */
 
@@ -509,8 +360,20 @@ typedef struct coro__io_backend {
 } coro__io_backend;
 
 extern const coro__io_backend coro__io_epoll;
+/* Test hook: how epoll's timed waits went, process-wide (relaxed counters). */
+typedef struct coro__epoll_stats {
+  long precise; /* waits given their timeout to the nanosecond (epoll_pwait2) */
+  long rounded; /* waits whose timeout was rounded up to a whole millisecond
+                   (epoll_wait: no epoll_pwait2 in the kernel) */
+} coro__epoll_stats;
+extern coro__epoll_stats coro__epoll_stats_now;
 #ifdef CORO_HAVE_URING
-extern const coro__io_backend coro__io_uring; /* built when CMake found liburing */
+extern const coro__io_backend coro__io_uring; /* built on Linux (CORO_WITH_URING) */
+/* Test hooks, read when a ring is set up (single-threaded tests only): its
+ * submission queue's length (0: the default, 256), and IORING_FEAT_* bits to
+ * take for absent, to run the paths of older kernels on a new one. */
+extern unsigned coro__uring_entries;
+extern unsigned coro__uring_features_off;
 #endif
 
 /* Per-thread I/O state. */
@@ -601,46 +464,5 @@ void coro__watch_fini(coro__io *io);
 
 /* Thread exit: release the thread's port of the offload pool. */
 void coro__offload_fini(coro__tls *t);
-
-/* --- sys.c: system calls and allocation behind wrappers tests can fail --- */
-
-enum coro__fault_site {
-  CORO__FAULT_MMAP,     /* coro__mmap */
-  CORO__FAULT_MPROTECT, /* coro__mprotect */
-  CORO__FAULT_MADVISE,  /* coro__madvise */
-  CORO__FAULT_MALLOC,   /* coro__malloc */
-  CORO__FAULT_URING,    /* io_uring's setup, as a kernel that refuses it (io_uring.c) */
-  CORO__FAULT_THREAD,   /* pthread_create of the offload pool (offload.c) */
-  CORO__FAULT_FORK,     /* coro__fork */
-  CORO__FAULT_NSITES
-};
-
-/* Make the calls through `site` fail with `err` (a positive errno) once
- * `after` more calls have succeeded, until coro__fault_reset().  For tests. */
-void coro__fault_arm(int site, long after, int err);
-void coro__fault_reset(void);
-
-/* 0 for a call through `site` to proceed, or the errno it must fail with
- * (counting it as coro__fault_arm says).  For sites outside sys.c. */
-int coro__fault_injected(int site);
-
-/* Anonymous private read/write reservation, committed by touch.  Returns NULL
- * and stores a negated errno in *err on failure. */
-void *coro__mmap(size_t len, int *err);
-int coro__munmap(void *p, size_t len);
-int coro__mprotect(void *p, size_t len, int prot);  /* 0 or a negated errno */
-int coro__madvise(void *p, size_t len, int advice); /* 0 or a negated errno */
-void *coro__malloc(size_t n);
-void coro__free(void *p);
-/* Blocks coro__malloc() handed out and coro__free() has not taken back, in
- * the whole process.  For tests: a thread's exit must bring it back down. */
-long coro__live_allocs(void);
-/* fork(2): the child's pid, 0 in the child, or a negated errno. */
-int coro__fork(void);
-
-/* Test hook: force a guard mode (CORO_GUARD_*) before the first coroutine of
- * the process; 0 restores automatic choice.  Also CORO_STACK_GUARD in the
- * environment: madvise, mprotect or canary. */
-void coro__stack_force_guard_mode(int mode);
 
 #endif

@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "scheduler.h"
 
 /* The saved stack pointer of a coroutine that is not running. */
 static uintptr_t saved_sp(const coro *c) {

@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "copystack.h"
-#include "internal.h"
+#include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
  * that outlive the call; every parking call unlinks its waiter before it
@@ -193,7 +193,7 @@ static int choose(coro__io *io) {
     }
     if (forced) say_once("io_uring unavailable", strerror(-rc));
 #else
-    if (forced) say_once("io_uring unavailable", "not built with liburing");
+    if (forced) say_once("io_uring unavailable", "not built in");
 #endif
   }
   int rc = coro__io_epoll.init(io);

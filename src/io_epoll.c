@@ -9,16 +9,36 @@
  * fd costs nothing either.  Edge-triggered is safe because a coroutine parks
  * only after its system call said EAGAIN: any readiness after that is a new
  * edge, and EPOLL_CTL_ADD reports a level that is already there.
+ *
+ * Timed waits go through epoll_pwait2 (5.11+), whose timeout is a timespec:
+ * a 50 us sleep while an fd is waited on sleeps 50 us (plus the kernel's
+ * timer slack), not a millisecond.  It is called through syscall(), so no
+ * glibc of a given age is needed; where the kernel (or qemu-user) says
+ * ENOSYS, the process falls back to epoll_wait's milliseconds, rounded up:
+ * a wait may end up to 1 ms late, never early.
  */
 #include <errno.h>
 #include <limits.h>
+#include <linux/time_types.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 /* Events fetched per epoll_wait; more wait for the next round. */
 #define NEVENTS 256
+
+#ifndef __NR_epoll_pwait2 /* the same number on every architecture */
+#define __NR_epoll_pwait2 441
+#endif
+
+/* Does the kernel have epoll_pwait2?  0 not known yet, 1 yes, -1 no (ENOSYS):
+ * process-wide, learnt by the first timed wait; relaxed, as every thread
+ * that asks learns the same answer. */
+static int have_pwait2;
+
+coro__epoll_stats coro__epoll_stats_now; /* test hook: see internal.h */
 
 typedef struct epoll_state {
   int epfd;                           /* the epoll instance */
@@ -67,20 +87,44 @@ static void ep_forget(coro__io *io, int fd, coro__fd *f) {
   f->flags &= ~(unsigned)CORO__FD_ARMED;
 }
 
+/* epoll_pwait2 for `left` ns (> 0); -ENOSYS where there is none. */
+static int pwait2(epoll_state *e, int64_t left) {
+  if (__atomic_load_n(&have_pwait2, __ATOMIC_RELAXED) < 0) return -ENOSYS;
+  int err = coro__fault_injected(CORO__FAULT_EPOLL_PWAIT2);
+  if (err) return -err; /* not remembered: the test that asked resets it */
+  struct __kernel_timespec ts = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
+  /* No signal mask: its size is read only with one. */
+  long n = syscall(__NR_epoll_pwait2, e->epfd, e->events, NEVENTS, &ts, NULL, 0);
+  if (n < 0 && errno == ENOSYS) {
+    __atomic_store_n(&have_pwait2, -1, __ATOMIC_RELAXED);
+    return -ENOSYS;
+  }
+  __atomic_store_n(&have_pwait2, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&coro__epoll_stats_now.precise, 1, __ATOMIC_RELAXED);
+  return n < 0 ? -errno : (int)n;
+}
+
 static int ep_poll(coro__io *io, int64_t deadline) {
   epoll_state *e = io->backend_data;
-  int timeout = -1; /* milliseconds, rounded up: waking early would only spin */
-  if (deadline >= 0) {
-    int64_t left = deadline - (deadline ? coro_now() : 0);
-    if (left <= 0)
-      timeout = 0;
-    else if (left / 1000000 >= INT_MAX)
-      timeout = INT_MAX;
-    else
-      timeout = (int)((left + 999999) / 1000000);
+  int64_t left = deadline > 0 ? deadline - coro_now() : deadline; /* 0 now, < 0 no limit */
+  int n = -ENOSYS;
+  if (left > 0) n = pwait2(e, left);
+  if (n == -ENOSYS) {
+    int timeout = -1; /* milliseconds, rounded up: waking early would only spin */
+    if (deadline >= 0) {
+      if (left <= 0)
+        timeout = 0;
+      else if (left / 1000000 >= INT_MAX)
+        timeout = INT_MAX;
+      else
+        timeout = (int)((left + 999999) / 1000000);
+      if (left > 0 && left % 1000000)
+        __atomic_fetch_add(&coro__epoll_stats_now.rounded, 1, __ATOMIC_RELAXED);
+    }
+    n = epoll_wait(e->epfd, e->events, NEVENTS, timeout);
+    if (n < 0) n = -errno;
   }
-  int n = epoll_wait(e->epfd, e->events, NEVENTS, timeout);
-  if (n < 0) return -errno;
+  if (n < 0) return n;
   for (int i = 0; i < n; i++) {
     uint32_t ev = e->events[i].events;
     unsigned ready = (ev & (EPOLLIN | EPOLLRDHUP) ? CORO__IO_READ : 0u) |

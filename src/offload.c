@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "copystack.h"
-#include "internal.h"
+#include "scheduler.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
 #pragma GCC diagnostic ignored "-Wdangling-pointer" /* see io.c */

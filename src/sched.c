@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sched.c - micro-threads: a cooperative FIFO scheduler per thread.
+ * sched.c - micro-threads: a cooperative scheduler per thread, FIFO or seeded.
  *
  * Who runs where:
  *
@@ -29,12 +29,37 @@
  *     in its wait list until it runs, so whoever serves a list skips woken
  *     waiters (coro__wait_first): a value is never handed to a coroutine that
  *     will report a timeout.
+ *
+ * Rounds.  coro_run() works in rounds: the coroutines runnable when a round
+ * begins each get a turn, then the I/O backend is polled and the due timers
+ * fire; what becomes runnable meanwhile waits for a later round (FIFO mode's
+ * direct hand-offs may take it on the way).  So nothing runnable starves.
+ *
+ * Order.  FIFO by default: the run queue is served in the order coroutines
+ * became runnable, due timers fire in deadline order (equal deadlines in the
+ * order they were set), and a parking coroutine hands the CPU straight to the
+ * next parked one.  With a seed (coro_sched_seed, CORO_SCHED_SEED) the order is
+ * drawn from the thread's generator instead: each round runs its coroutines in
+ * a random order (a Fisher-Yates shuffle done one pick at a time), with no
+ * direct hand-offs (the host makes every choice), and fires only the timers of
+ * the earliest due deadline, so that a later deadline never runs before an
+ * earlier one while equal ones run in any order.  Everything else (wait lists,
+ * handoff of locks, deadlines) is the same code in both modes: the seed moves
+ * only what the header leaves unspecified.  A round and its order depend only
+ * on the generator and on what the program and the outside world did (which
+ * timers were due, which fds ready), so the same seed replays the same
+ * interleaving of a program that does not depend on timing or I/O.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "copystack.h"
-#include "internal.h"
+#include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
  * that outlive the call; every parking call unlinks its waiter before it
@@ -245,14 +270,144 @@ static void idle_until(int64_t deadline) {
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }
 
-/* Wake every parked coroutine whose deadline has passed. */
+/* Wake every parked coroutine whose deadline has passed; in seeded mode only
+ * those of the earliest deadline (the next ones at the next round), since the
+ * round that runs them is shuffled and a later deadline must not run first. */
 static void fire_timers(coro__sched *s) {
   coro *c = coro__timer_first(s);
   if (!c) return;
   int64_t now = coro_now();
-  while (c && c->deadline <= now) {
+  int64_t first = c->deadline;
+  while (c && c->deadline <= now && (!s->seeded || c->deadline == first)) {
     coro__wake(s, c, -ETIMEDOUT);
     c = coro__timer_first(s);
+  }
+}
+
+/* --- seeded order ------------------------------------------------------------------ */
+
+/* splitmix64's finaliser: any seed, 0 included, gives a well-spread state. */
+static uint64_t mix(uint64_t z) {
+  z += UINT64_C(0x9e3779b97f4a7c15);
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static void set_seed(coro__sched *s, uint64_t seed) {
+  s->seeded = 1;
+  s->seed_decided = 1;
+  s->rng = mix(seed);
+}
+
+int coro_sched_seed(uint64_t seed) {
+  coro__sched *s = &coro__tls_get()->sched;
+  if (s->running) return -EBUSY;
+  set_seed(s, seed);
+  return 0;
+}
+
+/* CORO_SCHED_SEED, read once per process (the first thread to start a
+ * scheduler): every thread that starts one later takes the same seed, and a
+ * bad value or a random seed is one line on stderr, not one per thread. */
+static struct {
+  int seeded;    /* a seed was given (or drawn for "random") */
+  uint64_t seed; /* that seed */
+} env_seed;
+
+static void say(const char *line) { (void)!write(STDERR_FILENO, line, strlen(line)); }
+
+/* Parse a seed: decimal digits only, at most UINT64_MAX.  0 or -EINVAL. */
+static int parse_seed(const char *v, uint64_t *out) {
+  uint64_t n = 0;
+  if (!*v) return -EINVAL;
+  for (; *v; v++) {
+    if (*v < '0' || *v > '9') return -EINVAL;
+    unsigned d = (unsigned)(*v - '0');
+    if (n > (UINT64_MAX - d) / 10) return -EINVAL; /* overflows */
+    n = n * 10 + d;
+  }
+  *out = n;
+  return 0;
+}
+
+/* A seed for CORO_SCHED_SEED=random: the kernel's entropy, else the clock. */
+static uint64_t random_seed(void) {
+  uint64_t seed;
+  if (getentropy(&seed, sizeof(seed)) == 0) return seed;
+  return mix((uint64_t)coro_now() ^ ((uint64_t)getpid() << 32));
+}
+
+static void read_env(void) {
+  const char *v = getenv("CORO_SCHED_SEED");
+  char line[256];
+  if (!v) return;
+  if (strcmp(v, "random") == 0) {
+    env_seed.seed = random_seed();
+    env_seed.seeded = 1;
+    snprintf(line, sizeof(line),
+             "libcoro: CORO_SCHED_SEED=random: seed %llu (CORO_SCHED_SEED=%llu replays it)\n",
+             (unsigned long long)env_seed.seed, (unsigned long long)env_seed.seed);
+    say(line);
+    return;
+  }
+  if (parse_seed(v, &env_seed.seed) == 0) {
+    env_seed.seeded = 1;
+    return;
+  }
+  snprintf(line, sizeof(line),
+           "libcoro: CORO_SCHED_SEED=\"%.64s\" is not a seed (a decimal number up to "
+           "18446744073709551615, or random): FIFO order\n",
+           v);
+  say(line);
+}
+
+/* The thread's first coro_run, unless coro_sched_seed() came first. */
+static void seed_from_env(coro__sched *s) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, read_env);
+  s->seed_decided = 1;
+  if (env_seed.seeded) set_seed(s, env_seed.seed);
+}
+
+/* Take c, the next to run, off the run queue's count. */
+static inline void taken(coro__sched *s, coro *c) {
+  s->nqueued--;
+  c->sched &= ~(unsigned)CORO__S_QUEUED;
+}
+
+/* A round of seeded mode: every coroutine runnable now, in an order drawn
+ * from the generator.  They stay marked QUEUED (woken) until their turn, so
+ * no server mistakes one for a waiter still waiting; what they make runnable
+ * goes on the queue for the next round.  No direct hand-off: the host picks
+ * every turn.  If the round's array cannot grow, this round runs FIFO. */
+static void seeded_round(coro__tls *t) {
+  coro__sched *s = &t->sched;
+  size_t n = s->nqueued;
+  if (n > s->capround) {
+    size_t cap = s->capround ? s->capround : 64;
+    while (cap < n) cap *= 2;
+    coro **r = coro__malloc(cap * sizeof(*r));
+    if (!r) {
+      for (; n && s->head; n--) run_one(t, dequeue(s));
+      return;
+    }
+    coro__free(s->round);
+    s->round = r;
+    s->capround = cap;
+  }
+  for (size_t i = 0; i < n; i++) {
+    s->round[i] = s->head;
+    s->head = s->head->run_next;
+  }
+  s->tail = NULL; /* n was every entry: the queue starts again empty */
+  for (size_t left = n; left; left--) {
+    size_t j = coro__sched_rand(s, left);
+    coro *c = s->round[j];
+    s->round[j] = s->round[left - 1];
+    taken(s, c);
+    s->handoffs = HANDOFF_MAX; /* a park goes back to the host */
+    run_one(t, c);
   }
 }
 
@@ -265,6 +420,7 @@ int coro_run(void) {
   coro__sched *s = &t->sched;
   if (s->running) return -EBUSY;
   if (!(t->current->flags & CORO__F_MAIN)) return -EPERM;
+  if (!s->seed_decided) seed_from_env(s);
   s->running = 1;
   s->host = t->current;
   int rc = 0;
@@ -274,7 +430,11 @@ int coro_run(void) {
     /* One round: as many turns as were runnable when it began (direct
      * hand-offs take some on the way), then the timers, so that coroutines
      * yielding in a loop cannot starve the sleepers. */
-    for (size_t turns = s->nqueued; turns && s->head && !s->nomem; turns--) run_one(t, dequeue(s));
+    if (CORO__UNLIKELY(s->seeded))
+      seeded_round(t); /* a switch without memory requeues its coroutine */
+    else
+      for (size_t turns = s->nqueued; turns && s->head && !s->nomem; turns--)
+        run_one(t, dequeue(s));
     if (CORO__UNLIKELY(s->nomem)) { /* a copy-stack switch found no memory */
       s->nomem = 0;
       rc = -ENOMEM;
@@ -306,6 +466,9 @@ int coro_run(void) {
   }
   s->running = 0;
   s->host = NULL;
+  coro__free(s->round);
+  s->round = NULL;
+  s->capround = 0;
   return rc;
 }
 

@@ -1,16 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * signal.c - signals as events: a coroutine waits for SIGTERM as it waits for
- * a socket.
+ * a socket, and a delivered signal wakes every coroutine of the thread that
+ * waits for it (broadcast).
  *
- * Each wait blocks its signals in the calling thread (so that they stay
- * pending instead of running their default action), opens a signalfd for
- * exactly its set, parks on it through the I/O layer until it is readable,
- * reads one signal and closes the signalfd.  One signalfd per wait costs two
- * system calls more than a shared one, but signals are rare, and it needs no
- * per-thread state and no demultiplexing: two coroutines waiting on different
- * sets each own their fd; two waiting on the same signal both wake and the
- * first read takes it, the other finds nothing (EAGAIN) and parks again.
+ * A thread has one signalfd while any of its coroutines waits (coro__tls.sig):
+ *
+ *     coro__sigwaits (per thread)
+ *     +------------------+        waiters (on their stacks), oldest first
+ *     | fd  (signalfd)   |        +-----------+    +-----------+
+ *     | head, tail  -----+------> | set, got  | -> | set, got  | -> ...
+ *     +------------------+        +-----------+    +-----------+
+ *
+ * Every waiter parks on that fd through the I/O layer.  Whoever runs next
+ * after a delivery (a woken waiter, or a new one) drains it: it reads one
+ * signal at a time and hands each to every waiter whose set holds it and
+ * that has none yet, waking the parked ones.  Invariants:
+ *   - the fd's mask is the union of the sets of the waiters that have no
+ *     signal yet, set again before each read: a signal nobody waits for any
+ *     more stays pending (blocked) for the next wait instead of being read and
+ *     lost, and so does a second delivery that arrives once every waiter of
+ *     that signal has one;
+ *   - the fd exists exactly while the list is not empty: the last waiter to
+ *     leave closes it, so nothing is left to free at thread exit;
+ *   - a waiter that got a signal returns it even if a deadline or a cancel
+ *     woke it first: a signal taken from the kernel is never dropped.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +33,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "scheduler.h"
 
 /* 0 if set names at least one signal and none that cannot be caught. */
 static int check_set(const sigset_t *set) {
@@ -31,30 +46,114 @@ static int check_set(const sigset_t *set) {
   return any ? 0 : -EINVAL;
 }
 
+/* Point the thread's signalfd at the signals still wanted: the union of the
+ * sets of the waiters without one.  Returns 1 if any is wanted, 0 if none,
+ * or a negated errno. */
+static int want(coro__sigwaits *sw) {
+  sigset_t mask;
+  sigemptyset(&mask);
+  int any = 0;
+  for (coro__sigwaiter *w = sw->head; w; w = w->next) {
+    if (w->got) continue;
+    sigorset(&mask, &mask, &w->set);
+    any = 1;
+  }
+  if (signalfd(sw->fd, &mask, 0) < 0) return -errno;
+  return any;
+}
+
+/* Hand signal `sig` to every waiter that waits for it and has none yet;
+ * wake those parked (the running one, `self`, sees it when this returns). */
+static void deliver(coro__tls *t, coro__sigwaits *sw, int sig) {
+  for (coro__sigwaiter *w = sw->head; w; w = w->next) {
+    if (w->got || sigismember(&w->set, sig) != 1) continue;
+    w->got = sig;
+    if (w->who != t->current) coro__wake(&t->sched, w->who, CORO__IO_READ);
+  }
+}
+
+/* Read and deliver the signals pending for the waiters, one at a time.
+ * 0, or a negated errno (the fd could not be read or re-aimed). */
+static int drain(coro__tls *t, coro__sigwaits *sw) {
+  for (;;) {
+    int rc = want(sw);
+    if (rc <= 0) return rc;
+    struct signalfd_siginfo si;
+    ssize_t n = read(sw->fd, &si, sizeof(si));
+    if (n == (ssize_t)sizeof(si)) {
+      deliver(t, sw, (int)si.ssi_signo);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) return -errno;
+    return 0;
+  }
+}
+
+/* Link w, opening the thread's signalfd for the first waiter. */
+static int join(coro__tls *t, coro__sigwaits *sw, coro__sigwaiter *w) {
+  if (!sw->head) {
+    sigset_t none;
+    sigemptyset(&none);
+    int fd = signalfd(-1, &none, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) return -errno;
+    coro__io_adopt(t, fd, 0);
+    sw->fd = fd;
+  }
+  w->next = NULL;
+  w->prev = sw->tail;
+  if (sw->tail)
+    sw->tail->next = w;
+  else
+    sw->head = w;
+  sw->tail = w;
+  return 0;
+}
+
+/* Unlink w; the last waiter closes the fd. */
+static void leave(coro__sigwaits *sw, coro__sigwaiter *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    sw->head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    sw->tail = w->prev;
+  if (!sw->head) {
+    coro_fd_close(sw->fd);
+    sw->fd = -1;
+  } else {
+    (void)want(sw); /* its signals are no longer read: best effort, the next
+                       drain aims the fd again anyway */
+  }
+}
+
 int coro_signal_wait(const sigset_t *set, int64_t deadline) {
   if (!set) return -EINVAL;
   int rc = check_set(set);
   if (rc < 0) return rc;
   rc = pthread_sigmask(SIG_BLOCK, set, NULL);
   if (rc != 0) return -rc;
-  int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (fd < 0) return -errno;
-  coro__io_adopt(coro__tls_get(), fd, 0);
+  coro__tls *t = coro__tls_get();
+  coro__sigwaits *sw = &t->sig;
+  /* Other coroutines hand the signal to our record: off a copy-stack
+   * caller's stack, which is displaced while it waits (copystack.h). */
+  coro__sigwaiter local, *w = &local;
+  if (t->current && (t->current->flags & CORO__F_COPY) && !(w = coro__malloc(sizeof(*w))))
+    return -ENOMEM;
+  *w = (coro__sigwaiter){.set = *set, .got = 0};
+  if ((rc = join(t, sw, w)) < 0) goto out;
+  w->who = t->current; /* after join: the thread's first I/O call sets it up */
   for (;;) {
-    struct signalfd_siginfo si;
-    ssize_t n = read(fd, &si, sizeof(si));
-    if (n == (ssize_t)sizeof(si)) {
-      rc = (int)si.ssi_signo;
-      break;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN) {
-      rc = -errno;
-      break;
-    }
-    rc = coro_wait_fd(fd, CORO_READ, deadline);
-    if (rc < 0) break;
+    rc = drain(t, sw);
+    if (w->got || rc < 0) break;
+    rc = coro_wait_fd(sw->fd, CORO_READ, deadline);
+    if (w->got || rc < 0) break;
   }
-  coro_fd_close(fd);
+  leave(sw, w);
+  if (w->got) rc = w->got;
+out:
+  if (w != &local) coro__free(w);
   return rc;
 }

@@ -24,16 +24,37 @@
  * The canary is checked at every switch away from a coroutine; a smashed one
  * is a broken invariant: report and abort.
  *
- * Guards are installed lazily, the first time a slot is handed out, so a new
- * slab costs one mmap.  Freed slots go on their slab's free list (LIFO, so the
- * next coroutine reuses warm memory).  A slab whose slots are all free is
- * unmapped, except one spare per size class, so a workload hovering around a
- * slab boundary does not map and unmap in a loop.
+ * The pool never pays the kernel twice for memory it already has.  A slab's
+ * mapping, its guards and the pages its stacks touched stay with the thread
+ * until coro_stack_trim() or the thread's exit:
+ *   - a slot's guard is installed the first time the slot is handed out (one
+ *     system call, once per slab lifetime: a new slab costs one mmap and a
+ *     slab used by three coroutines pays three guards, not a slab's worth);
+ *     it stays when the slot is freed, reused, or its pages discarded (guard
+ *     markers and PROT_NONE survive MADV_FREE and MADV_DONTNEED);
+ *   - freed slots go on their slab's free list, kept in the slab's side
+ *     table (LIFO, so the next coroutine reuses the warmest slot; nothing is
+ *     written into a free slot, so its pages may be discarded);
+ *   - a slab with no slot in use joins its class's empty list and stays
+ *     mapped.  The first CORO__STACK_WARM slots' worth of empty slabs per
+ *     class stay warm (their pages resident: the next burst takes them with
+ *     no fault); beyond that an emptied slab gets one madvise(MADV_FREE),
+ *     which lets the kernel take its pages back only when memory runs short
+ *     (until then, reuse costs nothing; after, a fault per first touch).
+ * Allocation takes a partly used slab first, then a warm empty one, then a
+ * cold one, and maps a new slab last.  The address space of a burst stays
+ * reserved (as Go's heap keeps its arenas); coro_stack_trim() unmaps every
+ * empty slab and discards the pages of free slots.
  *
  * Overflow: a SIGSEGV handler, on an alternate signal stack (the faulting
  * stack has no room left), checks whether the fault hit the running
- * coroutine's guard page; if so it prints the coroutine's name and stack size
- * and aborts, otherwise it hands the signal to whatever handler was there.
+ * coroutine's guard page, or, for an unguarded stack, fell below it in its
+ * slab (or the page below the slab) while the stack pointer was at its
+ * bottom; if so it prints the coroutine's name and stack size and aborts.  A
+ * fault that is not ours is handled as it would be without libcoro: the
+ * previous handler runs, or the default action (re-raised for a signal sent
+ * with kill or raise, which would not come back by itself).  Our handler
+ * stays installed.
  *
  * Everything here is per thread except the guard mode, the guard budget and
  * the signal handler, which are process-wide and set up once.
@@ -49,7 +70,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "coro.h"
+#include "stack.h"
 
 #ifdef CORO_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
@@ -70,12 +92,42 @@
 #define SLAB_MAX_SLOTS 1024u
 #define ALTSTACK_SIZE ((size_t)64 << 10)
 
-/* Per-slot bookkeeping kept outside the slot (the slot itself may be idle). */
+/* Per-slot bookkeeping kept outside the slot (the slot itself may be idle,
+ * its pages discarded). */
 typedef struct slot_info {
   unsigned vg_id;        /* Valgrind stack id, 0 if not registered */
+  unsigned next_free;    /* while free: 1 + index of the next free slot, 0 at the end */
   unsigned char used;    /* handed out at least once: guard decided */
   unsigned char guarded; /* guard page installed */
+  unsigned char busy;    /* handed out now (the thread's cache counts as busy) */
+  unsigned char dirty;   /* handed out since its pages were last discarded */
 } slot_info;
+
+/* A pool of stack slots of one size, per thread. */
+struct coro__stack_class {
+  size_t size;                    /* usable size of its stacks (page multiple) */
+  size_t slot_size;               /* size + the guard page */
+  unsigned nslots;                /* slots per slab */
+  unsigned nslabs;                /* slabs mapped */
+  unsigned nempty;                /* of them, with no slot in use (on the empty list) */
+  unsigned nwarm;                 /* of those, with their pages resident (not MADV_FREE'd) */
+  unsigned warm_cap;              /* empty slabs kept warm: CORO__STACK_WARM slots' worth */
+  coro__slab *avail;              /* slabs with a free slot and a slot in use, most
+                                     recently freed into first */
+  coro__slab *warm;               /* slabs with nothing in use, pages resident: the
+                                     ones whose every slot was used first */
+  coro__slab *warm_tail;          /* the last of them */
+  coro__slab *cold;               /* slabs with nothing in use, MADV_FREE'd (ordered
+                                     as the warm ones) */
+  coro__slab *cold_tail;          /* the last of them */
+  struct coro__stack_class *next; /* next size class of this thread */
+};
+
+/* Empty slots' worth of slabs per class kept warm; see the top of the file. */
+#define CORO__STACK_WARM 4096u
+
+/* Where a slab is linked. */
+enum { ON_NONE, ON_AVAIL, ON_EMPTY };
 
 struct coro__slab {
   char *base;              /* start of the mapping */
@@ -83,31 +135,32 @@ struct coro__slab {
   unsigned bumped;         /* slots [0, bumped) have been handed out at least once */
   unsigned nused;          /* slots in use now */
   unsigned nguarded;       /* slots with an mprotect guard (for the process budget) */
-  void *free_head;         /* free slots, linked through their top word */
-  coro__slab *prev, *next; /* links in cls->avail while it has a free slot */
-  int in_avail;            /* 1 while linked in cls->avail */
+  unsigned free_head;      /* 1 + index of the first free slot below bumped, 0 if none */
+  coro__slab *prev, *next; /* links in cls->avail (both), cls->warm or cls->cold (next) */
+  int on;                  /* ON_*: the list it is linked in (none while full) */
+  int cold;                /* empty and given to the kernel with MADV_FREE */
   slot_info slots[];       /* one per slot */
 };
 
 /* --- process-wide state -------------------------------------------------- */
 
 static pthread_once_t process_once = PTHREAD_ONCE_INIT;
-static pthread_key_t exit_key;    /* its destructor tidies a thread's pools at exit */
-static int guard_mode;            /* CORO_GUARD_*, chosen once */
-static int forced_guard_mode;     /* test hook, read by the once-init */
-static long guard_budget;         /* mprotect guards allowed in the process */
-static long guards_in_use;        /* mprotect guards now (atomic: many threads) */
-static struct sigaction old_segv; /* handler before ours, to chain to */
-size_t coro__page_size;           /* set once by process_setup */
+static coro__stack_running_fn running; /* the layer above's answer to "who runs?" */
+static int guard_mode;                 /* CORO_GUARD_*, chosen once */
+static int forced_guard_mode;          /* test hook, read by the once-init */
+static long guard_budget;              /* mprotect guards allowed in the process */
+static long guards_in_use;             /* mprotect guards now (atomic: many threads) */
+static struct sigaction old_segv;      /* handler before ours, to chain to */
+size_t coro__page_size;                /* set once by process_setup */
 #define page_size coro__page_size
 
-CORO__TLS coro__tls coro__this_thread;
+static void process_setup(void);
 
 void coro__stack_force_guard_mode(int mode) { forced_guard_mode = mode; }
 
 int coro_stack_guard_mode(void) {
-  if (guard_mode == 0) return coro__thread_setup(&coro__this_thread) < 0 ? 0 : guard_mode;
-  return guard_mode;
+  pthread_once(&process_once, process_setup);
+  return __atomic_load_n(&guard_mode, __ATOMIC_RELAXED);
 }
 
 /* Does MADV_GUARD_INSTALL really guard?  Install one and read through it with
@@ -161,14 +214,14 @@ static size_t put_num(char *buf, size_t at, size_t cap, uintmax_t v, int base) {
   return at;
 }
 
-static void report(const coro *c, const char *what, const void *addr) {
+static void report(const char *name, const coro__stack *s, const char *what, const void *addr) {
   char buf[256];
   size_t n = put_str(buf, 0, sizeof(buf), "libcoro: ");
   n = put_str(buf, n, sizeof(buf), what);
   n = put_str(buf, n, sizeof(buf), " in coroutine '");
-  n = put_str(buf, n, sizeof(buf), c->name[0] ? c->name : "(unnamed)");
+  n = put_str(buf, n, sizeof(buf), name && name[0] ? name : "(unnamed)");
   n = put_str(buf, n, sizeof(buf), "' (stack size ");
-  n = put_num(buf, n, sizeof(buf), c->stack.size, 10);
+  n = put_num(buf, n, sizeof(buf), s->size, 10);
   n = put_str(buf, n, sizeof(buf), " bytes");
   if (addr) {
     n = put_str(buf, n, sizeof(buf), ", fault at 0x");
@@ -185,17 +238,17 @@ __attribute__((noreturn)) static void die(void) {
   abort();
 }
 
-void coro__stack_smashed(const coro *c) {
-  report(c, "stack overflow (canary smashed)", NULL);
+void coro__stack_smashed(const char *name, const coro__stack *s) {
+  report(name, s, "stack overflow (canary smashed)", NULL);
   die();
 }
 
 static void on_segv(int sig, siginfo_t *info, void *uctx) {
-  coro *c = coro__this_thread.current;
+  const char *name = NULL;
+  const coro__stack *s = running ? running(&name) : NULL;
   char *addr = info->si_addr;
-  if (c && !(c->flags & CORO__F_MAIN) && c->stack.guarded && addr >= c->stack.lo - page_size &&
-      addr < c->stack.lo) {
-    report(c, "stack overflow", addr);
+  if (s && s->guarded && addr >= s->lo - page_size && addr < s->lo) {
+    report(name, s, "stack overflow", addr);
     die();
   }
   /* Not ours: pass it on as if we had never been installed. */
@@ -212,45 +265,8 @@ static void on_segv(int sig, siginfo_t *info, void *uctx) {
 
 /* --- per-thread setup and teardown ----------------------------------------- */
 
-static void release_slab(coro__slab *s);
-
-/* Thread exit: drop the alternate stack and every slab with nothing in use.
- * Coroutines still alive keep their slabs (the program leaked them). */
-static void thread_exit(void *arg) {
-  coro__tls *t = arg;
-  coro__offload_fini(t); /* its port watches an fd of the registry: first */
-  coro__io_fini(t);      /* the fd registry and the poller (io.c) */
-  /* The timer heap's array outlives each coro_run() so that the next one does
-   * not grow it again; it goes with the thread.  Coroutines still in it were
-   * leaked by the program and can never run again (they belong to this thread). */
-  coro__free(t->sched.heap);
-  t->sched.heap = NULL;
-  t->sched.nheap = t->sched.capheap = 0;
-  while (t->ncached) coro__stack_free(t, &t->cache[--t->ncached]);
-  if (t->altstack) {
-    stack_t ss = {.ss_flags = SS_DISABLE};
-    sigaltstack(&ss, NULL);
-    coro__munmap(t->altstack, t->altstack_size);
-    t->altstack = NULL;
-  }
-  for (coro__stack_class **pc = &t->classes; *pc;) {
-    coro__stack_class *cls = *pc;
-    for (coro__slab *s = cls->avail, *next; s; s = next) {
-      next = s->next;
-      if (s->nused == 0) release_slab(s);
-    }
-    if (cls->nslabs == 0) {
-      *pc = cls->next;
-      coro__free(cls);
-    } else {
-      pc = &cls->next;
-    }
-  }
-}
-
 static void process_setup(void) {
   page_size = (size_t)sysconf(_SC_PAGESIZE);
-  pthread_key_create(&exit_key, thread_exit);
 
   const char *env = getenv("CORO_STACK_GUARD");
   int mode = forced_guard_mode;
@@ -278,35 +294,46 @@ static void process_setup(void) {
   sigaction(SIGSEGV, &sa, &old_segv);
 }
 
-int coro__thread_setup(coro__tls *t) {
+int coro__stack_pool_init(coro__stack_pool *p, coro__stack_running_fn hook) {
+  __atomic_store_n(&running, hook, __ATOMIC_RELAXED); /* the same for every thread */
   pthread_once(&process_once, process_setup);
-  if (t->ready) return 0;
   /* An overflow handler needs a stack of its own: the faulting one is full.
    * Keep the thread's alternate stack if it already has one (ASan sets one). */
   stack_t old;
   if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
     int err = 0;
-    void *p = coro__mmap(ALTSTACK_SIZE, &err);
-    if (!p) return err;
-    stack_t ss = {.ss_sp = p, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    void *alt = coro__mmap(ALTSTACK_SIZE, &err);
+    if (!alt) return err;
+    stack_t ss = {.ss_sp = alt, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0) {
       err = -errno;
-      coro__munmap(p, ALTSTACK_SIZE);
+      coro__munmap(alt, ALTSTACK_SIZE);
       return err;
     }
-    t->altstack = p;
-    t->altstack_size = ALTSTACK_SIZE;
+    p->altstack = alt;
+    p->altstack_size = ALTSTACK_SIZE;
   }
-  /* The thread's own stack becomes the root resumer of every chain. */
-  t->main.owner = t;
-  t->main.state = CORO_RUNNING;
-  t->main.flags = CORO__F_MAIN;
-  t->main.out = t->main.in = &t->main.sink;
-  memcpy(t->main.name, "(thread)", sizeof("(thread)"));
-  t->current = &t->main;
-  pthread_setspecific(exit_key, t);
-  t->ready = 1;
   return 0;
+}
+
+void coro__stack_pool_fini(coro__stack_pool *p) {
+  coro__stack_trim(p, NULL);
+  if (p->altstack) {
+    stack_t ss = {.ss_flags = SS_DISABLE};
+    sigaltstack(&ss, NULL);
+    coro__munmap(p->altstack, p->altstack_size);
+    p->altstack = NULL;
+  }
+  /* Classes with slabs still in use stay: those coroutines were leaked. */
+  for (coro__stack_class **pc = &p->classes; *pc;) {
+    coro__stack_class *cls = *pc;
+    if (cls->nslabs == 0) {
+      *pc = cls->next;
+      coro__free(cls);
+    } else {
+      pc = &cls->next;
+    }
+  }
 }
 
 /* --- slabs ------------------------------------------------------------------ */
@@ -316,7 +343,7 @@ static void avail_push(coro__stack_class *cls, coro__slab *s) {
   s->next = cls->avail;
   if (cls->avail) cls->avail->prev = s;
   cls->avail = s;
-  s->in_avail = 1;
+  s->on = ON_AVAIL;
 }
 
 static void avail_remove(coro__stack_class *cls, coro__slab *s) {
@@ -326,11 +353,65 @@ static void avail_remove(coro__stack_class *cls, coro__slab *s) {
     cls->avail = s->next;
   if (s->next) s->next->prev = s->prev;
   s->prev = s->next = NULL;
-  s->in_avail = 0;
+  s->on = ON_NONE;
 }
 
-static coro__stack_class *find_class(coro__tls *t, size_t size) {
-  for (coro__stack_class *c = t->classes; c; c = c->next)
+static size_t slab_bytes(const coro__stack_class *cls) { return cls->slot_size * cls->nslots; }
+
+/* Link s into a list of empty slabs: first, or last if it has slots never
+ * used (a fresh slot costs a guard and a fault where a used one costs
+ * nothing, so those are taken last). */
+static void empty_push(coro__slab **head, coro__slab **tail, coro__slab *s) {
+  s->next = NULL;
+  if (!*head) {
+    *head = *tail = s;
+  } else if (s->bumped < s->cls->nslots) {
+    (*tail)->next = s;
+    *tail = s;
+  } else {
+    s->next = *head;
+    *head = s;
+  }
+}
+
+/* A slab has just lost its last slot in use: keep it, warm while the class
+ * keeps fewer than warm_cap warm ones, else handed to the kernel to take
+ * back lazily (cold). */
+static void retire(coro__stack_class *cls, coro__slab *s) {
+  s->on = ON_EMPTY;
+  s->prev = NULL;
+  cls->nempty++;
+  if (cls->nwarm >= cls->warm_cap && coro__madvise(s->base, slab_bytes(cls), MADV_FREE) == 0) {
+    s->cold = 1;
+    empty_push(&cls->cold, &cls->cold_tail, s);
+    return;
+  }
+  s->cold = 0;
+  cls->nwarm++;
+  empty_push(&cls->warm, &cls->warm_tail, s);
+}
+
+/* Take an empty slab for use, warm ones first; NULL if none. */
+static coro__slab *unretire(coro__stack_class *cls) {
+  coro__slab *s = cls->warm;
+  if (s) {
+    cls->warm = s->next;
+    if (!cls->warm) cls->warm_tail = NULL;
+    cls->nwarm--;
+  } else if ((s = cls->cold) != NULL) {
+    cls->cold = s->next;
+    if (!cls->cold) cls->cold_tail = NULL;
+    s->cold = 0;
+  } else {
+    return NULL;
+  }
+  s->next = NULL;
+  cls->nempty--;
+  return s;
+}
+
+static coro__stack_class *find_class(coro__stack_pool *p, size_t size) {
+  for (coro__stack_class *c = p->classes; c; c = c->next)
     if (c->size == size) return c;
   coro__stack_class *c = coro__malloc(sizeof(*c));
   if (!c) return NULL;
@@ -339,8 +420,9 @@ static coro__stack_class *find_class(coro__tls *t, size_t size) {
   c->slot_size = size + page_size;
   size_t n = SLAB_BYTES / c->slot_size;
   c->nslots = n < 1 ? 1u : n > SLAB_MAX_SLOTS ? SLAB_MAX_SLOTS : (unsigned)n;
-  c->next = t->classes;
-  t->classes = c;
+  c->warm_cap = (CORO__STACK_WARM + c->nslots - 1) / c->nslots;
+  c->next = p->classes;
+  p->classes = c;
   return c;
 }
 
@@ -358,28 +440,26 @@ static coro__slab *new_slab(coro__stack_class *cls, int *err) {
     else if (probe < 0)
       __atomic_store_n(&reprobe, 1, __ATOMIC_RELAXED);
   }
-  s->base = coro__mmap(cls->slot_size * cls->nslots, err);
+  s->base = coro__mmap(slab_bytes(cls), err);
   if (!s->base) {
     coro__free(s);
     return NULL;
   }
   s->cls = cls;
-  avail_push(cls, s);
-  cls->nempty++;
   cls->nslabs++;
   return s;
 }
 
-static void release_slab(coro__slab *s) {
+/* Unmap an empty slab (unlinked by the caller). */
+static int release_slab(coro__slab *s) {
   coro__stack_class *cls = s->cls;
   for (unsigned i = 0; i < s->bumped; i++)
     if (s->slots[i].vg_id) VALGRIND_STACK_DEREGISTER(s->slots[i].vg_id);
   if (s->nguarded) __atomic_sub_fetch(&guards_in_use, (long)s->nguarded, __ATOMIC_RELAXED);
-  coro__munmap(s->base, cls->slot_size * cls->nslots);
-  if (s->in_avail) avail_remove(cls, s);
-  cls->nempty--;
+  int rc = coro__munmap(s->base, slab_bytes(cls));
   cls->nslabs--;
   coro__free(s);
+  return rc;
 }
 
 /* Decide and install the guard of a slot handed out for the first time. */
@@ -397,37 +477,37 @@ static void guard_slot(coro__slab *s, char *slot, slot_info *si) {
   }
 }
 
-int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out) {
-  coro__stack_class *cls = find_class(t, size);
+int coro__stack_alloc(coro__stack_pool *p, size_t size, coro__stack *out) {
+  coro__stack_class *cls = find_class(p, size);
   if (!cls) return -ENOMEM;
   coro__slab *s = cls->avail;
   if (!s) {
-    int err = 0;
-    s = new_slab(cls, &err);
-    if (!s) return err == -ENOMEM || err == -EAGAIN ? -ENOMEM : err;
+    s = unretire(cls);
+    if (!s) {
+      int err = 0;
+      s = new_slab(cls, &err);
+      if (!s) return err == -ENOMEM || err == -EAGAIN ? -ENOMEM : err;
+    }
+    avail_push(cls, s);
   }
-  if (s->nused == 0) cls->nempty--;
 
   unsigned i;
-  char *slot;
   if (s->free_head) {
-    /* A free slot's top two words: the link, then its index (no division). */
-    void **link = s->free_head;
-    s->free_head = link[0];
-    i = (unsigned)(uintptr_t)link[-1];
-    slot = s->base + (size_t)i * cls->slot_size;
+    i = s->free_head - 1;
+    s->free_head = s->slots[i].next_free;
   } else {
     i = s->bumped++;
-    slot = s->base + (size_t)i * cls->slot_size;
   }
+  char *slot = s->base + (size_t)i * cls->slot_size;
   slot_info *si = &s->slots[i];
   if (!si->used) {
     si->used = 1;
     guard_slot(s, slot, si);
     si->vg_id = VALGRIND_STACK_REGISTER(slot + page_size, slot + cls->slot_size);
   }
-  s->nused++;
-  if (!s->free_head && s->bumped == cls->nslots) avail_remove(cls, s);
+  si->busy = 1;
+  si->dirty = 1;
+  if (++s->nused == cls->nslots) avail_remove(cls, s); /* full */
 
   out->lo = slot + page_size;
   out->hi = slot + cls->slot_size;
@@ -438,20 +518,72 @@ int coro__stack_alloc(coro__tls *t, size_t size, coro__stack *out) {
   return 0;
 }
 
-void coro__stack_free(coro__tls *t, const coro__stack *st) {
+void coro__stack_free(coro__stack_pool *p, const coro__stack *st) {
   coro__slab *s = st->slab;
   coro__stack_class *cls = s->cls;
-  (void)t;
+  (void)p;
 #ifdef CORO_ASAN
   /* Frames abandoned on this stack left their redzones poisoned (a stack
    * that went through the cache was cleaned there already: harmless). */
   ASAN_UNPOISON_MEMORY_REGION(st->lo, (size_t)(st->hi - st->lo));
 #endif
-  /* Link through the slot's top words, a page that is resident already. */
-  void **link = (void **)(void *)(st->hi - sizeof(void *));
-  link[0] = s->free_head;
-  link[-1] = (void *)(uintptr_t)st->slot;
-  s->free_head = link;
-  if (!s->in_avail) avail_push(cls, s);
-  if (--s->nused == 0 && ++cls->nempty > 1) release_slab(s); /* keep one spare */
+  slot_info *si = &s->slots[st->slot];
+  si->busy = 0;
+  si->next_free = s->free_head;
+  s->free_head = st->slot + 1;
+  if (--s->nused == 0) {
+    if (s->on == ON_AVAIL) avail_remove(cls, s);
+    retire(cls, s);
+  } else if (s->on == ON_NONE) {
+    avail_push(cls, s); /* was full */
+  }
+}
+
+/* --- giving memory back ------------------------------------------------------ */
+
+/* Discard the pages of s's free slots used since their last discard, a run
+ * of neighbours at a time (their guards stay).  Returns 0 or the first error; adds the bytes to *bytes. */
+static int discard_free_slots(coro__slab *s, size_t *bytes) {
+  coro__stack_class *cls = s->cls;
+  int rc = 0;
+  for (unsigned i = 0; i < s->bumped;) {
+    if (s->slots[i].busy || !s->slots[i].dirty) {
+      i++;
+      continue;
+    }
+    unsigned j = i;
+    while (j < s->bumped && !s->slots[j].busy && s->slots[j].dirty) s->slots[j++].dirty = 0;
+    /* [first usable byte of slot i, end of slot j-1) */
+    char *lo = s->base + (size_t)i * cls->slot_size + page_size;
+    size_t len = (size_t)(j - i) * cls->slot_size - page_size;
+    int r = coro__madvise(lo, len, MADV_DONTNEED);
+    if (r == 0)
+      *bytes += len;
+    else if (!rc)
+      rc = r;
+    i = j;
+  }
+  return rc;
+}
+
+int coro__stack_trim(coro__stack_pool *p, size_t *released) {
+  size_t bytes = 0;
+  int rc = 0;
+  while (p->ncached) coro__stack_free(p, &p->cache[--p->ncached]);
+  for (coro__stack_class *cls = p->classes; cls; cls = cls->next) {
+    for (coro__slab *s; (s = unretire(cls)) != NULL;) {
+      size_t len = slab_bytes(cls);
+      int r = release_slab(s);
+      if (r == 0)
+        bytes += len;
+      else if (!rc)
+        rc = r;
+    }
+    for (coro__slab *s = cls->avail; s; s = s->next) {
+      int r = discard_free_slots(s, &bytes);
+      if (r < 0 && !rc) rc = r;
+    }
+  }
+  if (released) *released = bytes;
+  return rc;
 }

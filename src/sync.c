@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "copystack.h"
-#include "internal.h"
+#include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
  * that outlive the call; every parking call unlinks its waiter before it

@@ -5,7 +5,8 @@
  * Every mmap, munmap, mprotect, madvise, malloc and fork of the library goes through
  * here so that a test can make any of them fail on demand (fault injection,
  * as neco does) and check that the caller returns a clear error and leaks
- * nothing.  Disarmed, a wrapper costs one predictable branch.
+ * nothing, and count the memory calls so that a test can check a path makes
+ * none.  Disarmed, a wrapper costs one predictable branch and a count.
  *
  * The fault counters are process-wide and unsynchronised: they are for
  * single-threaded tests only.
@@ -16,17 +17,31 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "sys.h"
 
 static struct {
   int armed;                      /* any site armed: the fast-path check */
   long after[CORO__FAULT_NSITES]; /* successes left before failing; -1 = disarmed */
   int err[CORO__FAULT_NSITES];    /* errno to fail with */
-} faults = {0, {-1, -1, -1, -1, -1, -1, -1}, {0}};
-_Static_assert(CORO__FAULT_NSITES == 7, "one -1 per site above");
+} faults = {0, {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}, {0}};
+_Static_assert(CORO__FAULT_NSITES == 10, "one -1 per site above");
+
+/* Calls per site, over every thread.  Relaxed: a count for tests, not a
+ * synchronisation; it costs one locked add next to a system call. */
+static atomic_long calls[CORO__FAULT_NSITES];
+
+static inline void count(int site) {
+  atomic_fetch_add_explicit(&calls[site], 1, memory_order_relaxed);
+}
+
+long coro__sys_calls(int site) {
+  if (site < 0 || site >= CORO__FAULT_NSITES) return -1;
+  return atomic_load_explicit(&calls[site], memory_order_relaxed);
+}
 
 void coro__fault_arm(int site, long after, int err) {
-  if (site < 0 || site >= CORO__FAULT_NSITES) return;
+  /* munmap never fails on purpose: a mapping we could not give back is lost. */
+  if (site < 0 || site >= CORO__FAULT_NSITES || site == CORO__FAULT_MUNMAP) return;
   faults.after[site] = after;
   faults.err[site] = err;
   faults.armed = 1;
@@ -48,6 +63,7 @@ int coro__fault_injected(int site) {
 }
 
 void *coro__mmap(size_t len, int *err) {
+  count(CORO__FAULT_MMAP);
   int e = coro__fault_injected(CORO__FAULT_MMAP);
   if (e) {
     *err = -e;
@@ -64,15 +80,20 @@ void *coro__mmap(size_t len, int *err) {
   return p;
 }
 
-int coro__munmap(void *p, size_t len) { return munmap(p, len) == 0 ? 0 : -errno; }
+int coro__munmap(void *p, size_t len) {
+  count(CORO__FAULT_MUNMAP);
+  return munmap(p, len) == 0 ? 0 : -errno;
+}
 
 int coro__mprotect(void *p, size_t len, int prot) {
+  count(CORO__FAULT_MPROTECT);
   int e = coro__fault_injected(CORO__FAULT_MPROTECT);
   if (e) return -e;
   return mprotect(p, len, prot) == 0 ? 0 : -errno;
 }
 
 int coro__madvise(void *p, size_t len, int advice) {
+  count(CORO__FAULT_MADVISE);
   int e = coro__fault_injected(CORO__FAULT_MADVISE);
   if (e) return -e;
   return madvise(p, len, advice) == 0 ? 0 : -errno;

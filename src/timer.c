@@ -12,7 +12,7 @@
  */
 #include <errno.h>
 
-#include "internal.h"
+#include "scheduler.h"
 
 /* Does a fire before b? */
 static inline int before(const coro *a, const coro *b) {

@@ -778,9 +778,16 @@ TEST(attr_init_null_is_einval) {
   bystander_finish(b);
 }
 
+/* 0 is what most calls return on success: printing it names success, not an
+ * unknown code (a newcomer's rc-printing loop saw "UNKNOWN"). */
+TEST(strerror_and_err_name_of_zero_say_success) {
+  ASSERT_STR_EQ(coro_err_name(0), "OK");
+  ASSERT_STR_EQ(coro_strerror(0), "success");
+}
+
 TEST(strerror_and_err_name_of_unknown_codes) {
   coro *b = bystander_start();
-  const int unknown[] = {0, 1, 12345, -12345, INT_MIN, INT_MAX, -4000, -4004, -9999};
+  const int unknown[] = {1, 12345, -12345, INT_MIN, INT_MAX, -4000, -4005, -9999};
   for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
     ASSERT_STR_EQ(coro_strerror(unknown[i]), "unknown error");
     ASSERT_STR_EQ(coro_err_name(unknown[i]), "UNKNOWN");
@@ -801,8 +808,8 @@ TEST(strerror_and_err_name_of_unknown_codes) {
   ASSERT_STR_EQ(coro_err_name(-ENOENT), "ENOENT");
   ASSERT_STR_EQ(coro_err_name(-EAGAIN), "EAGAIN");
   ASSERT_STR_EQ(coro_strerror(CORO_EIGNORED), "generator ignored GeneratorExit");
-  const int documented[] = {CORO_EDONE, CORO_EEXIT, CORO_EIGNORED, -EINVAL, -EBUSY,
-                            -EPERM,     -ENOMEM,    -ENOENT,       -EAGAIN};
+  const int documented[] = {CORO_EDONE, CORO_EEXIT, CORO_EIGNORED, CORO_ELEAKEDDONE, -EINVAL,
+                            -EBUSY,     -EPERM,     -ENOMEM,       -ENOENT,          -EAGAIN};
   for (size_t i = 0; i < sizeof(documented) / sizeof(documented[0]); i++)
     ASSERT_TRUE(strcmp(coro_strerror(documented[i]), "unknown error") != 0);
   bystander_finish(b);

@@ -532,6 +532,103 @@ TEST(a_worker_that_lived_long_enough_resets_the_backoff) {
   ASSERT_EQ(log_count("fast failures"), 0);
 }
 
+/* --- the restart rule: back off for fast failures only, never leave zero ---------- */
+
+/* Replays the log's events: every "worker N pid P started" makes P up, every
+ * exit line ("pid P killed by"/"exited with") takes it down.  Returns how
+ * many exits left no worker up while their line says a restart delay other
+ * than `allowed` (NULL: any delay at all, "restart now" excepted); *exits
+ * gets the number of exits seen. */
+static int zero_windows(const char *allowed, int *exits) {
+  int upp[512], nup = 0, bad = 0;
+  *exits = 0;
+  for (const char *line = log_text(); *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%.*s", (int)(len < sizeof(buf) ? len : sizeof(buf) - 1), line);
+    const char *at = strstr(buf, " pid ");
+    int pid;
+    char word[16];
+    if (at && sscanf(at, " pid %d %15s", &pid, word) == 2) {
+      if (!strcmp(word, "started") && nup < 512) {
+        upp[nup++] = pid;
+      } else if (!strcmp(word, "killed") || !strcmp(word, "exited")) {
+        for (int k = 0; k < nup; k++)
+          if (upp[k] == pid) upp[k--] = upp[--nup];
+        ++*exits;
+        const char *restart = strstr(buf, "; restart in ");
+        if (!nup && restart && (!allowed || strncmp(restart, allowed, strlen(allowed)) != 0)) bad++;
+      }
+    }
+    line += len + (end ? 1 : 0);
+  }
+  return bad;
+}
+
+/* pause_ms for longer than a second. */
+static void pause_long(int ms) {
+  for (; ms > 0; ms -= 100) pause_ms(ms < 100 ? ms : 100);
+}
+
+/* The issue's case: workers SIGKILLed one at a time after serving a while
+ * (longer than the default healthy_ns, shorter than the old default 5 s)
+ * are replaced at once: with a backoff of LONG any delay would stall it. */
+TEST(workers_that_served_are_replaced_at_once) {
+  log_open();
+  coro_cluster_opts o = opts_for(2), def;
+  ASSERT_EQ(coro_cluster_opts_init(&def), 0);
+  ASSERT_EQ(def.healthy_ns, SEC); /* documented */
+  o.healthy_ns = def.healthy_ns;  /* the default rule */
+  o.backoff_min_ns = LONG;
+  o.backoff_max_ns = LONG;
+  pid_t parent = start_cluster(&o, own_signal_main);
+  for (int round = 0; round < 4; round++) {
+    wait_log(" ready", 2 + round); /* both up: the replacement of the last kill too */
+    pause_long(1300);              /* 1.3 s: it served past the default healthy_ns (1 s) */
+    int pids[16];
+    int n = started_pids(pids, 16);
+    ASSERT_EQ(n, 2 + round);
+    ASSERT_EQ(kill(pids[n - 2], SIGKILL), 0); /* the oldest one up: slots alternate */
+    wait_log("killed by signal 9", round + 1);
+  }
+  wait_log(" ready", 6);
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  ASSERT_EQ(wait_exit(parent), 0);
+  ASSERT_EQ(log_count("; restart now"), 4);
+  ASSERT_EQ(log_count("fast failures"), 0);
+  int exits;
+  ASSERT_EQ(zero_windows(NULL, &exits), 0);
+  ASSERT_EQ(exits, 6); /* 4 kills and the 2 at the stop */
+}
+
+/* Ready at once (its first wait), then fails 30 ms later: a fast failure
+ * every time (healthy_ns LONG below), in both slots. */
+static void *dies_right_after_ready_main(void *arg) {
+  (void)arg;
+  coro_sleep(coro_now() + 30 * MS);
+  return coro_fail(-EIO);
+}
+
+TEST(the_last_worker_up_is_never_held_back) {
+  log_open();
+  coro_cluster_opts o = opts_for(2);
+  o.healthy_ns = LONG;
+  o.backoff_min_ns = 20 * MS;
+  o.backoff_max_ns = LONG; /* grows without a useful bound */
+  pid_t parent = start_cluster(&o, dies_right_after_ready_main);
+  /* Without the rule both slots soon wait seconds, then minutes: stalled. */
+  wait_log("exited with status 1", 16);
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  ASSERT_EQ(wait_exit(parent), 0);
+  int exits;
+  ASSERT_EQ(zero_windows("; restart in 0.02 s", &exits), 0);
+  ASSERT_TRUE(exits >= 16);
+  ASSERT_TRUE(log_count("; the last worker)") >= 1);
+  /* ...and the grown backoff still holds the other slot while one is up */
+  ASSERT_TRUE(log_count("(4 fast failures in a row") >= 1);
+}
+
 TEST(worker_waiting_for_sigterm_itself_sees_the_stop) {
   log_open();
   coro_cluster_opts o = opts_for(2); /* drain deadline LONG: no SIGKILL to rescue it */

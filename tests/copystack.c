@@ -208,27 +208,32 @@ TEST(yield_from_between_copy_generators) {
   ASSERT_EQ(coro_destroy(d), 0);
 }
 
-/* Cleanup handlers of a displaced generator run in its own frames when it
- * is closed, with its locals intact. */
-static long cleaned;
-static void note(void *p) { cleaned += *(long *)p; }
+/* Closing a displaced generator brings its frames back: the body sees the
+ * exit request with its locals intact, and its cleanup handlers run. */
+static long cleaned, handled;
+static void note(void *p) { handled += (long)(intptr_t)p; }
 
 static void *with_cleanup(void *arg) {
   long mine = VI(arg);
-  ASSERT_EQ(coro_cleanup_push(note, &mine), 0);
+  ASSERT_EQ(coro_cleanup_push(note, arg), 0);
   for (;;)
-    if (coro_yield(NULL, NULL) == CORO_EEXIT) return NULL;
+    if (coro_yield(NULL, NULL) == CORO_EEXIT) {
+      cleaned += mine; /* a local of our displaced frames */
+      return NULL;
+    }
 }
 
 TEST(closing_a_displaced_generator_runs_its_cleanup_in_its_frames) {
-  cleaned = 0;
+  cleaned = handled = 0;
   coro *a = gen(with_cleanup, IV(7)), *b = gen(with_cleanup, IV(11));
   ASSERT_EQ(coro_next(a, NULL), CORO_YIELDED);
   ASSERT_EQ(coro_next(b, NULL), CORO_YIELDED);
   ASSERT_EQ(coro_destroy(a), 0); /* displaced: brought back to close */
   ASSERT_EQ(cleaned, 7);
+  ASSERT_EQ(handled, 7);
   ASSERT_EQ(coro_destroy(b), 0);
   ASSERT_EQ(cleaned, 18);
+  ASSERT_EQ(handled, 18);
 }
 
 /* --- micro-threads: a copy-stack generator in a copy-stack chain ------------------------ */

@@ -8,6 +8,7 @@
  *   - malloc failing for a new size class, a slab header, a cleanup handler;
  *   - every mmap and malloc of a process's very first create failing in turn
  *     (a sweep, in a fresh process);
+ *   - mmap failing in a burst that reuses what an earlier one left;
  *   - a guard page that cannot be installed: creation still succeeds, the
  *     stack is protected by a canary instead.
  * Every case also checks that a coroutine created before the fault ("the
@@ -193,6 +194,49 @@ TEST(mmap_fail_when_slab_full_keeps_others_working) {
   counter_finish(extra, 7000, 0);
   counter_finish(first, 0, 0);
   counter_finish(b, 500, 1);
+}
+
+/* A burst reuses the slabs an earlier burst left without a single mmap; a
+ * burst that outgrows them gets -ENOMEM from the slab it cannot map, and
+ * every coroutine created before (in the reused slabs and the bystander)
+ * works.  A trim then gives everything back. */
+TEST(mmap_fail_during_burst_loses_nothing) {
+  coro *b = bystander_start();
+  enum { MAX = 2000 };
+  static coro *live[MAX];
+  const size_t size = 136 * KIB; /* 211 a slab */
+  struct mem before = mem_now();
+  long allocs = coro__live_allocs();
+  int first = 0;
+  for (; first < 450; first++) live[first] = create_sized(size, first); /* three slabs */
+  for (int i = 0; i < first; i++) ASSERT_EQ(coro_destroy(live[i]), 0);
+  coro__fault_arm(CORO__FAULT_MMAP, 0, ENOMEM);
+  int n = 0, rc = 0;
+  for (; n < MAX; n++) {
+    coro_attr attr = CORO_ATTR_INIT;
+    attr.stack_size = size;
+    coro *g = SENTINEL_HANDLE;
+    rc = coro_create(&g, counter, IV(n), &attr);
+    if (rc < 0) {
+      ASSERT_PTR_EQ(g, SENTINEL_HANDLE);
+      break;
+    }
+    live[n] = g;
+    void *v;
+    ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+    ASSERT_EQ(VI(v), n);
+  }
+  coro__fault_reset();
+  ASSERT_EQ(rc, -ENOMEM);
+  note("reused %d stacks without mmap", n);
+  ASSERT_TRUE(n >= first); /* every slot of the first burst, and no more than its slabs */
+  ASSERT_TRUE(n < first + 211);
+  for (int i = 0; i < n; i++) counter_finish(live[i], i, 1);
+  counter_finish(b, 500, 1);
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+  ASSERT_MEM_GROWTH_AT_MOST(before, 0, 256);
+  /* the slab headers went with the slabs; the new size class's record stays */
+  ASSERT_TRUE(coro__live_allocs() <= allocs + 1);
 }
 
 /* --- malloc ------------------------------------------------------------------------ */

@@ -12,6 +12,10 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#ifdef CORO_HAVE_URING
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
+#endif
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -129,7 +133,7 @@ TEST(forced_io_uring_runs_or_says_why) {
   ASSERT_EQ(count_lines(err), 1);
 #else
   ASSERT_STR_EQ(name, "epoll");
-  ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (not built with liburing), using epoll\n");
+  ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (not built in), using epoll\n");
 #endif
 }
 
@@ -156,9 +160,35 @@ TEST(refused_io_uring_falls_back_with_one_line) {
 #ifdef CORO_HAVE_URING
   ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (Operation not permitted), using epoll\n");
 #else
-  ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (not built with liburing), using epoll\n");
+  ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (not built in), using epoll\n");
 #endif
 }
+
+#ifdef CORO_HAVE_URING
+/* A kernel before 5.5 drops completions that do not fit (no NODROP): a lost
+ * poll completion would be a coroutine that never wakes, so no ring. */
+TEST(io_uring_without_nodrop_falls_back_with_one_line) {
+  ASSERT_EQ(setenv("CORO_IO_BACKEND", "io_uring", 1), 0);
+  coro__uring_features_off = IORING_FEAT_NODROP;
+  capture_stderr();
+  pipe_round_trip();
+  const char *name = coro_io_backend();
+  const char *err = captured();
+  coro__uring_features_off = 0;
+  ASSERT_STR_EQ(name, "epoll");
+  /* Refused for its age where the kernel has io_uring; else for that. */
+  struct io_uring_params p;
+  memset(&p, 0, sizeof(p));
+  long ring = syscall(__NR_io_uring_setup, 1, &p);
+  if (ring >= 0) {
+    close((int)ring);
+    ASSERT_STR_EQ(err, "libcoro: io_uring unavailable (Operation not supported), using epoll\n");
+  } else {
+    ASSERT_TRUE(strncmp(err, "libcoro: io_uring unavailable (", 31) == 0);
+    ASSERT_EQ(count_lines(err), 1);
+  }
+}
+#endif
 
 TEST(refused_io_uring_by_default_is_silent) {
   ASSERT_EQ(unsetenv("CORO_IO_BACKEND"), 0);

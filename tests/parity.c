@@ -897,6 +897,103 @@ TEST(yield_from_finished_sub_gives_null) {
   ASSERT_EQ(coro_destroy(sub), 0);
 }
 
+/* --- PEP 479: a finished generator's CORO_EDONE leaking out of another --------------- */
+
+/* Python twins of the cases below (CPython 3.11, since 3.7 by PEP 479):
+ *
+ *   def done(): return 1; yield
+ *   def leak(d):                         # d already exhausted
+ *       next(d)                          # StopIteration raised inside leak
+ *       yield 1
+ *   next(leak(d))        -> RuntimeError: generator raised StopIteration
+ *   def outer(d):
+ *       r = yield from leak(d)           # the RuntimeError passes through
+ *       yield 2
+ *   next(outer(d))       -> RuntimeError: generator raised StopIteration
+ *   g = y(); next(g); g.throw(StopIteration)   -> RuntimeError (passed on)
+ *   g = y(); g.throw(StopIteration)            -> RuntimeError (just created)
+ *   g.throw(StopIteration) once g is closed    -> StopIteration (no frame runs)
+ */
+
+/* Passes on what coro_next() of the finished generator `arg` reports, the
+ * way the header teaches: `return coro_fail(rc);`. */
+static void *passes_on_done(void *arg) {
+  int rc = coro_next(arg, NULL);
+  note("inner=%s;", coro_err_name(rc));
+  if (rc < 0) return coro_fail(rc);
+  coro_yield(IV(1), NULL);
+  return NULL;
+}
+
+static coro *finished_generator(void) {
+  coro *d;
+  ASSERT_EQ(coro_create(&d, sub_returns_at_once, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(d, NULL), CORO_RETURNED);
+  ASSERT_EQ(coro_next(d, NULL), CORO_EDONE);
+  return d;
+}
+
+TEST(pep479_done_raised_by_a_body_is_leakeddone) {
+  log_reset();
+  coro *d = finished_generator(), *g;
+  ASSERT_EQ(coro_create(&g, passes_on_done, d, NULL), 0);
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_next(g, &v), CORO_ELEAKEDDONE);
+  ASSERT_PTR_EQ(v, NULL);
+  ASSERT_STR_EQ(logbuf, "sub;inner=CORO_EDONE;");
+  ASSERT_EQ(coro_get_state(g), CORO_CLOSED);
+  ASSERT_EQ(coro_result(g, NULL), CORO_ELEAKEDDONE);
+  /* ...and only then does g report "finished", as any CLOSED generator */
+  ASSERT_EQ(coro_next(g, NULL), CORO_EDONE);
+  ASSERT_STR_EQ(coro_err_name(CORO_ELEAKEDDONE), "CORO_ELEAKEDDONE");
+  ASSERT_STR_EQ(coro_strerror(CORO_ELEAKEDDONE), "generator raised StopIteration");
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_destroy(d), 0);
+}
+
+TEST(pep479_yield_from_propagates_leakeddone) {
+  log_reset();
+  coro *d = finished_generator(), *sub, *outer;
+  ASSERT_EQ(coro_create(&sub, passes_on_done, d, NULL), 0);
+  ASSERT_EQ(coro_create(&outer, outer_reraises, sub, NULL), 0);
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_next(outer, &v), CORO_ELEAKEDDONE);
+  ASSERT_PTR_EQ(v, NULL);
+  char expect[80];
+  snprintf(expect, sizeof(expect), "sub;inner=CORO_EDONE;yf=%d,r=NULL;", CORO_ELEAKEDDONE);
+  ASSERT_STR_EQ(logbuf, expect); /* an error, not "sub finished" */
+  ASSERT_EQ(coro_result(outer, NULL), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_destroy(outer), 0);
+  ASSERT_EQ(coro_destroy(sub), 0);
+  ASSERT_EQ(coro_destroy(d), 0);
+}
+
+/* Passes on whatever error its one yield gets. */
+static void *passes_thrown(void *arg) {
+  (void)arg;
+  int rc = coro_yield(IV(1), NULL);
+  return rc < 0 ? coro_fail(rc) : NULL;
+}
+
+TEST(pep479_thrown_done_becomes_leakeddone) {
+  coro *g;
+  void *v = SENTINEL;
+  /* suspended, passes the thrown CORO_EDONE on */
+  ASSERT_EQ(coro_create(&g, passes_thrown, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_throw(g, CORO_EDONE, &v), CORO_ELEAKEDDONE);
+  ASSERT_PTR_EQ(v, NULL);
+  ASSERT_EQ(coro_result(g, NULL), CORO_ELEAKEDDONE);
+  /* closed: the code comes straight back, as StopIteration does in Python */
+  ASSERT_EQ(coro_throw(g, CORO_EDONE, &v), CORO_EDONE);
+  ASSERT_EQ(coro_destroy(g), 0);
+  /* just created: the body never runs, but the frame "raised" it */
+  ASSERT_EQ(coro_create(&g, passes_thrown, NULL, NULL), 0);
+  ASSERT_EQ(coro_throw(g, CORO_EDONE, &v), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_result(g, NULL), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
 /* --- states ------------------------------------------------------------------------ */
 
 static coro *state_outer;
@@ -1094,6 +1191,172 @@ TEST(cleanup_pop_execute_and_discard) {
   ASSERT_STR_EQ(logbuf, "C;;A;D"); /* B never ran; D ran at the end */
   ASSERT_EQ(coro_destroy(g), 0);
   ASSERT_STR_EQ(logbuf, "C;;A;D");
+}
+
+/* --- coro_fail in a cleanup handler: an exception raised in `finally` ------------- */
+
+/* Python twins (CPython 3.11):
+ *
+ *   def g():                        next(g())  -> OSError: the error raised in
+ *       try: return 1                              `finally` replaces the return
+ *       finally: raise OSError()
+ *   def g():                        next(g())  -> KeyError (its __context__ the
+ *       try:                                       OSError): the last one raised
+ *           try: return 1                          wins
+ *           finally: raise OSError()
+ *       finally: raise KeyError()
+ *   def g():                        next(g())  -> OSError: replaces the body's
+ *       try: raise KeyError()                      own error
+ *       finally: raise OSError()
+ *   def g():                        g.close()  -> OSError comes out of close
+ *       try: yield 1
+ *       finally: raise OSError()
+ *   ... and `del g` there           the OSError goes to sys.unraisablehook
+ *   a finally that calls next() on an exhausted generator -> RuntimeError
+ */
+
+/* A handler that fails with the error its arg holds, and logs it. */
+static void failing_cleanup(void *arg) {
+  int err = (int)VI(arg);
+  note("f%s;", coro_err_name(err));
+  coro_fail(err);
+}
+
+/* arg: what the body does at the end: 0 returns 7, < 0 fails with it, 1
+ * yields once first (to be closed or destroyed there).  Its handlers fail
+ * with -EIO then, pushed first and so run last, -ENOENT. */
+static void *body_with_failing_cleanups(void *arg) {
+  int how = (int)VI(arg);
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-ENOENT)), 0);
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-EIO)), 0);
+  if (how == 1) {
+    int rc = coro_yield(IV(1), NULL);
+    note("yield=%s;", coro_err_name(rc));
+    return IV(7);
+  }
+  return how < 0 ? coro_fail(how) : IV(7);
+}
+
+/* One handler, failing with arg. */
+static void *returns_with_one_failing_cleanup(void *arg) {
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, arg), 0);
+  return IV(7);
+}
+
+TEST(cleanup_fail_replaces_the_return_value) {
+  log_reset();
+  coro *g;
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_create(&g, returns_with_one_failing_cleanup, IV(-EIO), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -EIO);
+  ASSERT_PTR_EQ(v, NULL);
+  void *r = SENTINEL;
+  ASSERT_EQ(coro_result(g, &r), -EIO);
+  ASSERT_PTR_EQ(r, NULL);
+  ASSERT_STR_EQ(logbuf, "fEIO;");
+  ASSERT_EQ(coro_destroy(g), 0);
+  /* a handler passing on a finished generator's CORO_EDONE: PEP 479 */
+  ASSERT_EQ(coro_create(&g, returns_with_one_failing_cleanup, IV(CORO_EDONE), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), CORO_ELEAKEDDONE);
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(cleanup_fail_last_handler_to_fail_wins) {
+  log_reset();
+  coro *g;
+  void *v = SENTINEL;
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(0), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -ENOENT);
+  ASSERT_PTR_EQ(v, NULL);
+  ASSERT_STR_EQ(logbuf, "fEIO;fENOENT;");
+  ASSERT_EQ(coro_destroy(g), 0);
+  /* ...and they replace the body's own error */
+  log_reset();
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(-EPIPE), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -ENOENT);
+  ASSERT_EQ(coro_result(g, NULL), -ENOENT);
+  ASSERT_STR_EQ(logbuf, "fEIO;fENOENT;");
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(cleanup_fail_during_close_comes_out_of_close) {
+  log_reset();
+  coro *g;
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_close(g), -ENOENT);
+  ASSERT_STR_EQ(logbuf, "yield=CORO_EEXIT;fEIO;fENOENT;");
+  ASSERT_EQ(coro_get_state(g), CORO_CLOSED);
+  ASSERT_EQ(coro_result(g, NULL), -ENOENT);
+  ASSERT_EQ(coro_close(g), 0); /* closed: a no-op from now on */
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(cleanup_fail_during_destroy_comes_out_of_destroy) {
+  log_reset();
+  coro *g;
+  ASSERT_EQ(coro_create(&g, body_with_failing_cleanups, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_destroy(g), -ENOENT); /* freed all the same */
+  ASSERT_STR_EQ(logbuf, "yield=CORO_EEXIT;fEIO;fENOENT;");
+}
+
+/* Pushes a failing handler, then ignores every exit request. */
+static void *ignores_exit_with_failing_cleanup(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-EIO)), 0);
+  for (;;) coro_yield(NULL, NULL);
+}
+
+/* A coroutine that destroys arg (which ignores exit requests) and returns 9. */
+static void *destroys_an_ignoring_one(void *arg) {
+  int rc = coro_destroy(arg);
+  note("destroy=%s;", coro_err_name(rc));
+  return IV(9);
+}
+
+TEST(cleanup_fail_in_handlers_destroy_runs_does_not_touch_the_destroyer) {
+  log_reset();
+  coro *g, *d;
+  ASSERT_EQ(coro_create(&g, ignores_exit_with_failing_cleanup, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_create(&d, destroys_an_ignoring_one, g, NULL), 0);
+  void *v = SENTINEL;
+  /* The handler runs on d's stack: its error belongs to g, which is freed
+   * having ignored the exit request -- that is what destroy reports. */
+  ASSERT_EQ(coro_next(d, &v), CORO_RETURNED);
+  ASSERT_EQ(VI(v), 9);
+  ASSERT_STR_EQ(logbuf, "fEIO;destroy=CORO_EIGNORED;");
+  ASSERT_EQ(coro_destroy(d), 0);
+  /* from the thread's own stack the same */
+  log_reset();
+  ASSERT_EQ(coro_create(&g, ignores_exit_with_failing_cleanup, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_EQ(coro_destroy(g), CORO_EIGNORED);
+  ASSERT_STR_EQ(logbuf, "fEIO;");
+}
+
+/* coro_cleanup_pop(1) runs its handler in the body: a failure is recorded as
+ * coro_fail() in the body is (it stands unless a later yield discards it). */
+static void *pops_a_failing_cleanup(void *arg) {
+  ASSERT_EQ(coro_cleanup_push(failing_cleanup, IV(-EIO)), 0);
+  ASSERT_EQ(coro_cleanup_pop(1), 0);
+  if (arg) coro_yield(NULL, NULL);
+  return IV(7);
+}
+
+TEST(cleanup_fail_in_a_popped_handler_is_the_bodys) {
+  log_reset();
+  coro *g;
+  void *v;
+  ASSERT_EQ(coro_create(&g, pops_a_failing_cleanup, NULL, NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), -EIO);
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_create(&g, pops_a_failing_cleanup, IV(1), NULL), 0);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(g, &v), CORO_RETURNED);
+  ASSERT_EQ(VI(v), 7);
+  ASSERT_EQ(coro_destroy(g), 0);
 }
 
 /* --- coro_fail --------------------------------------------------------------------- */

@@ -2,8 +2,9 @@
 /*
  * signal.c - signals as events (coro_signal_wait): a signal raised by the
  * process or sent by another one wakes the coroutine that waits for it while
- * the others run; deadlines, cancellation, no scheduler, two waiters, signals
- * that stay pending between waits, bad sets, and no fd left behind.
+ * the others run; deadlines, cancellation, no scheduler, a delivery reaching
+ * every waiter of the signal (broadcast) and only them, signals that stay
+ * pending between waits, bad sets, and no fd left behind.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -162,26 +163,161 @@ TEST(waiters_on_different_signals_each_get_their_own) {
   coro_destroy(b);
 }
 
-static int got, timed_out;
+/* --- broadcast: a delivered signal wakes every waiter of the thread -------- */
 
-static void *wait_short(void *arg) {
-  (void)arg;
-  sigset_t s = only(SIGUSR1);
-  int rc = coro_signal_wait(&s, coro_now() + 50 * MS);
-  if (rc == SIGUSR1)
-    got++;
-  else if (rc == -ETIMEDOUT)
-    timed_out++;
+static int woke[NSIG]; /* how many waiters got each signal */
+
+/* Waits (an hour at most) for the signals of the set *arg, counts what it got. */
+static void *wait_set(void *arg) {
+  int rc = coro_signal_wait(arg, coro_now() + HOUR);
+  if (rc > 0 && rc < NSIG) woke[rc]++;
+  return IV(rc);
+}
+
+static void joined_is(coro *w, int want) {
+  void *r;
+  ASSERT_EQ(coro_join(w, &r, 0), 0);
+  ASSERT_EQ(VI(r), want);
+  ASSERT_EQ(coro_destroy(w), 0);
+}
+
+/* The same for one that another coroutine joined already. */
+static void ended_with(coro *w, int want) {
+  void *r;
+  ASSERT_EQ(coro_result(w, &r), 0);
+  ASSERT_EQ(VI(r), want);
+  ASSERT_EQ(coro_destroy(w), 0);
+}
+
+static void not_pending(int sig) {
+  sigset_t pending;
+  ASSERT_EQ(sigpending(&pending), 0);
+  ASSERT_EQ(sigismember(&pending, sig), 0);
+}
+
+TEST(every_waiter_on_a_signal_wakes) {
+  int baseline = 0;
+  sigset_t usr1 = only(SIGUSR1), both = only(SIGUSR1);
+  sigaddset(&both, SIGUSR2);
+  for (int n = 2; n <= 3; n++) {
+    memset(woke, 0, sizeof(woke));
+    coro *w[4];
+    for (int i = 0; i < n; i++) ASSERT_EQ(coro_spawn(&w[i], wait_set, &usr1, NULL), 0);
+    ASSERT_EQ(coro_spawn(&w[n], wait_set, &both, NULL), 0); /* a set holding it */
+    ASSERT_EQ(coro_spawn(NULL, raise_later, IV(SIGUSR1), NULL), 0);
+    ASSERT_EQ(coro_run(), 0);
+    ASSERT_EQ(woke[SIGUSR1], n + 1); /* one delivery, every waiter */
+    for (int i = 0; i <= n; i++) joined_is(w[i], SIGUSR1);
+    not_pending(SIGUSR1);
+    if (n == 2) baseline = open_fds();
+    ASSERT_EQ(open_fds(), baseline); /* the thread's signalfd closes with its last wait */
+  }
+}
+
+static void *join_two_then_raise_usr1(void *arg) {
+  coro **pair = arg;
+  ASSERT_EQ(coro_join(pair[0], NULL, -1), 0);
+  ASSERT_EQ(coro_join(pair[1], NULL, -1), 0);
+  ASSERT_EQ(woke[SIGUSR1], 0);
+  ASSERT_EQ(raise(SIGUSR1), 0);
   return NULL;
 }
 
-TEST(one_signal_wakes_one_of_two_waiters) {
-  ASSERT_EQ(coro_spawn(NULL, wait_short, NULL, NULL), 0);
-  ASSERT_EQ(coro_spawn(NULL, wait_short, NULL, NULL), 0);
-  ASSERT_EQ(coro_spawn(NULL, raise_later, IV(SIGUSR1), NULL), 0);
+TEST(broadcast_reaches_only_the_waiters_of_that_signal) {
+  memset(woke, 0, sizeof(woke));
+  sigset_t usr1 = only(SIGUSR1), usr2 = only(SIGUSR2);
+  coro *a, *b1, *b2;
+  ASSERT_EQ(coro_spawn(&a, wait_set, &usr1, NULL), 0);
+  ASSERT_EQ(coro_spawn(&b1, wait_set, &usr2, NULL), 0);
+  ASSERT_EQ(coro_spawn(&b2, wait_set, &usr2, NULL), 0);
+  coro *pair[2] = {b1, b2};
+  ASSERT_EQ(coro_spawn(NULL, raise_later, IV(SIGUSR2), NULL), 0);
+  /* SIGUSR1 only once both SIGUSR2 waiters finished: the SIGUSR1 one must
+   * still be waiting then, and get its own signal, not theirs. */
+  ASSERT_EQ(coro_spawn(NULL, join_two_then_raise_usr1, pair, NULL), 0);
   ASSERT_EQ(coro_run(), 0);
-  ASSERT_EQ(got, 1);
-  ASSERT_EQ(timed_out, 1);
+  ASSERT_EQ(woke[SIGUSR2], 2);
+  ASSERT_EQ(woke[SIGUSR1], 1);
+  ended_with(b1, SIGUSR2);
+  ended_with(b2, SIGUSR2);
+  joined_is(a, SIGUSR1);
+}
+
+/* Two real-time signals queued: the waiter takes one, the other stays
+ * pending for the next wait (a broadcast reads only what its waiters take). */
+static void *raise_rt_twice(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sched_yield(), 0); /* let the waiter park */
+  ASSERT_EQ(raise(SIGRTMIN), 0);
+  ASSERT_EQ(raise(SIGRTMIN), 0);
+  return NULL;
+}
+
+TEST(a_second_delivery_stays_pending_for_the_next_wait) {
+  sigset_t rt = only(SIGRTMIN);
+  coro *w;
+  ASSERT_EQ(coro_spawn(&w, wait_set, &rt, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, raise_rt_twice, NULL, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  joined_is(w, SIGRTMIN);
+  ASSERT_EQ(coro_signal_wait(&rt, 0), SIGRTMIN);
+  ASSERT_EQ(coro_signal_wait(&rt, 0), -ETIMEDOUT);
+}
+
+/* A waiter whose deadline passes leaves; the signal raised after that goes
+ * to the two still waiting. */
+static void *deadline_then_raise(void *arg) {
+  coro *short_one = arg;
+  ASSERT_EQ(coro_join(short_one, NULL, -1), 0); /* it timed out */
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  return NULL;
+}
+
+static void *wait_usr1_briefly(void *arg) {
+  (void)arg;
+  sigset_t s = only(SIGUSR1);
+  return IV(coro_signal_wait(&s, coro_now() + 5 * MS));
+}
+
+TEST(a_waiter_with_a_deadline_among_others) {
+  memset(woke, 0, sizeof(woke));
+  sigset_t usr1 = only(SIGUSR1);
+  coro *longer, *longer2, *brief;
+  ASSERT_EQ(coro_spawn(&longer, wait_set, &usr1, NULL), 0);
+  ASSERT_EQ(coro_spawn(&longer2, wait_set, &usr1, NULL), 0);
+  ASSERT_EQ(coro_spawn(&brief, wait_usr1_briefly, NULL, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, deadline_then_raise, brief, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  ended_with(brief, -ETIMEDOUT);
+  joined_is(longer, SIGUSR1);
+  joined_is(longer2, SIGUSR1);
+  not_pending(SIGUSR1);
+}
+
+/* Cancels arg once every waiter parked, then raises SIGUSR1. */
+static void *cancel_then_raise(void *arg) {
+  ASSERT_EQ(coro_sched_yield(), 0);
+  ASSERT_EQ(coro_cancel(arg), 0);
+  ASSERT_EQ(coro_sched_yield(), 0);
+  ASSERT_EQ(raise(SIGUSR1), 0);
+  return NULL;
+}
+
+TEST(a_cancelled_waiter_leaves_the_others_waiting) {
+  int before = open_fds();
+  memset(woke, 0, sizeof(woke));
+  sigset_t usr1 = only(SIGUSR1);
+  coro *a, *b, *c;
+  ASSERT_EQ(coro_spawn(&a, wait_set, &usr1, NULL), 0);
+  ASSERT_EQ(coro_spawn(&b, wait_set, &usr1, NULL), 0);
+  ASSERT_EQ(coro_spawn(&c, wait_set, &usr1, NULL), 0);
+  ASSERT_EQ(coro_spawn(NULL, cancel_then_raise, b, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  joined_is(b, -ECANCELED);
+  joined_is(a, SIGUSR1);
+  joined_is(c, SIGUSR1);
+  ASSERT_EQ(woke[SIGUSR1], 2);
+  ASSERT_TRUE(open_fds() <= before + 1); /* at most the thread's poller is new */
 }
 
 TEST(bad_sets_are_einval) {

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -385,16 +386,27 @@ static void many_live(void) {
   ASSERT_EQ(coro_destroy(g), 0);
   struct mem before = mem_now();
   many_live_round();
-  /* Everything given back but what the pool keeps for reuse: a few freed
-   * stacks and one spare slab, i.e. at most two slabs (16 MiB each), which
-   * in mprotect mode are split by a guard page per slot (two mappings each).
-   * 100 000 stacks not given back would be 6.5 GiB. */
-  long slack = coro_stack_guard_mode() == CORO_GUARD_MPROTECT ? 1200 : 4;
-  ASSERT_MEM_GROWTH_AT_MOST(before, slack, 40 * 1024);
-  /* A second round reuses what the first left: no growth at all. */
+  /* A second round reuses what the first left: no growth at all, and no
+   * mmap, mprotect or guard install (the only memory calls allowed are the
+   * MADV_FREE of slabs emptied beyond the warm ones: at most one a slab). */
   struct mem mid = mem_now();
+  long mmaps = coro__sys_calls(CORO__FAULT_MMAP), mprotects = coro__sys_calls(CORO__FAULT_MPROTECT);
+  long madvises = coro__sys_calls(CORO__FAULT_MADVISE);
   many_live_round();
   ASSERT_MEM_GROWTH_AT_MOST(mid, 2, 1024);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MMAP), mmaps);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MPROTECT), mprotects);
+  long freed_slabs = coro__sys_calls(CORO__FAULT_MADVISE) - madvises;
+  if (freed_slabs > MANY / 240 + 1)
+    test__fail(__FILE__, __LINE__, "%ld madvise calls", freed_slabs);
+  /* Trimmed, everything is given back: what stays is the thread's spare
+   * signal stack and nothing of the 100 000 stacks (6.5 GiB). */
+  size_t released = 0;
+  ASSERT_EQ(coro_stack_trim(&released), 0);
+  ASSERT_TRUE(released >= (size_t)MANY * CORO_STACK_DEFAULT);
+  ASSERT_MEM_GROWTH_AT_MOST(before, 0, 64);
+  ASSERT_EQ(coro_stack_trim(&released), 0); /* nothing left to trim */
+  ASSERT_EQ(released, 0);
   /* and the pool still works */
   ASSERT_EQ(coro_create(&g, live_body, IV(5), NULL), 0);
   void *v;
@@ -466,3 +478,154 @@ TEST(stacks_are_reused_mprotect) {
   reuse_in(FRESH(stacks_are_reused_mprotect), CORO_GUARD_MPROTECT);
 }
 TEST(stacks_are_reused_canary) { reuse_in(FRESH(stacks_are_reused_canary), CORO_GUARD_CANARY); }
+
+/* --- the pool keeps what it had: guards, pages, trim ------------------------------- */
+
+/* Does reading the byte at p fault?  write() reads it for the kernel, which
+ * answers EFAULT instead of sending a signal. */
+static int faults_on_read(const char *p) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  int yes = write(fds[1], p, 1) < 0 && errno == EFAULT;
+  close(fds[0]);
+  close(fds[1]);
+  return yes;
+}
+
+/* Every coroutine of a burst has its guard page (or, in canary mode, its
+ * canary), whether its slot is fresh, reused or trimmed. */
+static void check_burst_guards(int n, int want_guard) {
+  coro **all = calloc((size_t)n, sizeof(*all));
+  ASSERT_TRUE(all != NULL);
+  for (int i = 0; i < n; i++) {
+    ASSERT_EQ(coro_create(&all[i], live_body, IV(i), NULL), 0);
+    ASSERT_EQ(all[i]->stack.guarded, want_guard);
+    if (want_guard)
+      ASSERT_TRUE(faults_on_read(all[i]->stack.lo - 1));
+    else
+      ASSERT_EQ(*(const uint64_t *)(const void *)all[i]->stack.lo, CORO__CANARY);
+    ASSERT_TRUE(!faults_on_read(all[i]->stack.lo));
+    void *v;
+    ASSERT_EQ(coro_next(all[i], &v), CORO_YIELDED);
+    ASSERT_EQ(VI(v), i);
+  }
+  for (int i = 0; i < n; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
+  free(all);
+}
+
+static void guards_kept(void) {
+  child_setup();
+  int want_guard = coro_stack_guard_mode() != CORO_GUARD_CANARY;
+  enum { BURST = 1000 };                 /* five slabs of default stacks */
+  check_burst_guards(BURST, want_guard); /* fresh slots */
+  long mmaps = coro__sys_calls(CORO__FAULT_MMAP), mprotects = coro__sys_calls(CORO__FAULT_MPROTECT);
+  long madvises = coro__sys_calls(CORO__FAULT_MADVISE);
+  check_burst_guards(BURST, want_guard); /* reused: no system call at all */
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MMAP), mmaps);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MPROTECT), mprotects);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE), madvises);
+  size_t released = 0;
+  ASSERT_EQ(coro_stack_trim(&released), 0);
+  ASSERT_TRUE(released >= (size_t)BURST * CORO_STACK_DEFAULT);
+  check_burst_guards(BURST, want_guard); /* after a trim: new slabs, guarded again */
+  /* a trim that only discards pages of free slots (one stays in use) */
+  coro *keep;
+  ASSERT_EQ(coro_create(&keep, live_body, IV(7), NULL), 0);
+  check_burst_guards(BURST, want_guard);
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+  check_burst_guards(BURST, want_guard);
+  void *v;
+  ASSERT_EQ(coro_next(keep, &v), CORO_YIELDED);
+  ASSERT_EQ(VI(v), 7);
+  ASSERT_EQ(coro_destroy(keep), 0);
+}
+
+static void guards_kept_in(const char *name, test_fn self, int mode) {
+  if (in_child()) {
+    guards_kept();
+    return;
+  }
+  run_in_fresh_process(name, self, mode, 0);
+}
+
+TEST(guards_kept_across_reuse_and_trim_madvise) {
+  guards_kept_in(FRESH(guards_kept_across_reuse_and_trim_madvise), CORO_GUARD_MADVISE);
+}
+TEST(guards_kept_across_reuse_and_trim_mprotect) {
+  guards_kept_in(FRESH(guards_kept_across_reuse_and_trim_mprotect), CORO_GUARD_MPROTECT);
+}
+TEST(guards_kept_across_reuse_and_trim_canary) {
+  guards_kept_in(FRESH(guards_kept_across_reuse_and_trim_canary), CORO_GUARD_CANARY);
+}
+
+/* Fills `bytes` of its stack with a pattern, yields, trims (the second time
+ * it is resumed) and checks every frame again when resumed for the last time. */
+static void *trimmer(void *arg) {
+  volatile char here = 0;
+  return IV(fill_frames((uintptr_t)&here, (size_t)(uintptr_t)arg, 0));
+}
+
+static void *trim_inside(void *arg) {
+  (void)arg;
+  size_t released = 1;
+  int rc = coro_stack_trim(&released);
+  return IV(rc == 0 ? 1 : rc);
+}
+
+/* Trimming while coroutines are alive touches none of them: suspended ones
+ * (their frames deep in their stacks) and the running one keep every byte. */
+TEST(trim_while_coroutines_are_alive) {
+  enum { N = 600 };
+  coro *all[N];
+  for (int i = 0; i < N; i++) {
+    ASSERT_EQ(coro_create(&all[i], trimmer, IV(20 * 1024), NULL), 0);
+    void *v;
+    ASSERT_EQ(coro_next(all[i], &v), CORO_YIELDED);
+  }
+  /* free every other one: their slots' pages are what trim discards */
+  for (int i = 0; i < N; i += 2) ASSERT_EQ(coro_destroy(all[i]), 0);
+  size_t released = 0;
+  ASSERT_EQ(coro_stack_trim(&released), 0);
+  ASSERT_TRUE(released >= (size_t)(N / 2 - CORO__STACK_CACHE) * CORO_STACK_DEFAULT);
+  /* from inside a coroutine, with another suspended and one running */
+  coro *in;
+  ASSERT_EQ(coro_create(&in, trim_inside, NULL, NULL), 0);
+  void *v;
+  ASSERT_EQ(coro_next(in, &v), CORO_RETURNED);
+  ASSERT_EQ(VI(v), 1);
+  ASSERT_EQ(coro_destroy(in), 0);
+  for (int i = 1; i < N; i += 2) {
+    ASSERT_EQ(coro_next(all[i], &v), CORO_RETURNED);
+    ASSERT_EQ(VI(v), 1); /* every frame intact */
+    ASSERT_EQ(coro_destroy(all[i]), 0);
+  }
+  /* and the pool still hands out working stacks */
+  check_usable(CORO_STACK_DEFAULT, (size_t)48 << 10);
+}
+
+static void *trim_on_fresh_thread(void *arg) {
+  (void)arg;
+  size_t released = 12345;
+  int rc = coro_stack_trim(&released);
+  if (rc != 0 || released != 0) return IV(1);
+  return IV(coro_stack_trim(NULL) == 0 ? 0 : 2);
+}
+
+/* Nothing to trim: a thread that never had a coroutine, then one whose pool
+ * was trimmed already. */
+TEST(trim_with_nothing_to_trim) {
+  pthread_t th;
+  void *r = NULL;
+  ASSERT_EQ(pthread_create(&th, NULL, trim_on_fresh_thread, NULL), 0);
+  ASSERT_EQ(pthread_join(th, &r), 0);
+  ASSERT_EQ(VI(r), 0);
+  coro *g;
+  ASSERT_EQ(coro_create(&g, trivial, NULL, NULL), 0);
+  ASSERT_EQ(coro_destroy(g), 0);
+  size_t released = 0;
+  ASSERT_EQ(coro_stack_trim(&released), 0);
+  ASSERT_TRUE(released >= CORO_STACK_DEFAULT); /* the one slab went */
+  ASSERT_EQ(coro_stack_trim(&released), 0);
+  ASSERT_EQ(released, 0);
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+}

@@ -45,15 +45,19 @@ static int early[MAXN + 64]; /* it woke (rc 0) before its deadline */
 static int wlog[MAXN + 64];  /* numbers, in the order they woke */
 static int nlog;
 
-/* Set by the marker, spawned after every sleeper: all of them have started.
- * Timers fire only between rounds, so a sleep that returns before the marker
- * ran never parked: its deadline had passed by the time coro_sleep looked,
- * which on a slow machine (valgrind, a loaded VM) can happen just after the
- * sleeper read the clock itself.  Such a sleeper is "late", out of the
- * order checks. */
+/* Set by the marker once every sleeper has started and has had its first
+ * turn.  Timers fire only between rounds, so a sleep that returns before the
+ * marker saw them all started never parked: its deadline had passed by the
+ * time coro_sleep looked, which on a slow machine (valgrind, a loaded VM) can
+ * happen just after the sleeper read the clock itself.  Such a sleeper is
+ * "late", out of the order checks.  The marker counts the starts rather than
+ * trusting the spawn order, which a seeded scheduler (CORO_SCHED_SEED) does
+ * not keep: it sets the flag only in a turn after the last start. */
 static int all_started;
+static int nstarted, nexpected; /* sleepers and timed joiners started, of how many */
 
 static void *marker(void *arg) {
+  while (nstarted < nexpected) ASSERT_EQ(coro_sched_yield(), 0);
   all_started = 1;
   return arg;
 }
@@ -61,6 +65,7 @@ static void *marker(void *arg) {
 static void reset(void) {
   nlog = 0;
   all_started = 0;
+  nstarted = nexpected = 0;
   for (int i = 0; i < MAXN + 64; i++) {
     deadline[i] = 0;
     rc_of[i] = 12345;
@@ -74,6 +79,7 @@ static void reset(void) {
 static void *sleeper(void *arg) {
   int i = (int)VI(arg);
   int64_t d = deadline[i];
+  nstarted++;
   int rc = coro_sleep(d);
   late[i] = !all_started;
   rc_of[i] = rc;
@@ -118,6 +124,7 @@ static coro *handle[MAXN + 64];
 
 /* Spawn sleepers 0..n-1 with handles, then the marker. */
 static void spawn_sleepers(int n) {
+  nexpected = n;
   for (int i = 0; i < n; i++) ASSERT_EQ(coro_spawn(&handle[i], sleeper, IV(i), NULL), 0);
   ASSERT_EQ(coro_spawn(NULL, marker, NULL, NULL), 0);
 }
@@ -181,10 +188,11 @@ static int cancel_order[MAXN];
 static int cancel_rc[MAXN];
 static char cancelled[MAXN];
 
-/* Spawned after all sleepers: runs once they all sleep, and cancels the ones
- * in cancel_order. */
+/* Waits until all sleepers have started (they sleep, or returned late), then
+ * cancels the ones in cancel_order. */
 static void *canceller(void *arg) {
   (void)arg;
+  while (!all_started) ASSERT_EQ(coro_sched_yield(), 0);
   for (int k = 0; k < ncancel; k++) cancel_rc[k] = coro_cancel(handle[cancel_order[k]]);
   return NULL;
 }
@@ -267,6 +275,7 @@ static void *timed_joiner(void *arg) {
   int i = (int)VI(arg);
   int64_t d = deadline[i];
   void *v = SENTINEL_V;
+  nstarted++;
   int rc = coro_join(target, &v, d);
   late[i] = !all_started; /* as for sleepers */
   rc_of[i] = rc == -ETIMEDOUT ? 0 : rc == 0 ? 1 : rc;
@@ -311,6 +320,7 @@ TEST(timed_joins_time_out_in_order) {
   /* sleepers and timed joiners interleaved: every fifth a joiner */
   for (int i = 0; i < n; i++)
     ASSERT_EQ(coro_spawn(&handle[i], i % 5 == 0 ? timed_joiner : sleeper, IV(i), NULL), 0);
+  nexpected = n;
   ASSERT_EQ(coro_spawn(NULL, marker, NULL, NULL), 0);
   ASSERT_EQ(coro_run(), 0);
   check_order(n, 0);
