@@ -31,10 +31,12 @@
 #include "scheduler.h" /* coro__waiter */
 
 #ifdef CORO_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
 #else
 #define VALGRIND_STACK_REGISTER(lo, hi) 0u
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#define VALGRIND_MAKE_MEM_UNDEFINED(p, n) ((void)(p), (void)(n))
 #endif
 
 #define COPIER_STACK ((size_t)64 << 10) /* the copier only copies: ASan's memcpy included */
@@ -112,6 +114,10 @@ static void restore(coro__tls *t, coro *c) {
   /* The shadow describes the frames just displaced: forget it. */
   ASAN_UNPOISON_MEMORY_REGION(cs->lo, (size_t)(cs->hi - cs->lo));
 #endif
+  /* Memcheck marked what lay below the last occupant's stack pointer as
+   * inaccessible: the frames written there now are live (the copy gives them
+   * the saved bytes' definedness). */
+  VALGRIND_MAKE_MEM_UNDEFINED(cs->lo, (size_t)(cs->hi - cs->lo));
   if (!c->ctx.sp)
     coro__context_make(&c->ctx, cs->lo, cs->hi, coro__entry, c);
   else
