@@ -34,8 +34,9 @@
 #include <unistd.h>
 
 #include "coro.h"
+#include "stats.h"
 
-#define MAX_ROUNDS 25
+#define MAX_ROUNDS STATS_MAX_ROUNDS
 #define PAIRS 64
 
 static struct {
@@ -194,30 +195,6 @@ static double measure(int row, int backend, char *got) {
   pthread_join(th, NULL);
   if (got) snprintf(got, 16, "%s", j.got);
   return j.ns;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-  double s[MAX_ROUNDS];
-  memcpy(s, v, (size_t)n * sizeof(*s));
-  qsort(s, (size_t)n, sizeof(*s), cmp);
-  return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static double minv(const double *v, int n) {
-  double m = v[0];
-  for (int i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
-  return m;
-}
-
-static double maxv(const double *v, int n) {
-  double m = v[0];
-  for (int i = 1; i < n; i++) m = v[i] > m ? v[i] : m;
-  return m;
 }
 
 int main(int argc, char **argv) {

@@ -292,48 +292,24 @@ static double bench_thread_yield(long iters) {
 static coro **handles; /* BIG_N handles, allocated and touched once in main */
 
 typedef struct spawn_job {
-  long n;         /* micro-threads to spawn */
-  int64_t t0, t1; /* the parent's clock readings around its work */
-  uintptr_t sum;  /* the joined results */
+  long n;                /* micro-threads to spawn in all */
+  long batch;            /* alive at a time: n for all at once */
+  const coro_attr *attr; /* their attributes: NULL for the defaults */
+  int64_t t0, t1;        /* the parent's clock readings around its work */
+  uintptr_t sum;         /* the joined results */
 } spawn_job;
 
 static void *return_arg(void *arg) { return arg; }
 
+/* Spawn j->batch micro-threads, join and destroy them in order, again until
+ * j->n have run. */
 static void *spawn_parent(void *arg) {
   spawn_job *j = arg;
-  coro_attr a = small_stack();
-  j->t0 = now_ns();
-  for (long i = 0; i < j->n; i++) {
-    int rc = coro_spawn(&handles[i], return_arg, (void *)(uintptr_t)i, &a);
-    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_spawn");
-  }
-  for (long i = 0; i < j->n; i++) {
-    void *out = NULL;
-    int rc = coro_join(handles[i], &out, -1);
-    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_join");
-    j->sum += (uintptr_t)out;
-    rc = coro_destroy(handles[i]);
-    if (UNLIKELY(rc < 0)) check_coro(rc, "coro_destroy");
-  }
-  j->t1 = now_ns();
-  return NULL;
-}
-
-/* Default attributes, as a new user would: n micro-threads, `batch` alive at
- * a time (n for all at once). */
-typedef struct spawn_default_job {
-  long n, batch;  /* micro-threads in all, alive at a time */
-  int64_t t0, t1; /* the parent's clock readings around its work */
-  uintptr_t sum;  /* the joined results */
-} spawn_default_job;
-
-static void *spawn_default_parent(void *arg) {
-  spawn_default_job *j = arg;
   j->t0 = now_ns();
   for (long b = 0; b < j->n; b += j->batch) {
     long m = j->n - b < j->batch ? j->n - b : j->batch;
     for (long i = 0; i < m; i++) {
-      int rc = coro_spawn(&handles[i], return_arg, (void *)(uintptr_t)(b + i), NULL);
+      int rc = coro_spawn(&handles[i], return_arg, (void *)(uintptr_t)(b + i), j->attr);
       if (UNLIKELY(rc < 0)) check_coro(rc, "coro_spawn");
     }
     for (long i = 0; i < m; i++) {
@@ -349,16 +325,25 @@ static void *spawn_default_parent(void *arg) {
   return NULL;
 }
 
-static double spawn_default(long n, long batch) {
-  spawn_default_job j = {n, batch, 0, 0, 0};
-  check_coro(coro_spawn(NULL, spawn_default_parent, &j, NULL), "coro_spawn");
+/* Timed inside the parent (default attributes itself), from before its first
+ * spawn to after its last destroy; the parent's own spawn and finish are
+ * outside. */
+static double spawn_join(long n, long batch, const coro_attr *attr) {
+  spawn_job j = {n, batch, attr, 0, 0, 0};
+  check_coro(coro_spawn(NULL, spawn_parent, &j, NULL), "coro_spawn");
   check_coro(coro_run(), "coro_run");
   if (j.sum != (uintptr_t)n * (uintptr_t)(n - 1) / 2u) die("spawn/join result check", 0);
   return per_op(j.t0, j.t1, n);
 }
 
-static double bench_spawn_join_1k(long n) { return spawn_default(n, BATCH); }
-static double bench_spawn_join_1m(long n) { return spawn_default(n, n); }
+static double bench_spawn_join(long n) {
+  coro_attr a = small_stack();
+  return spawn_join(n, n, &a);
+}
+
+/* Default attributes, as a new user would: 1 000 alive at a time, or all. */
+static double bench_spawn_join_1k(long n) { return spawn_join(n, BATCH, NULL); }
+static double bench_spawn_join_1m(long n) { return spawn_join(n, n, NULL); }
 
 /* Threads with default attributes, BATCH alive at a time. */
 static double bench_thread_spawn_join_1k(long n) {
@@ -379,16 +364,6 @@ static double bench_thread_spawn_join_1k(long n) {
   int64_t t1 = now_ns();
   if (sum != (uintptr_t)n * (uintptr_t)(n - 1) / 2u) die("thread spawn/join result check", 0);
   return per_op(t0, t1, n);
-}
-
-/* Timed inside the parent, from before its first spawn to after its last
- * destroy; the parent's own spawn and finish are outside. */
-static double bench_spawn_join(long n) {
-  spawn_job j = {n, 0, 0, 0};
-  check_coro(coro_spawn(NULL, spawn_parent, &j, NULL), "coro_spawn");
-  check_coro(coro_run(), "coro_run");
-  if (j.sum != (uintptr_t)n * (uintptr_t)(n - 1) / 2u) die("spawn/join result check", 0);
-  return per_op(j.t0, j.t1, n);
 }
 
 static double bench_pthread_create_join(long iters) {

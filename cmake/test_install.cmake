@@ -6,13 +6,7 @@
 # tree is moved to another prefix, and find_package and pkg-config must work
 # from there: the package names no path of the build machine.
 file(REMOVE_RECURSE ${WORK})
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(out "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/test_run.cmake)
 function(expect_output exe)
   run(${exe})
   if(NOT out STREQUAL "3 2 1 returned\n")

@@ -6,13 +6,7 @@
 # libcoro's tests, examples and benchmarks turned on (every target of libcoro
 # is named coro_*).
 file(REMOVE_RECURSE ${WORK})
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(out "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/test_run.cmake)
 
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/subproject -B ${WORK}/default
     -DCORO_SOURCE_DIR=${SOURCE_DIR})

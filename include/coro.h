@@ -506,10 +506,10 @@ CORO_API int coro_stack_guard_mode(void);
 /* Give this thread's pooled stack memory back to the kernel now.  A freed
  * stack stays with its thread for the next coroutine: its mapping, its guard
  * page and the pages it touched, so that a burst of coroutines after another
- * costs no system call and no page fault.  Empty slabs beyond a few thousand
- * stacks' worth are already offered to the kernel with MADV_FREE (it takes
- * their pages back only when memory runs short), but their address space
- * stays reserved.  This call unmaps every slab of the thread with no stack in
+ * costs no system call and no page fault.  Empty slabs beyond 4096 stacks'
+ * worth per stack size (at most 256 MiB of them) are already offered to the
+ * kernel with MADV_FREE (it takes their pages back only when memory runs
+ * short), but their address space stays reserved.  This call unmaps every slab of the thread with no stack in
  * use and discards the pages of every free stack in the others (their guard
  * pages stay).  Safe at any time, from any coroutine or the thread's own
  * stack: stacks in use, the caller's included, are not touched.  Only the
@@ -577,7 +577,8 @@ CORO_API int coro_stack_trim(size_t *released);
  *   - a mutex or a semaphore goes to its first waiter (no barging), a cond
  *     signal wakes the first waiter, a wait group wakes all;
  *   - a deadline never returns early, and among coroutines woken by their
- *     deadlines an earlier deadline runs first;
+ *     deadlines (and micro-threads spawned by watches at theirs) an earlier
+ *     deadline runs first;
  *   - nothing runnable starves: a runnable micro-thread runs in the current
  *     round or the next; coro_sched_yield() ends the caller's turn and it runs
  *     again in a later round, after every micro-thread still to run in this one;
@@ -1015,7 +1016,13 @@ CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro
 
 /* Accept a connection on listening socket fd, as accept(2); addr and addrlen
  * may be NULL.  Returns the new socket (non-blocking, close-on-exec), or an
- * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...). */
+ * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...).
+ * An accept-like wait: many coroutines accepting on one socket are not a
+ * herd.  Each connection wakes one of them (the one waiting longest); that
+ * one, once it has taken a connection, wakes the next (more may be queued),
+ * and one cancelled between its wake and its turn takes nothing and returns
+ * -ECANCELED, passing the wake on, so no connection waits while an acceptor
+ * sleeps.  (coro_wait_fd(fd, CORO_READ) still wakes every waiter.) */
 CORO_API int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 
 /* Connect socket fd to addr, waiting until the connection is made.  Returns 0,
@@ -1052,6 +1059,11 @@ CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, 
  *     next blocking call).  coro_getaddrinfo owns all the job's memory, so it
  *     returns -ETIMEDOUT or -ECANCELED at once and the worker frees the
  *     result when it is done.
+ *   - A thread that exits while its jobs are queued or running (pthread_exit
+ *     from a micro-thread, say) takes its end of the pool with it: its
+ *     eventfd is closed at once, its queued jobs never run, and each running
+ *     one is freed by its worker when fn returns (fn's result is dropped; fn
+ *     itself runs to its end, so what arg points to must outlive it).
  * Calls that cannot wait fail before queuing anything: -ETIMEDOUT (deadline 0
  * or past), -ECANCELED, -EDEADLK (no scheduler runs on the thread: a job
  * always has to wait).  Besides: -ENOMEM, and -EAGAIN (or another negated

@@ -56,7 +56,10 @@ static struct {
   coro_chan *stop; /* closed at the stop: coro_cluster_wait_stop receives on it */
   coro *main;      /* worker_main's micro-thread */
   coro *watcher;   /* waits for SIGTERM or SIGINT */
-} self = {-1, -1, 0, NULL, NULL, NULL};
+  coro_fn fn;      /* worker_main, which main runs (run_main) */
+  void *arg;       /* its argument */
+  int started;     /* main has begun its first turn */
+} self = {-1, -1, 0, NULL, NULL, NULL, NULL, NULL, 0};
 
 int coro_cluster_index(void) { return self.index >= 0 ? self.index : -ESRCH; }
 
@@ -94,6 +97,10 @@ static void *watch(void *arg) {
  * keeps the old worker serving). */
 static void *supervise(void *arg) {
   (void)arg;
+  /* Spawned after main, but the order of a round is not FIFO under a seed
+   * (coro_sched_seed): main may not have had its first turn yet.  Once it
+   * has begun, it has run up to its first wait, since it is not running now. */
+  while (!self.started && coro_sched_yield() == 0) {}
   if (self.ready_fd >= 0) {
     int failed = coro_get_state(self.main) == CORO_CLOSED && coro_result(self.main, NULL) < 0;
     ssize_t n;
@@ -107,6 +114,13 @@ static void *supervise(void *arg) {
   return NULL;
 }
 
+/* main's body: worker_main, noting that its first turn has begun. */
+static void *run_main(void *arg) {
+  (void)arg;
+  self.started = 1;
+  return self.fn(self.arg);
+}
+
 /* The worker process: returns its exit status. */
 static int worker(int index, int ready_fd, const coro_cluster_opts *o, coro_fn fn, void *arg) {
   self.index = index;
@@ -114,7 +128,9 @@ static int worker(int index, int ready_fd, const coro_cluster_opts *o, coro_fn f
   if (o->worker_init && o->worker_init(index, arg) < 0) return 1;
   if (coro_chan_create(&self.stop, 1, 0) < 0) return 1;
   if (coro_spawn(&self.watcher, watch, NULL, NULL) < 0) return 1;
-  if (coro_spawn(&self.main, fn, arg, NULL) < 0) return 1;
+  self.fn = fn;
+  self.arg = arg;
+  if (coro_spawn(&self.main, run_main, NULL, NULL) < 0) return 1;
   coro *sup;
   if (coro_spawn(&sup, supervise, NULL, NULL) < 0) return 1;
   coro_run();
@@ -307,7 +323,15 @@ static void reaped(run *r, proc *p, int status, int64_t now) {
     snprintf(what, sizeof(what), "exited with status %d", WEXITSTATUS(status));
   int i = p->slot, pid = (int)p->pid, was_serving = !p->retiring, was_ready = p->ready;
   int64_t served = was_ready ? now - p->ready_at : 0;
-  if (p->ready_fd >= 0) close(p->ready_fd);
+  if (p->ready_fd >= 0) {
+    /* Its readiness byte may still be unread (the exit was seen first): it
+     * was ready then, if only just (served 0).  Its end is closed: no wait. */
+    char c;
+    ssize_t n;
+    while ((n = read(p->ready_fd, &c, 1)) < 0 && errno == EINTR) {}
+    if (n == 1) was_ready = 1;
+    close(p->ready_fd);
+  }
   memset(p, 0, sizeof(*p));
   if (!was_serving || r->stopping) {
     say(r, "worker %d pid %d %s after %.2f s%s", i, pid, what, secs(lived),

@@ -150,18 +150,11 @@ typedef struct coro__sched {
                          lack of memory: coro_run() returns -ENOMEM */
 } coro__sched;
 
-/* A coroutine in coro_signal_wait() (signal.c), on its stack. */
-typedef struct coro__sigwaiter {
-  sigset_t set;                        /* the signals it waits for */
-  coro *who;                           /* the waiting coroutine */
-  int got;                             /* the signal handed to it, 0 until then */
-  struct coro__sigwaiter *prev, *next; /* neighbours in coro__sigwaits */
-} coro__sigwaiter;
-
 /* A thread's signal waits (signal.c): one signalfd for all of them. */
 typedef struct coro__sigwaits {
-  int fd;                       /* the signalfd; valid only while head is set */
-  coro__sigwaiter *head, *tail; /* the waiters, oldest first */
+  int fd;                  /* the signalfd; valid only while waiters is not empty */
+  coro__wait_list waiters; /* the waits, oldest first (their data: the set and
+                               the signal handed over, on the waiter's stack) */
 } coro__sigwaits;
 
 /* Per-thread state of the library: one instance per thread, zero-initialised. */

@@ -24,6 +24,14 @@
  *   - Readiness wakes every waiter of the list: with edge-triggered events a
  *     waiter left asleep might never hear of data that stays unread.  Each one
  *     retries its system call and parks again on EAGAIN.
+ *   - Except accept-like waits (coro_sock_accept: what one event offers, one
+ *     connection, only one waiter can take): a readiness event wakes one of
+ *     them, the oldest, and the backend is asked again for the others.  So
+ *     that no connection sits unserved while acceptors sleep (edge-triggered
+ *     epoll reports a burst once), the woken one passes the wake on to the
+ *     next acceptor once it got a connection, and also when it finds itself
+ *     cancelled, without taking any.  An error or hang-up, or a close, still
+ *     wakes them all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -239,13 +247,38 @@ const char *coro_io_backend(void) {
 
 /* --- parking on an fd ---------------------------------------------------------- */
 
-/* Wake every waiter of list l with `code` (> 0: the ready events; < 0: why). */
-static void wake_all(coro__io *io, coro__wait_list *l, int code) {
-  for (coro__waiter *w; (w = coro__wait_first(l));) {
+/* The mark of an accept-like waiter (coro__waiter.data): one per event. */
+static char accept_like;
+#define ACCEPT_LIKE ((void *)&accept_like)
+
+/* Wake the waiters of list l with `code` (> 0: the ready events; < 0: why):
+ * every one, or with `one`, all but the accept-like ones and the first of
+ * those.  Returns 1 if accept-like waiters are left parked. */
+static int wake(coro__io *io, coro__wait_list *l, int code, int one) {
+  int took = 0, left = 0;
+  for (coro__waiter *w = l->head, *next; w; w = next) {
+    next = w->next;
+    if (coro__woken(w->who)) { /* woken by its deadline or a cancel: its own */
+      coro__wait_remove(l, w);
+      continue;
+    }
+    if (one && w->data == ACCEPT_LIKE && took++) {
+      left = 1;
+      continue;
+    }
     coro__wait_remove(l, w);
     w->done = code > 0 ? 1 : -1;
     coro__wake(&io->owner->sched, w->who, code);
   }
+  return left;
+}
+
+static void wake_all(coro__io *io, coro__wait_list *l, int code) { wake(io, l, code, 0); }
+
+/* An accept-like waiter woken by readiness passes it on to the next one of
+ * fd (see the file's comment). */
+static void pass_on(coro__io *io, int fd) {
+  if ((size_t)fd < io->nfds) wake(io, &io->fds[fd].readers, CORO__IO_READ, 1);
 }
 
 void coro__io_ready(coro__io *io, int fd, unsigned events) {
@@ -255,15 +288,19 @@ void coro__io_ready(coro__io *io, int fd, unsigned events) {
     if (io->hook) io->hook(io->owner);
     return;
   }
-  if (events & (CORO__IO_READ | CORO__IO_ERR)) wake_all(io, &f->readers, (int)events);
+  /* One accept-like reader per event; the backend must then report the
+   * next event to those left (io_uring's polls are one-shot). */
+  if (events & (CORO__IO_READ | CORO__IO_ERR) &&
+      wake(io, &f->readers, (int)events, !(events & CORO__IO_ERR)))
+    io->backend->arm(io, fd, f, CORO__IO_READ);
   if (events & (CORO__IO_WRITE | CORO__IO_ERR)) wake_all(io, &f->writers, (int)events);
   if (f->watches) coro__watch_ready(io, f, events);
 }
 
 /* Park until fd is ready for `events` (CORO__IO_*: one or both), its deadline
  * or a cancel.  The registry holds fd (prepare or fd_entry ran).  Returns the
- * ready events (> 0) or an error. */
-static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
+ * ready events (> 0) or an error.  `one`: an accept-like read (see above). */
+static int wait_ready_as(coro__tls *t, int fd, unsigned events, int64_t deadline, int one) {
   const char *what = events == CORO__IO_READ    ? "fd read"
                      : events == CORO__IO_WRITE ? "fd write"
                                                 : "fd";
@@ -284,7 +321,7 @@ static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
   size_t n = 0;
   for (unsigned ev = CORO__IO_READ; ev <= CORO__IO_WRITE; ev <<= 1) {
     if (!(events & ev)) continue;
-    w[n] = (coro__waiter){.who = t->current};
+    w[n] = (coro__waiter){.who = t->current, .data = one ? ACCEPT_LIKE : NULL};
     lists[n] = ev == CORO__IO_READ ? &io->fds[fd].readers : &io->fds[fd].writers;
     coro__wait_push(lists[n], &w[n]);
     n++;
@@ -300,6 +337,16 @@ static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
   coro__waiters_put(t, w, local, 2, 0);
   io->nwaiting -= n;
   return rc;
+}
+
+static int wait_ready(coro__tls *t, int fd, unsigned events, int64_t deadline) {
+  return wait_ready_as(t, fd, events, deadline, 0);
+}
+
+/* Is the micro-thread of the running chain cancelled? */
+static int cancelled(const coro__tls *t) {
+  const coro__sched *s = &t->sched;
+  return s->running && t->current != s->host && s->root->sched & CORO__S_CANCELLED;
 }
 
 int coro__io_hook(coro__tls *t, int fd, void (*hook)(coro__tls *t)) {
@@ -515,15 +562,22 @@ int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t 
   unsigned flags;
   int rc = prepare(t, fd, &flags);
   if (rc < 0) return rc;
+  int woken = 0; /* by a readiness event meant for one acceptor: us */
   for (;;) {
     int s = accept4(fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (s >= 0) {
+      if (woken) pass_on(t->io, fd); /* more may wait in the queue */
       coro__io_adopt(t, s, 1);
       return s;
     }
     if (errno == EINTR) continue;
     if (!would_block(errno)) return -errno;
-    if ((rc = wait_ready(t, fd, CORO__IO_READ, deadline)) < 0) return rc;
+    if ((rc = wait_ready_as(t, fd, CORO__IO_READ, deadline, 1)) < 0) return rc;
+    woken = 1;
+    if (cancelled(t)) { /* cancelled after the wake: leave the connection to another */
+      pass_on(t->io, fd);
+      return -ECANCELED;
+    }
   }
 }
 

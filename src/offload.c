@@ -25,9 +25,13 @@
  * does) and a job whose data is all its own (getaddrinfo) is abandoned to the
  * worker, which discards its result; DONE and REAPED deliver their result.
  *
- * A port lives as long as its thread or the last job that names it, whichever
- * is longer (a count under the mutex), so a worker never writes to a freed
- * port.  After fork() the child has no workers: the pool starts afresh.
+ * A port's eventfd dies with its thread: at the thread's exit the port is
+ * marked dead and the fd closed, its queued jobs are withdrawn and its
+ * finished ones freed (their coroutines will never run again).  Its memory
+ * lives on, under a count, while a job that names it still runs; the worker
+ * that finishes such a late job frees it (as an abandoned one) instead of
+ * reporting it, so a worker never writes to a freed port nor to a closed fd.
+ * After fork() the child has no workers: the pool starts afresh.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -57,6 +61,8 @@ struct coro__offload_port {
   job *done;     /* finished jobs not yet reaped (pool.mu) */
   size_t refs;   /* 1 for the thread while it lives + 1 per job naming it (pool.mu) */
   size_t parked; /* coroutines of the thread parked on a job (thread only) */
+  int dead;      /* its thread has exited, efd is closed: late jobs are
+                    freed by their workers (pool.mu) */
   int inherited; /* a fork's child's copy: its eventfd is shared with the parent */
 };
 
@@ -94,9 +100,16 @@ static struct {
 
 static void port_unref_locked(coro__offload_port *p) {
   if (--p->refs == 0) {
-    close(p->efd);
+    if (!p->dead) close(p->efd);
     coro__free(p);
   }
+}
+
+/* Free a job nobody will take: its result first if it owns one (discard), not
+ * when it never ran (`ran` 0).  Outside pool.mu: discard may take its time. */
+static void drop_job(job *j, int ran) {
+  if (ran && j->discard) j->discard(j);
+  coro__free(j);
 }
 
 /* --- workers --------------------------------------------------------------------- */
@@ -123,11 +136,10 @@ static void *worker(void *arg) {
     me->busy = 0;
     j->result = r;
     coro__offload_port *p = j->port;
-    if (j->abandoned) {
+    if (j->abandoned || p->dead) { /* nobody waits for it any more */
       port_unref_locked(p);
-      pthread_mutex_unlock(&pool.mu); /* discard may take its time (freeaddrinfo) */
-      j->discard(j);
-      coro__free(j);
+      pthread_mutex_unlock(&pool.mu);
+      drop_job(j, 1);
       pthread_mutex_lock(&pool.mu);
       continue;
     }
@@ -280,15 +292,41 @@ void coro__offload_fini(coro__tls *t) {
   if (!p) return;
   t->offload = NULL;
   coro__io_unhook(t, p->efd);
+  job *late = NULL; /* jobs to free once the mutex is let go */
   pthread_mutex_lock(&pool.mu);
-  /* Jobs reaped or left DONE by coroutines that will never run again. */
+  p->dead = 1; /* from now on no worker writes the eventfd */
+  close(p->efd);
+  /* Queued jobs of this thread: withdrawn, they never run. */
+  for (job **pp = &pool.head, *prev = NULL; *pp;) {
+    job *j = *pp;
+    if (j->port != p) {
+      prev = j;
+      pp = &j->next;
+      continue;
+    }
+    *pp = j->next;
+    if (pool.tail == j) pool.tail = prev;
+    pool.nqueued--;
+    j->state = QUEUED; /* drop_job(j, 0): it never ran */
+    j->next = late;
+    late = j;
+    p->refs--;
+  }
+  /* Finished jobs of coroutines that will never run again. */
   for (job *j = p->done, *next; j; j = next) {
     next = j->next;
-    j->state = REAPED;
+    j->state = DONE;
+    j->next = late;
+    late = j;
+    p->refs--;
   }
   p->done = NULL;
-  port_unref_locked(p);
+  port_unref_locked(p); /* the thread's own count; running jobs keep theirs */
   pthread_mutex_unlock(&pool.mu);
+  for (job *j = late, *next; j; j = next) {
+    next = j->next;
+    drop_job(j, j->state == DONE);
+  }
 }
 
 /* --- the calls ------------------------------------------------------------------- */

@@ -7,10 +7,11 @@
  * A thread has one signalfd while any of its coroutines waits (coro__tls.sig):
  *
  *     coro__sigwaits (per thread)
- *     +------------------+        waiters (on their stacks), oldest first
- *     | fd  (signalfd)   |        +-----------+    +-----------+
- *     | head, tail  -----+------> | set, got  | -> | set, got  | -> ...
- *     +------------------+        +-----------+    +-----------+
+ *     +------------------+        coro__waiters (on their stacks), oldest first
+ *     | fd  (signalfd)   |        +------------+    +------------+
+ *     | waiters    ------+------> | who, data -+--> | who, data -+--> ...
+ *     +------------------+        +------|-----+    +------------+
+ *                                  sig_wait: set, got
  *
  * Every waiter parks on that fd through the I/O layer.  Whoever runs next
  * after a delivery (a woken waiter, or a new one) drains it: it reads one
@@ -32,7 +33,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "copystack.h"
 #include "scheduler.h"
 
 /* 0 if set names at least one signal and none that cannot be caught. */
@@ -46,6 +47,14 @@ static int check_set(const sigset_t *set) {
   return any ? 0 : -EINVAL;
 }
 
+/* What one coroutine in coro_signal_wait() waits for: its waiter's data. */
+typedef struct sig_wait {
+  sigset_t set; /* the signals it waits for */
+  int got;      /* the signal handed to it, 0 until then */
+} sig_wait;
+
+static inline sig_wait *of(const coro__waiter *w) { return w->data; }
+
 /* Point the thread's signalfd at the signals still wanted: the union of the
  * sets of the waiters without one.  Returns 1 if any is wanted, 0 if none,
  * or a negated errno. */
@@ -53,9 +62,9 @@ static int want(coro__sigwaits *sw) {
   sigset_t mask;
   sigemptyset(&mask);
   int any = 0;
-  for (coro__sigwaiter *w = sw->head; w; w = w->next) {
-    if (w->got) continue;
-    sigorset(&mask, &mask, &w->set);
+  for (coro__waiter *w = sw->waiters.head; w; w = w->next) {
+    if (of(w)->got) continue;
+    sigorset(&mask, &mask, &of(w)->set);
     any = 1;
   }
   if (signalfd(sw->fd, &mask, 0) < 0) return -errno;
@@ -65,9 +74,9 @@ static int want(coro__sigwaits *sw) {
 /* Hand signal `sig` to every waiter that waits for it and has none yet;
  * wake those parked (the running one, `self`, sees it when this returns). */
 static void deliver(coro__tls *t, coro__sigwaits *sw, int sig) {
-  for (coro__sigwaiter *w = sw->head; w; w = w->next) {
-    if (w->got || sigismember(&w->set, sig) != 1) continue;
-    w->got = sig;
+  for (coro__waiter *w = sw->waiters.head; w; w = w->next) {
+    if (of(w)->got || sigismember(&of(w)->set, sig) != 1) continue;
+    of(w)->got = sig;
     if (w->who != t->current) coro__wake(&t->sched, w->who, CORO__IO_READ);
   }
 }
@@ -91,8 +100,8 @@ static int drain(coro__tls *t, coro__sigwaits *sw) {
 }
 
 /* Link w, opening the thread's signalfd for the first waiter. */
-static int join(coro__tls *t, coro__sigwaits *sw, coro__sigwaiter *w) {
-  if (!sw->head) {
+static int join(coro__tls *t, coro__sigwaits *sw, coro__waiter *w) {
+  if (!sw->waiters.head) {
     sigset_t none;
     sigemptyset(&none);
     int fd = signalfd(-1, &none, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -100,27 +109,14 @@ static int join(coro__tls *t, coro__sigwaits *sw, coro__sigwaiter *w) {
     coro__io_adopt(t, fd, 0);
     sw->fd = fd;
   }
-  w->next = NULL;
-  w->prev = sw->tail;
-  if (sw->tail)
-    sw->tail->next = w;
-  else
-    sw->head = w;
-  sw->tail = w;
+  coro__wait_push(&sw->waiters, w);
   return 0;
 }
 
 /* Unlink w; the last waiter closes the fd. */
-static void leave(coro__sigwaits *sw, coro__sigwaiter *w) {
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    sw->head = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    sw->tail = w->prev;
-  if (!sw->head) {
+static void leave(coro__sigwaits *sw, coro__waiter *w) {
+  coro__wait_remove(&sw->waiters, w);
+  if (!sw->waiters.head) {
     coro_fd_close(sw->fd);
     sw->fd = -1;
   } else {
@@ -137,23 +133,25 @@ int coro_signal_wait(const sigset_t *set, int64_t deadline) {
   if (rc != 0) return -rc;
   coro__tls *t = coro__tls_get();
   coro__sigwaits *sw = &t->sig;
-  /* Other coroutines hand the signal to our record: off a copy-stack
+  /* Other coroutines hand the signal to our records: off a copy-stack
    * caller's stack, which is displaced while it waits (copystack.h). */
-  coro__sigwaiter local, *w = &local;
-  if (t->current && (t->current->flags & CORO__F_COPY) && !(w = coro__malloc(sizeof(*w))))
-    return -ENOMEM;
-  *w = (coro__sigwaiter){.set = *set, .got = 0};
+  sig_wait local_me, *me = &local_me;
+  coro__waiter local, *w = coro__waiters_get(t, &local, 1, sizeof(*me));
+  if (!w) return -ENOMEM;
+  if (w != &local) me = coro__waiter_buf(w, 1, sizeof(*me), 0);
+  *me = (sig_wait){.set = *set, .got = 0};
+  *w = (coro__waiter){.data = me};
   if ((rc = join(t, sw, w)) < 0) goto out;
   w->who = t->current; /* after join: the thread's first I/O call sets it up */
   for (;;) {
     rc = drain(t, sw);
-    if (w->got || rc < 0) break;
+    if (me->got || rc < 0) break;
     rc = coro_wait_fd(sw->fd, CORO_READ, deadline);
-    if (w->got || rc < 0) break;
+    if (me->got || rc < 0) break;
   }
   leave(sw, w);
-  if (w->got) rc = w->got;
+  if (me->got) rc = me->got;
 out:
-  if (w != &local) coro__free(w);
+  coro__waiters_put(t, w, &local, 1, sizeof(*me));
   return rc;
 }

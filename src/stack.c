@@ -37,12 +37,15 @@
  *     written into a free slot, so its pages may be discarded);
  *   - a slab with no slot in use joins its class's empty list and stays
  *     mapped.  The first CORO__STACK_WARM slots' worth of empty slabs per
- *     class stay warm (their pages resident: the next burst takes them with
- *     no fault); beyond that an emptied slab gets one madvise(MADV_FREE),
+ *     class (4096 stacks, at most 256 MiB of slabs) stay warm (their pages
+ *     resident: the next burst takes them with no fault); beyond that an
+ *     emptied slab gets one madvise(MADV_FREE),
  *     which lets the kernel take its pages back only when memory runs short
  *     (until then, reuse costs nothing; after, a fault per first touch).
  * Allocation takes a partly used slab first, then a warm empty one, then a
- * cold one, and maps a new slab last.  The address space of a burst stays
+ * cold one, and maps a new slab last.  Each stack's usable top is coloured by
+ * its slot (coro__stack_top, stack.h) so that stacks a whole number of pages
+ * apart do not all start in the same cache sets.  The address space of a burst stays
  * reserved (as Go's heap keeps its arenas); coro_stack_trim() unmaps every
  * empty slab and discards the pages of free slots.
  *
@@ -68,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "coro.h"
@@ -123,8 +127,11 @@ struct coro__stack_class {
   struct coro__stack_class *next; /* next size class of this thread */
 };
 
-/* Empty slots' worth of slabs per class kept warm; see the top of the file. */
+/* Empty slabs per class kept warm: CORO__STACK_WARM slots' worth, but no
+ * more than CORO__STACK_WARM_BYTES of them (big stacks), at least one; see
+ * the top of the file. */
 #define CORO__STACK_WARM 4096u
+#define CORO__STACK_WARM_BYTES ((size_t)256 << 20)
 
 /* Where a slab is linked. */
 enum { ON_NONE, ON_AVAIL, ON_EMPTY };
@@ -243,24 +250,76 @@ void coro__stack_smashed(const char *name, const coro__stack *s) {
   die();
 }
 
+/* The interrupted code's stack pointer, 0 where we cannot tell. */
+static uintptr_t fault_sp(const void *uctx) {
+#if defined(__x86_64__) && defined(REG_RSP)
+  return (uintptr_t)((const ucontext_t *)uctx)->uc_mcontext.gregs[REG_RSP];
+#elif defined(__aarch64__)
+  return (uintptr_t)((const ucontext_t *)uctx)->uc_mcontext.sp;
+#else
+  (void)uctx;
+  return 0;
+#endif
+}
+
+/* Did the fault at addr come from the running stack s overflowing?
+ *   - guarded: the fault is in its guard page;
+ *   - unguarded (mprotect past the budget, a guard that failed, canary
+ *     mode): the recursion wrote through the page below its stack and the
+ *     slots below it, and faulted further down, in a guard of a slot below,
+ *     or under the slab: the fault is below s->lo, no lower than a page
+ *     under its slab, and (where we can read it) the stack pointer is at the
+ *     bottom of the stack or below it, close to the fault.  A stray pointer
+ *     into memory below the stack faults with the stack pointer well inside
+ *     it: not an overflow. */
+static int is_overflow(const coro__stack *s, uintptr_t addr, uintptr_t sp) {
+  uintptr_t lo = (uintptr_t)s->lo;
+  if (s->guarded && addr >= lo - page_size && addr < lo) return 1;
+  uintptr_t floor = (uintptr_t)s->slab->base - page_size;
+  if (addr >= lo || addr < floor) return 0;
+  if (!sp) return !s->guarded;
+  uintptr_t near = (uintptr_t)64 << 10; /* the largest frame we assume */
+  return sp < lo + page_size && sp + near >= addr && addr + near >= sp;
+}
+
 static void on_segv(int sig, siginfo_t *info, void *uctx) {
-  const char *name = NULL;
-  const coro__stack *s = running ? running(&name) : NULL;
-  char *addr = info->si_addr;
-  if (s && s->guarded && addr >= s->lo - page_size && addr < s->lo) {
-    report(name, s, "stack overflow", addr);
-    die();
+  /* A fault the kernel raised (si_code > 0); kill(), raise() and sigqueue()
+   * give si_code <= 0, and si_addr is no address then. */
+  int fault = info->si_code > 0;
+  if (fault) {
+    const char *name = NULL;
+    const coro__stack *s = running ? running(&name) : NULL;
+    if (s && is_overflow(s, (uintptr_t)info->si_addr, fault_sp(uctx))) {
+      report(name, s, "stack overflow", info->si_addr);
+      die();
+    }
   }
-  /* Not ours: pass it on as if we had never been installed. */
+  /* Not ours: what would have happened without libcoro.  Our handler stays
+   * for the next fault, except where the process is about to die. */
   if (old_segv.sa_flags & SA_SIGINFO) {
     old_segv.sa_sigaction(sig, info, uctx);
-  } else if (old_segv.sa_handler == SIG_DFL || old_segv.sa_handler == SIG_IGN) {
-    /* Restore and return: the faulting instruction runs again and gets the
-     * default action, with a core dump pointing at the real culprit. */
-    sigaction(SIGSEGV, &old_segv, NULL);
-  } else {
-    old_segv.sa_handler(sig);
+    return;
   }
+  if (old_segv.sa_handler == SIG_IGN && !fault) return; /* ignored, as it would have been */
+  if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
+    old_segv.sa_handler(sig);
+    return;
+  }
+  /* The default action: terminate with a core dump.  A fault happens again
+   * when we return, this time with the default action, and the core points
+   * at the culprit (an ignored fault gets the default too, as the kernel
+   * forces).  A sent signal would not come back: send it again, unblocked. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(SIGSEGV, &dfl, NULL);
+  if (fault) return;
+  sigset_t segv;
+  sigemptyset(&segv);
+  sigaddset(&segv, SIGSEGV);
+  raise(SIGSEGV);                            /* pending while blocked in this handler ... */
+  pthread_sigmask(SIG_UNBLOCK, &segv, NULL); /* ... delivered now: the process ends */
 }
 
 /* --- per-thread setup and teardown ----------------------------------------- */
@@ -420,7 +479,9 @@ static coro__stack_class *find_class(coro__stack_pool *p, size_t size) {
   c->slot_size = size + page_size;
   size_t n = SLAB_BYTES / c->slot_size;
   c->nslots = n < 1 ? 1u : n > SLAB_MAX_SLOTS ? SLAB_MAX_SLOTS : (unsigned)n;
-  c->warm_cap = (CORO__STACK_WARM + c->nslots - 1) / c->nslots;
+  unsigned by_slots = (CORO__STACK_WARM + c->nslots - 1) / c->nslots;
+  size_t by_bytes = CORO__STACK_WARM_BYTES / slab_bytes(c);
+  c->warm_cap = by_bytes < 1 ? 1u : by_bytes < by_slots ? (unsigned)by_bytes : by_slots;
   c->next = p->classes;
   p->classes = c;
   return c;

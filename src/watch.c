@@ -168,7 +168,12 @@ int64_t coro__watch_round(coro__tls *t) {
   if (CORO__LIKELY(!io || (!io->nwatch && !io->ndue))) return -1;
   if (io->nwheap) {
     int64_t now = coro_now();
-    while (io->nwheap && io->wheap[0]->deadline <= now) {
+    /* In seeded order a round runs its micro-threads in any order: fire the
+     * earliest due deadline only, the next ones at the next rounds, so that a
+     * later deadline never runs first (as sched.c's fire_timers). */
+    int64_t first = io->wheap[0]->deadline;
+    while (io->nwheap && io->wheap[0]->deadline <= now &&
+           (!t->sched.seeded || io->wheap[0]->deadline == first)) {
       coro__watch *w = io->wheap[0];
       fire(io, &io->fds[w->fd], w);
     }

@@ -794,6 +794,29 @@ TEST(sighup_whose_replacement_fails_at_once_keeps_the_old_worker) {
   coro_fd_close(listen_fd);
 }
 
+/* Found by seeds (CORO_SCHED_SEED=5 over the suite): the worker's readiness
+ * reporter took its turn before main had run at all -- it trusted spawn
+ * order -- and reported a main that then failed at once as ready.  Pinned to
+ * a seed that puts the reporter first; the workers inherit it with the fork. */
+TEST(seeded_replacement_that_fails_at_once_is_not_ready) {
+  ASSERT_EQ(coro_sched_seed(5), 0);
+  log_open();
+  snprintf(first_marker, sizeof(first_marker), "/tmp/coro_cluster_first_%d", (int)getpid());
+  unlink(first_marker);
+  (void)listen_port(); /* the workers' listening socket */
+  coro_cluster_opts o = opts_for(1);
+  pid_t parent = start_cluster(&o, fails_after_the_first_main);
+  wait_log(" ready", 1);
+  ASSERT_EQ(kill(parent, SIGHUP), 0);
+  wait_log("exited with status 1", 2); /* two replacements failed */
+  ASSERT_EQ(log_count(" ready"), 1);   /* none of them was taken for ready */
+  ASSERT_TRUE(strstr(log_text(), "replaced by") == NULL);
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  wait_exit(parent);
+  unlink(first_marker);
+  coro_fd_close(listen_fd);
+}
+
 TEST(ignored_sigchld_does_not_hide_exit_statuses) {
   log_open();
   coro_cluster_opts o = opts_for(1);

@@ -5,7 +5,9 @@
  * connections in one thread, and the buffered reader's lines and frames.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -360,4 +362,195 @@ TEST(reader_frames_round_trip_and_refuse_bad_ones) {
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(coro_frame_write(sp[1], NULL, 3, -1), -EINVAL);
   close_pair();
+}
+
+/* --- accept wakes one acceptor per connection ---------------------------------------- */
+
+#define HOUR_NS (INT64_C(3600) * 1000 * MS)
+#define ACCEPTORS 8
+
+static int acc_lfd = -1;      /* the listening socket the acceptors share */
+static int acc_accepted;      /* connections accepted so far */
+static int acc_most_runnable; /* most other acceptors found runnable by one that accepted */
+
+/* Acceptors not parked on the listener: woken, queued for their turn. */
+static int runnable_acceptors(void) {
+  coro_info info[64];
+  long n = coro_list(info, 64);
+  ASSERT_TRUE(n >= 0 && n <= 64);
+  int k = 0;
+  for (long i = 0; i < n; i++)
+    if (!strcmp(info[i].name, "acceptor") && info[i].handle != coro_self() &&
+        info[i].state == CORO_WAITING && !info[i].waiting_on)
+      k++;
+  return k;
+}
+
+/* Accepts until the listener is closed; arg, if set, receives each result. */
+static void *acceptor_loop(void *arg) {
+  for (;;) {
+    int fd = coro_sock_accept(acc_lfd, NULL, NULL, coro_now() + HOUR_NS);
+    if (arg) *(int *)arg = fd;
+    if (fd < 0) return IV(fd);
+    int r = runnable_acceptors();
+    if (r > acc_most_runnable) acc_most_runnable = r;
+    acc_accepted++;
+    coro_fd_close(fd);
+  }
+}
+
+static void spawn_acceptors(int n, coro **out) {
+  coro_attr attr = CORO_ATTR_INIT;
+  attr.name = "acceptor";
+  for (int i = 0; i < n; i++)
+    ASSERT_EQ(coro_spawn(out ? &out[i] : NULL, acceptor_loop, NULL, &attr), 0);
+}
+
+static void wait_accepted(int n) {
+  for (int i = 0; acc_accepted < n; i++) {
+    ASSERT_TRUE(i < 100000); /* bounds a hang */
+    coro_sleep(coro_now() + MS / 10);
+  }
+}
+
+/* Dials `arg` connections one at a time, then `arg` more all at once; closes
+ * the listener at the end (the acceptors leave with -EBADF). */
+static void *dial_one_by_one_then_a_burst(void *arg) {
+  int n = (int)VI(arg), port = coro_sock_port(acc_lfd), fds[64];
+  for (int i = 0; i < n; i++) {
+    int fd = coro_tcp_dial("127.0.0.1", port, coro_now() + HOUR_NS);
+    ASSERT_TRUE(fd >= 0);
+    wait_accepted(i + 1);
+    coro_fd_close(fd);
+  }
+  for (int i = 0; i < n; i++) ASSERT_TRUE((fds[i] = coro_tcp_dial("127.0.0.1", port, -1)) >= 0);
+  wait_accepted(2 * n); /* none left unserved in the queue */
+  for (int i = 0; i < n; i++) coro_fd_close(fds[i]);
+  coro_fd_close(acc_lfd);
+  return NULL;
+}
+
+TEST(a_connection_wakes_one_acceptor_not_the_herd) {
+  acc_lfd = coro_tcp_listen("127.0.0.1", 0, 0, -1);
+  ASSERT_TRUE(acc_lfd >= 0);
+  coro *a[ACCEPTORS];
+  spawn_acceptors(ACCEPTORS, a);
+  go(dial_one_by_one_then_a_burst, IV(20));
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(acc_accepted, 40);
+  /* One woken per connection, plus at most the one it passes the wake on to
+   * (in case more connections wait): never the other seven. */
+  ASSERT_TRUE(acc_most_runnable <= 1);
+  for (int i = 0; i < ACCEPTORS; i++) {
+    void *r;
+    ASSERT_EQ(coro_join(a[i], &r, 0), 0);
+    ASSERT_EQ(VI(r), -EBADF);
+    ASSERT_EQ(coro_destroy(a[i]), 0);
+  }
+}
+
+static coro *acc_first;    /* the acceptor that parked first */
+static int acc_first_got;  /* what its one accept returned */
+static int acc_first_done; /* it returned */
+
+/* Accepts once, into acc_first_got. */
+static void *accept_once(void *arg) {
+  (void)arg;
+  acc_first_got = coro_sock_accept(acc_lfd, NULL, NULL, coro_now() + HOUR_NS);
+  acc_first_done = 1;
+  if (acc_first_got >= 0) coro_fd_close(acc_first_got);
+  return NULL;
+}
+
+/* Is c woken but not run yet (queued), rather than parked? */
+static int is_woken(coro *c) {
+  coro_info info[16];
+  long n = coro_list(info, 16);
+  for (long i = 0; i < n && i < 16; i++)
+    if (info[i].handle == c) return info[i].state == CORO_WAITING && !info[i].waiting_on;
+  return 0;
+}
+
+/* Another thread connects (blocking) and holds the connection until the
+ * server closes it: the connection arrives while the scheduler is busy. */
+static void *connect_from_a_thread(void *arg) {
+  int port = (int)VI(arg);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_TRUE(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  char c;
+  ASSERT_EQ(read(fd, &c, 1), 0); /* the acceptor closed it */
+  close(fd);
+  return NULL;
+}
+
+/* Yields (so that the scheduler polls between its turns) until the
+ * connection made by another thread has woken acc_first -- queued behind
+ * us, not run yet -- then cancels it; closes the listener once another
+ * acceptor took the connection. */
+static void *cancel_the_woken(void *arg) {
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, connect_from_a_thread, IV(coro_sock_port(acc_lfd))), 0);
+  for (int i = 0; !is_woken(acc_first); i++) {
+    ASSERT_TRUE(i < 10000000);                          /* bounds a hang */
+    ASSERT_EQ(coro_get_state(acc_first), CORO_WAITING); /* it has not run */
+    ASSERT_EQ(coro_sched_yield(), 0);
+  }
+  ASSERT_EQ(coro_cancel(acc_first), 0);
+  for (int i = 0; acc_accepted < 1 && !acc_first_done; i++) { /* someone took it */
+    ASSERT_TRUE(i < 100000);
+    coro_sleep(coro_now() + MS / 10);
+  }
+  coro_fd_close(acc_lfd);
+  ASSERT_EQ(pthread_join(th, NULL), 0);
+  (void)arg;
+  return NULL;
+}
+
+TEST(a_woken_acceptor_cancelled_before_it_runs_passes_the_connection_on) {
+  acc_lfd = coro_tcp_listen("127.0.0.1", 0, 0, -1);
+  ASSERT_TRUE(acc_lfd >= 0);
+  ASSERT_EQ(coro_spawn(&acc_first, accept_once, NULL, NULL), 0);
+  coro *others[2];
+  spawn_acceptors(2, others);
+  go(cancel_the_woken, NULL);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(acc_first_got, -ECANCELED); /* it took nothing */
+  ASSERT_EQ(acc_accepted, 1);           /* another one did */
+  ASSERT_EQ(coro_destroy(acc_first), 0);
+  for (int i = 0; i < 2; i++) ASSERT_EQ(coro_destroy(others[i]), 0);
+}
+
+/* An acceptor whose deadline passes leaves; the next connection goes to one
+ * still waiting. */
+static void *accept_briefly(void *arg) {
+  (void)arg;
+  return IV(coro_sock_accept(acc_lfd, NULL, NULL, coro_now() + 5 * MS));
+}
+
+static void *dial_after(void *arg) {
+  ASSERT_EQ(coro_join(arg, NULL, -1), 0); /* it timed out */
+  int fd = coro_tcp_dial("127.0.0.1", coro_sock_port(acc_lfd), coro_now() + HOUR_NS);
+  ASSERT_TRUE(fd >= 0);
+  wait_accepted(1);
+  coro_fd_close(fd);
+  coro_fd_close(acc_lfd);
+  return NULL;
+}
+
+TEST(a_timed_out_acceptor_leaves_the_connection_to_the_others) {
+  acc_lfd = coro_tcp_listen("127.0.0.1", 0, 0, -1);
+  ASSERT_TRUE(acc_lfd >= 0);
+  coro *brief;
+  ASSERT_EQ(coro_spawn(&brief, accept_briefly, NULL, NULL), 0);
+  spawn_acceptors(3, NULL);
+  go(dial_after, brief);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(acc_accepted, 1);
+  void *r;
+  ASSERT_EQ(coro_result(brief, &r), 0);
+  ASSERT_EQ(VI(r), -ETIMEDOUT);
+  ASSERT_EQ(coro_destroy(brief), 0);
 }

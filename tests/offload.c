@@ -22,6 +22,10 @@
 #include "internal.h"
 #include "test.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define MS (INT64_C(1000000))
 #define HOUR (INT64_C(3600) * 1000 * MS)
 
@@ -305,6 +309,87 @@ TEST(several_scheduler_threads_share_the_pool) {
   for (int i = 0; i < 3; i++) ASSERT_EQ(pthread_create(&th[i], NULL, scheduler_thread, IV(i)), 0);
   for (int i = 0; i < 3; i++) ASSERT_EQ(pthread_join(th[i], NULL), 0);
   ASSERT_EQ(__atomic_load_n(&finished_jobs, __ATOMIC_SEQ_CST) >= 0, 1);
+}
+
+/* --- a thread that exits while its jobs run ------------------------------------------ */
+
+static sem_t job_started, job_release;
+
+static void *held_job(void *arg) {
+  sem_post(&job_started);
+  while (sem_wait(&job_release) != 0) {}
+  return arg;
+}
+
+static void *offloads_held_job(void *arg) {
+  (void)arg;
+  coro_offload(held_job, NULL, NULL, -1);
+  ASSERT_TRUE(0); /* its thread exits first: never resumed */
+  return NULL;
+}
+
+static void *sleeps_an_hour(void *arg) {
+  (void)arg;
+  coro_sleep(coro_now() + (int64_t)3600 * 1000000000);
+  return NULL;
+}
+
+/* Exits its thread from inside the scheduler (as a thread calling
+ * pthread_exit from any function would) once arg jobs have started. */
+static void *exits_the_thread(void *arg) {
+  for (long n = VI(arg); n > 0; n--)
+    while (sem_trywait(&job_started) != 0) coro_sleep(coro_now() + 1000000);
+  pthread_exit(NULL);
+}
+
+/* The thread: `jobs` micro-threads offload a held job (the last of them only
+ * queued when jobs exceeds the worker bound), one sleeps, one exits the thread. */
+static void *exits_mid_job(void *arg) {
+  long jobs = VI(arg);
+#ifdef __SANITIZE_ADDRESS__
+  /* The coroutines this thread leaves parked are the program's leak (their
+   * slabs), not the library's: LeakSanitizer is told to skip what this
+   * thread allocates.  coro__live_allocs below still counts every block. */
+  __lsan_disable();
+#endif
+  for (long i = 0; i < jobs; i++) go(offloads_held_job, NULL);
+  go(sleeps_an_hour, NULL);
+  go(exits_the_thread, IV(jobs < 2 ? jobs : 2));
+  coro_run();
+  ASSERT_TRUE(0); /* never returns */
+  return NULL;
+}
+
+static void run_thread(void *(*fn)(void *), void *arg) {
+  pthread_t th;
+  ASSERT_EQ(pthread_create(&th, NULL, fn, arg), 0);
+  ASSERT_EQ(pthread_join(th, NULL), 0);
+}
+
+/* The port (and its eventfd) dies with its thread; the workers free the jobs
+ * that finish later.  The coroutines the thread left parked are leaked by the
+ * program (their stacks stay), so the allocations are compared with those of
+ * a thread that exits the same way with no job at all. */
+TEST(a_thread_that_exits_mid_job_leaks_neither_port_nor_jobs) {
+  ASSERT_EQ(coro_offload_threads(2), 4);
+  ASSERT_EQ(sem_init(&job_started, 0, 0), 0);
+  ASSERT_EQ(sem_init(&job_release, 0, 0), 0);
+  int fds = test_open_fds();
+  long base = coro__live_allocs();
+  run_thread(exits_mid_job, IV(0)); /* the same exit, no offload */
+  long no_jobs = coro__live_allocs() - base;
+  ASSERT_EQ(test_open_fds(), fds); /* its poller went with it */
+  for (long jobs = 1; jobs <= 3; jobs++) {
+    base = coro__live_allocs();
+    fds = test_open_fds();
+    run_thread(exits_mid_job, IV(jobs)); /* 2 workers: a third job stays queued */
+    ASSERT_EQ(test_open_fds(), fds);     /* the port's eventfd went with its thread */
+    for (long i = 0; i < (jobs < 2 ? jobs : 2); i++) ASSERT_EQ(sem_post(&job_release), 0);
+    /* The workers let go of the late jobs: wait until they are idle again. */
+    for (int tries = 0; coro__live_allocs() - base != no_jobs && tries < 5000; tries++)
+      usleep(1000);
+    ASSERT_EQ(coro__live_allocs() - base, no_jobs);
+  }
 }
 
 /* --- getaddrinfo --------------------------------------------------------------------- */

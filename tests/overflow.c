@@ -287,24 +287,36 @@ TEST(overflow_canary_checked_when_resuming_another) {
       CORO_GUARD_CANARY, canary_report, "other ran");
 }
 
+static long max_map_count(void) {
+  long n = 65530;
+  FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+  if (f) {
+    if (fscanf(f, "%ld", &n) != 1) n = 65530;
+    fclose(f);
+  }
+  return n;
+}
+
+/* Create 64 KiB coroutines running fn until one gets no guard (mprotect mode
+ * past its budget): that one; *guarded counts those before it. */
+static coro *create_until_unguarded(coro_fn fn, const char *name, long max, long *guarded) {
+  coro *c = NULL;
+  for (long i = 0; i < max; i++) {
+    c = create_named(fn, NULL, 64 << 10, name);
+    if (!c->stack.guarded) break;
+    ++*guarded;
+  }
+  return c;
+}
+
 /* In mprotect mode, guards stop at a quarter of vm.max_map_count; the stacks
  * beyond get a canary, which catches the overflow instead. */
 TEST(overflow_past_mprotect_budget_smashes_canary) {
   if (in_child()) {
     child_setup();
-    long max_maps = 65530;
-    FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
-    if (f) {
-      if (fscanf(f, "%ld", &max_maps) != 1) max_maps = 65530;
-      fclose(f);
-    }
-    coro *c = NULL;
+    long max_maps = max_map_count();
     long guarded = 0;
-    for (long i = 0; i < max_maps; i++) {
-      c = create_named(smash_body, NULL, 64 << 10, "deep-recursion");
-      if (!c->stack.guarded) break;
-      guarded++;
-    }
+    coro *c = create_until_unguarded(smash_body, "deep-recursion", max_maps, &guarded);
     fprintf(stderr, "guarded=%ld of max_map_count=%ld\n", guarded, max_maps);
     ASSERT_TRUE(!c->stack.guarded);
     ASSERT_TRUE(guarded <= max_maps / 4 && guarded > max_maps / 4 - 16);
@@ -338,4 +350,153 @@ TEST(overflow_guard_install_failed_smashes_canary) {
   expect_abort(
       run_child(FRESH(overflow_guard_install_failed_smashes_canary), CORO_GUARD_MPROTECT, 0),
       CORO_GUARD_MPROTECT, canary_report, "survived");
+}
+
+/* --- a SIGSEGV that is not an overflow (issue 11, item 7) --------------------------------- */
+
+/* Fails unless the child died by SIGSEGV itself, as it would have without
+ * libcoro, and its stderr has none of `unwanted`. */
+static void expect_segv(int status, const char *unwanted) {
+#ifdef __SANITIZE_ADDRESS__
+  /* Under ASan the handler before ours is ASan's: without libcoro the fault
+   * is its report and an abort (abort_on_error=1), so that is what we want. */
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT &&
+      strstr(child_err, "AddressSanitizer: SEGV"))
+    status = SIGSEGV; /* as a plain death by SIGSEGV: its stderr is checked below */
+#endif
+  if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSEGV)
+    test__fail(__FILE__, __LINE__, "child did not die by SIGSEGV (status 0x%x); stderr:\n%s",
+               (unsigned)status, child_err);
+  if (strstr(child_err, unwanted))
+    test__fail(__FILE__, __LINE__, "child's stderr has \"%s\":\n%s", unwanted, child_err);
+  if (strstr(child_err, "stack overflow"))
+    test__fail(__FILE__, __LINE__, "child reported an overflow:\n%s", child_err);
+}
+
+static void *trivial_body(void *arg) { return arg; }
+
+/* libcoro's handler is installed (a coroutine ran), the program has none. */
+static void child_with_handler(void) {
+  child_setup();
+  coro *c = create_named(trivial_body, NULL, 64 << 10, "trivial");
+  ASSERT_EQ(coro_next(c, NULL), CORO_RETURNED);
+  ASSERT_EQ(coro_destroy(c), 0);
+}
+
+/* raise(SIGSEGV) and kill(getpid(), SIGSEGV) end the process by SIGSEGV, as
+ * they would without libcoro (the handler used to return, once). */
+TEST(segv_sent_not_ours_ends_the_process) {
+  if (in_child()) {
+    child_with_handler();
+    if (getenv("CORO_TEST_KILL"))
+      kill(getpid(), SIGSEGV);
+    else
+      raise(SIGSEGV);
+    fprintf(stderr, "survived the signal\n");
+    exit(3);
+  }
+  expect_segv(run_child(FRESH(segv_sent_not_ours_ends_the_process), 0, 0), "survived");
+  setenv("CORO_TEST_KILL", "1", 1);
+  int status = run_child(FRESH(segv_sent_not_ours_ends_the_process), 0, 0);
+  unsetenv("CORO_TEST_KILL");
+  expect_segv(status, "survived");
+}
+
+/* An address in the never-mapped first 64 KiB (vm.mmap_min_addr), not NULL so
+ * that UBSan does not stop the store before it faults; volatile: unknown to
+ * the compiler. */
+static int *volatile bad_pointer = (int *)(uintptr_t)4096;
+
+static void *null_write_body(void *arg) {
+  (void)arg;
+  *bad_pointer = 1;
+  return NULL;
+}
+
+/* A bad pointer in a coroutine is a plain SIGSEGV, not an overflow report. */
+TEST(segv_bad_pointer_in_a_coroutine_is_a_plain_segv) {
+  if (in_child()) {
+    child_setup();
+    coro *c = create_named(null_write_body, NULL, 64 << 10, "bad-pointer");
+    coro_next(c, NULL);
+    fprintf(stderr, "survived the fault\n");
+    exit(3);
+  }
+  expect_segv(run_child(FRESH(segv_bad_pointer_in_a_coroutine_is_a_plain_segv), 0, 0), "survived");
+}
+
+static volatile sig_atomic_t program_handler_ran;
+static void program_handler(int sig) {
+  (void)sig;
+  program_handler_ran++;
+}
+
+/* A SIGSEGV the program ignores (or handles) before libcoro was set up:
+ * ignored (handled) as before, and libcoro's handler is still there for the
+ * overflow that comes next (it used to put SIG_IGN back: a bare SIGSEGV). */
+TEST(segv_ignored_or_handled_keeps_the_overflow_report) {
+  if (in_child()) {
+    if (getenv("CORO_TEST_HANDLE"))
+      signal(SIGSEGV, program_handler);
+    else
+      signal(SIGSEGV, SIG_IGN);
+    child_with_handler();
+    raise(SIGSEGV);
+    kill(getpid(), SIGSEGV);
+    fprintf(stderr, "program handler ran %d times\n", (int)program_handler_ran);
+    child_recurse();
+  }
+  expect_abort(run_child(FRESH(segv_ignored_or_handled_keeps_the_overflow_report), 0, 0), 0,
+               guard_report, "survived");
+  setenv("CORO_TEST_HANDLE", "1", 1);
+  int status = run_child(FRESH(segv_ignored_or_handled_keeps_the_overflow_report), 0, 0);
+  unsetenv("CORO_TEST_HANDLE");
+  static const char *const handled[] = {"program handler ran 2 times",
+                                        "stack overflow in coroutine 'deep-recursion'", NULL};
+  expect_abort(status, 0, handled, "survived");
+}
+
+/* --- an overflow on an unguarded stack, before any switch (item 8) ------------------ */
+
+/* Past the mprotect guard budget, unbounded recursion on an unguarded stack
+ * runs through the slots below it and faults further down: reported by the
+ * running coroutine's name (it used to be a bare SIGSEGV). */
+TEST(overflow_unguarded_past_budget_reported_by_name) {
+  if (in_child()) {
+    child_setup();
+    long max_maps = max_map_count();
+    long guarded = 0;
+    coro *c = create_until_unguarded(recurse_body, "other", max_maps, &guarded);
+    ASSERT_TRUE(!c->stack.guarded);
+    /* two more unguarded ones: the overflow runs through these first two */
+    create_named(recurse_body, NULL, 64 << 10, "other");
+    c = create_named(recurse_body, NULL, 64 << 10, "deep-recursion");
+    ASSERT_TRUE(!c->stack.guarded);
+    coro_next(c, NULL);
+    fprintf(stderr, "survived the overflow\n");
+    exit(3);
+  }
+  static const char *const want[] = {"stack overflow in coroutine 'deep-recursion'", "65536", NULL};
+  expect_abort(
+      run_child(FRESH(overflow_unguarded_past_budget_reported_by_name), CORO_GUARD_MPROTECT, 0),
+      CORO_GUARD_MPROTECT, want, "'other'");
+}
+
+/* In canary mode nothing is guarded: an overflow that never switches runs to
+ * the bottom of the slab, faults below it, and is reported by name. */
+TEST(overflow_canary_mode_unbounded_reported_by_name) {
+  if (in_child()) {
+    child_setup();
+    create_named(recurse_body, NULL, 64 << 10, "other");
+    create_named(recurse_body, NULL, 64 << 10, "other");
+    coro *c = create_named(recurse_body, NULL, 64 << 10, "deep-recursion");
+    ASSERT_EQ(c->stack.guarded, 0);
+    coro_next(c, NULL);
+    fprintf(stderr, "survived the overflow\n");
+    exit(3);
+  }
+  static const char *const want[] = {"stack overflow in coroutine 'deep-recursion'", "65536", NULL};
+  expect_abort(
+      run_child(FRESH(overflow_canary_mode_unbounded_reported_by_name), CORO_GUARD_CANARY, 0),
+      CORO_GUARD_CANARY, want, "'other'");
 }

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,7 +53,8 @@ static int reply(void **resp, size_t *resp_len, const char *text) {
   return 0;
 }
 
-/* The handler: "fail" -> -EDOM; "crash" -> SIGKILL itself; "crash-once" ->
+/* The handler: "fail" -> -EDOM; "crash" -> SIGKILL itself; "segv" -> raise
+ * SIGSEGV; "crash-once" ->
  * crash at the first such request of the whole pool; "report" -> write the
  * pid to the pipe, then sleep an hour (killed from outside); "sleep" -> an
  * hour; "pid" -> the worker's pid; "big" -> 64 bytes; anything else ->
@@ -63,6 +65,7 @@ static int handler(const void *req, size_t len, void **resp, size_t *resp_len, v
   char buf[64];
   if (len == 4 && !memcmp(req, "fail", 4)) return -EDOM;
   if (len == 5 && !memcmp(req, "crash", 5)) raise(SIGKILL);
+  if (len == 4 && !memcmp(req, "segv", 4)) raise(SIGSEGV); /* libcoro's handler is installed */
   if (len == 10 && !memcmp(req, "crash-once", 10)) {
     if (atomic_fetch_add(&s->crashes, 1) == 0) raise(SIGKILL);
     return reply(resp, resp_len, "survived");
@@ -250,6 +253,26 @@ static void *crash_body(void *arg) {
 }
 
 TEST(worker_crashing_mid_item_fails_the_item_and_is_replaced) { run_on_pool(1, crash_body); }
+
+static void *segv_body(void *arg) {
+  ctx *c = arg;
+  expect(c->p, "segv", -ECHILD, NULL, coro_now() + HOUR);
+  expect(c->p, "abc", 0, "cba", coro_now() + HOUR); /* replaced */
+  return NULL;
+}
+
+/* A handler that raises SIGSEGV (libcoro's SIGSEGV handler inherited from
+ * the parent, none of the program's) kills its worker: the item fails with
+ * -ECHILD (the handler used to return once, and the item was a success). */
+TEST(handler_raising_sigsegv_fails_the_item) {
+  struct rlimit no_core = {0, 0}; /* the worker dies by SIGSEGV on purpose */
+  ASSERT_EQ(setrlimit(RLIMIT_CORE, &no_core), 0);
+  ASSERT_TRUE(coro_stack_guard_mode() > 0); /* sets libcoro up: its handler is installed */
+  struct sigaction now;
+  ASSERT_EQ(sigaction(SIGSEGV, NULL, &now), 0);
+  ASSERT_TRUE(now.sa_flags & SA_SIGINFO);
+  run_on_pool(1, segv_body);
+}
 
 /* One micro-thread submits an item that blocks; another learns the worker's
  * pid from the pipe and kills it. */

@@ -31,7 +31,7 @@ for ((seed = first; seed < first + count; seed++)); do
       cat "$log" >&2
       exit 1
     fi
-    printf 'seeds: seed %d passed (%s)\n' "$seed" "$(grep -o '[0-9]* tests passed.*' "$log" | head -1)"
+    printf 'seeds: seed %d passed (%s)\n' "$seed" "$(grep -oE '[0-9]+% tests passed.*' "$log" | head -1)"
     continue
   fi
   failed_seeds+=("$seed")

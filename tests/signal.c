@@ -27,15 +27,6 @@ static sigset_t only(int sig) {
   return s;
 }
 
-static int open_fds(void) {
-  int n = 0;
-  DIR *d = opendir("/proc/self/fd");
-  ASSERT_TRUE(d != NULL);
-  while (readdir(d)) n++;
-  closedir(d);
-  return n;
-}
-
 static void *wait_for(void *arg) {
   sigset_t s = only((int)(intptr_t)arg);
   return IV(coro_signal_wait(&s, coro_now() + HOUR));
@@ -67,8 +58,8 @@ TEST(raised_signal_wakes_its_waiter_while_others_run) {
     ASSERT_EQ(VI(r), SIGUSR1);
     ASSERT_EQ(ticks, 5); /* the other coroutine ran while it waited */
     ASSERT_EQ(coro_destroy(w), 0);
-    if (round == 0) after_first = open_fds();
-    ASSERT_EQ(open_fds(), after_first); /* each signalfd was closed */
+    if (round == 0) after_first = test_open_fds();
+    ASSERT_EQ(test_open_fds(), after_first); /* each signalfd was closed */
   }
 }
 
@@ -125,8 +116,8 @@ TEST(deadline_passes) {
   for (int round = 0; round < 3; round++) {
     ASSERT_EQ(coro_spawn(NULL, wait_with_deadline, NULL, NULL), 0);
     ASSERT_EQ(coro_run(), 0);
-    if (round == 0) after_first = open_fds();
-    ASSERT_EQ(open_fds(), after_first); /* as above */
+    if (round == 0) after_first = test_open_fds();
+    ASSERT_EQ(test_open_fds(), after_first); /* as above */
   }
 }
 
@@ -209,8 +200,8 @@ TEST(every_waiter_on_a_signal_wakes) {
     ASSERT_EQ(woke[SIGUSR1], n + 1); /* one delivery, every waiter */
     for (int i = 0; i <= n; i++) joined_is(w[i], SIGUSR1);
     not_pending(SIGUSR1);
-    if (n == 2) baseline = open_fds();
-    ASSERT_EQ(open_fds(), baseline); /* the thread's signalfd closes with its last wait */
+    if (n == 2) baseline = test_open_fds();
+    ASSERT_EQ(test_open_fds(), baseline); /* the thread's signalfd closes with its last wait */
   }
 }
 
@@ -304,7 +295,7 @@ static void *cancel_then_raise(void *arg) {
 }
 
 TEST(a_cancelled_waiter_leaves_the_others_waiting) {
-  int before = open_fds();
+  int before = test_open_fds();
   memset(woke, 0, sizeof(woke));
   sigset_t usr1 = only(SIGUSR1);
   coro *a, *b, *c;
@@ -317,7 +308,7 @@ TEST(a_cancelled_waiter_leaves_the_others_waiting) {
   joined_is(a, SIGUSR1);
   joined_is(c, SIGUSR1);
   ASSERT_EQ(woke[SIGUSR1], 2);
-  ASSERT_TRUE(open_fds() <= before + 1); /* at most the thread's poller is new */
+  ASSERT_TRUE(test_open_fds() <= before + 1); /* at most the thread's poller is new */
 }
 
 TEST(bad_sets_are_einval) {

@@ -10,6 +10,7 @@
 #ifndef CORO_TEST_H
 #define CORO_TEST_H
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,17 @@ void test__fail(const char *file, int line, const char *fmt, ...)
       test__fail(__FILE__, __LINE__, "ASSERT_STR_EQ(%s, %s): \"%s\" != \"%s\"", #a, #b,            \
                  a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                          \
   } while (0)
+
+/* File descriptors open in this process now (entries of /proc/self/fd, the
+ * directory's own included): compare two counts to see an fd left behind. */
+static inline int test_open_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  ASSERT_TRUE(d != NULL);
+  while (readdir(d)) n++;
+  closedir(d);
+  return n;
+}
 
 /* Pointer <-> small integer, for passing values through void *. */
 #define IV(n) ((void *)(intptr_t)(n))

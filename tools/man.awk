@@ -29,7 +29,8 @@
 # code: NULL if c is NULL.").
 #
 # Writes DIR/man3/<page>.3, DIR/man7/libcoro.7, DIR/links: lines "name page.3",
-# one per call that is not a page's own name (CMake makes them symlinks), and
+# one per call that is not a page's own name and per function-like macro
+# (CORO_FOREACH) (CMake makes them symlinks), and
 # DIR/calls: lines "call page.3 HOW codes..." for the check
 # (cmake/test_man.cmake), HOW being OWN, AS <call>, FAMILY, NEVER_FAILS or NO_CODE.
 
@@ -305,6 +306,9 @@ END {
     E_calls[ne] = calls_of(code)
     if (E_calls[ne] != "")
       S_calls[nsec] = S_calls[nsec] (S_calls[nsec] == "" ? "" : " ") E_calls[ne]
+    # a function-like macro of the API (CORO_FOREACH) is a name of the page too
+    if (match(code, /^#define CORO_[A-Z_0-9]+\(/))
+      S_macros[nsec] = S_macros[nsec] " " substr(code, 9, RLENGTH - 9)
     S_last[nsec] = ne
   }
   for (s = 1; s <= nsec; s++)
@@ -343,7 +347,7 @@ function family(s,    f, e, n, C, k, names, cs, first, how, ref, d) {
   f = out "/man3/" S_page[s] ".3"
   header(f, S_page[s], 3)
   print ".SH NAME" > f
-  names = S_calls[s]
+  names = S_calls[s] S_macros[s]
   gsub(/ /, ", ", names)
   d = S_title[s]
   if (substr(d, 2, 1) ~ /[a-z]/) d = tolower(substr(d, 1, 1)) substr(d, 2)
@@ -414,6 +418,8 @@ function family(s,    f, e, n, C, k, names, cs, first, how, ref, d) {
       if (C[k] != S_page[s]) print C[k] " " S_page[s] ".3" > links
     }
   }
+  n = split(S_macros[s], C, " ")
+  for (k = 1; k <= n; k++) print C[k] " " S_page[s] ".3" > links
   see_also(f, S_page[s])
   close(f)
 }
