@@ -625,7 +625,9 @@ CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr
  * (they stay parked: cancel them, or give
  * them what they wait for, and run again), -EBUSY when called while the
  * scheduler already runs (from a micro-thread), -EPERM from inside a
- * generator. */
+ * generator, -ENOMEM (copy-stack mode: a micro-thread could not be switched
+ * in, no memory to save the frames it displaces; it stays queued and nothing
+ * is lost: run again). */
 CORO_API int coro_run(void);
 
 /* Let the other runnable micro-threads run, then continue: in FIFO order every
@@ -654,7 +656,8 @@ CORO_API int coro_sleep(int64_t deadline);
  * Errors: -EINVAL (c NULL, not a spawned micro-thread, detached, or already
  * joined), -EPERM (another thread's), -EDEADLK (c is the caller's own
  * micro-thread, or no scheduler runs), -ETIMEDOUT (deadline passed; c goes on,
- * join again later), -ECANCELED (the caller was cancelled). */
+ * join again later), -ECANCELED (the caller was cancelled), -ENOMEM
+ * (copy-stack caller: no memory for its waiter record). */
 CORO_API int coro_join(coro *c, void **result, int64_t deadline);
 
 /* Cancel micro-thread c: see above.  One that has not started never runs and
@@ -709,7 +712,8 @@ CORO_API int coro_group_cancel(coro_group *g);
  * last member finished, if it had not run again by then: the group is done);
  * or -ETIMEDOUT (deadline passed), -ECANCELED (the caller was
  * cancelled: the members go on -- close the group), -EDEADLK (the caller is
- * itself a member of g, or no scheduler runs), -EINVAL (g NULL), -EPERM. */
+ * itself a member of g, or no scheduler runs), -EINVAL (g NULL), -EPERM,
+ * -ENOMEM (copy-stack caller: no memory for its waiter record). */
 CORO_API int coro_group_wait(coro_group *g, int64_t deadline);
 
 /* Cancel g, wait until every member has finished -- even when the caller is
@@ -755,12 +759,13 @@ CORO_API int coro_chan_create(coro_chan **out, size_t elem_size, size_t capacity
  * the element is not sent), -ETIMEDOUT (deadline passed first), -ECANCELED
  * (the caller's micro-thread was cancelled), -EDEADLK (it would have to wait
  * and no scheduler runs), -EINVAL (ch or elem NULL), -EPERM (another thread's
- * channel). */
+ * channel), -ENOMEM (a copy-stack caller that has to wait: no memory for its
+ * waiter record and the element it carries). */
 CORO_API int coro_chan_send(coro_chan *ch, const void *elem, int64_t deadline);
 
 /* Receive an element into `elem` (elem_size bytes).  Returns 0, or -EPIPE (the
  * channel is closed and empty), -ETIMEDOUT, -ECANCELED, -EDEADLK, -EINVAL,
- * -EPERM as coro_chan_send(). */
+ * -EPERM, -ENOMEM as coro_chan_send(). */
 CORO_API int coro_chan_recv(coro_chan *ch, void *elem, int64_t deadline);
 
 /* Close the channel: see above.  Returns 0, or -EPIPE (already closed),
@@ -792,7 +797,8 @@ typedef struct coro_sel {
  * deadline 0 is the non-blocking form.  Errors: -EINVAL (cases NULL, n 0 or
  * over 64, a NULL channel or element, an unknown op, or the same channel with
  * the same op twice), -EPERM (another thread's channel), -ETIMEDOUT,
- * -ECANCELED, -EDEADLK (as coro_chan_send). */
+ * -ECANCELED, -EDEADLK (as coro_chan_send), -ENOMEM (copy-stack caller: no
+ * memory for its waiter records). */
 CORO_API int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline);
 
 /* ========================================================================== */
@@ -814,7 +820,8 @@ typedef struct coro_wg coro_wg;
 /* A mutex, held by one coroutine at a time: the one that locked it. */
 CORO_API int coro_mutex_create(coro_mutex **out);
 /* Lock, waiting while another coroutine holds it.  -EDEADLK if the caller
- * holds it already (it would wait for itself). */
+ * holds it already (it would wait for itself); -ENOMEM (copy-stack caller: no
+ * memory for its waiter record, as for every wait below). */
 CORO_API int coro_mutex_lock(coro_mutex *m, int64_t deadline);
 /* Unlock; the first waiter, if any, gets it.  -EPERM if the caller does not hold it. */
 CORO_API int coro_mutex_unlock(coro_mutex *m);
