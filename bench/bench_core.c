@@ -69,7 +69,8 @@ fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define MAX_REPEATS 50
-#define MEMORY_REPEATS 5 /* memory figures barely vary; 10^6 coroutines take ~5 s a child */
+#define LIBACO_CREATE_NS 246.0 /* issue 10: aco_create + first resume, 10^6 alive */
+#define MEMORY_REPEATS 5       /* memory figures barely vary; 10^6 coroutines take ~5 s a child */
 #define SIDE_STACK ((size_t)64 * 1024) /* stack for the ucontext and fcontext partners */
 #define RSS_TARGET_BYTES 4403.0        /* 4.3 KiB */
 #define RATIO_TARGET 1000.0
@@ -194,11 +195,13 @@ static void *echo_body(void *arg) {
   return NULL;
 }
 
-static double bench_gen(long iters) {
+static double gen_roundtrip(long iters, int mode) {
   coro *g;
   void *out = NULL;
   uintptr_t sink = 0;
-  check_coro(coro_create(&g, echo_body, NULL, NULL), "coro_create");
+  coro_attr a = CORO_ATTR_INIT;
+  a.stack_mode = mode;
+  check_coro(coro_create(&g, echo_body, NULL, &a), "coro_create");
   check_coro(coro_next(g, &out), "coro_next");
   int64_t t0 = now_ns();
   for (long i = 0; i < iters; i++) {
@@ -210,6 +213,54 @@ static double bench_gen(long iters) {
   /* Every value came back: 0 + 1 + ... + iters-1 (mod 2^64). */
   if (sink != (uintptr_t)iters * (uintptr_t)(iters - 1) / 2u) die("generator echo check", 0);
   check_coro(coro_destroy(g), "coro_destroy");
+  return per_op(t0, t1, iters);
+}
+
+static double bench_gen(long iters) { return gen_roundtrip(iters, CORO_STACK_MODE_OWN); }
+/* Copy-stack: the generator stays on the shared stack between its yields
+ * (nothing else needs it), so no frame is copied. */
+static double bench_gen_copy(long iters) { return gen_roundtrip(iters, CORO_STACK_MODE_COPY); }
+
+/* Two copy-stack generators resumed in turn: every resume displaces the
+ * other's frames (saved, restored): the mode's worst round trip. */
+static double bench_gen_copy_alternate(long iters) {
+  coro *g[2];
+  void *out = NULL;
+  uintptr_t sink = 0;
+  coro_attr a = CORO_ATTR_INIT;
+  a.stack_mode = CORO_STACK_MODE_COPY;
+  for (int k = 0; k < 2; k++) {
+    check_coro(coro_create(&g[k], echo_body, NULL, &a), "coro_create");
+    check_coro(coro_next(g[k], &out), "coro_next");
+  }
+  int64_t t0 = now_ns();
+  for (long i = 0; i < iters; i++) {
+    int rc = coro_send(g[i & 1], (void *)(uintptr_t)i, &out);
+    if (UNLIKELY(rc != CORO_YIELDED)) check_coro(rc < 0 ? rc : -EPROTO, "coro_send");
+    sink += (uintptr_t)out;
+  }
+  int64_t t1 = now_ns();
+  if (sink != (uintptr_t)iters * (uintptr_t)(iters - 1) / 2u) die("generator echo check", 0);
+  for (int k = 0; k < 2; k++) check_coro(coro_destroy(g[k]), "coro_destroy");
+  return per_op(t0, t1, iters);
+}
+
+/* Create `iters` copy-stack coroutines and run each to its first yield,
+ * keeping them all suspended (libaco's figure: aco_create + first resume);
+ * the destroys are not timed. */
+static double bench_create_copy(long iters) {
+  coro **h = malloc((size_t)iters * sizeof(*h));
+  if (!h) die("malloc", ENOMEM);
+  coro_attr a = CORO_ATTR_INIT;
+  a.stack_mode = CORO_STACK_MODE_COPY;
+  int64_t t0 = now_ns();
+  for (long i = 0; i < iters; i++) {
+    check_coro(coro_create(&h[i], echo_body, NULL, &a), "coro_create");
+    if (UNLIKELY(coro_next(h[i], NULL) != CORO_YIELDED)) die("coro_next", EPROTO);
+  }
+  int64_t t1 = now_ns();
+  for (long i = 0; i < iters; i++) check_coro(coro_destroy(h[i]), "coro_destroy");
+  free(h);
   return per_op(t0, t1, iters);
 }
 
@@ -552,10 +603,11 @@ static void read_mem(long *rss, long *pte) {
 
 /* What a memory child sends back. */
 typedef struct mem_result {
-  long count;     /* coroutines or threads actually created */
-  double rss_per; /* RSS delta / count, bytes */
-  double pte_per; /* page-table delta / count, bytes (not part of RSS) */
-  int err;        /* 0, or the error that stopped creation early */
+  long count;       /* coroutines or threads actually created */
+  double rss_per;   /* RSS delta / count, bytes */
+  double pte_per;   /* page-table delta / count, bytes (not part of RSS) */
+  double create_ns; /* creating them (create + first resume), ns each */
+  int err;          /* 0, or the error that stopped creation early */
 } mem_result;
 
 /* The body of a parked coroutine: one yield, so its stack is touched. */
@@ -564,8 +616,10 @@ static void *park_body(void *arg) {
   return NULL;
 }
 
-static mem_result mem_coroutines(long n) {
-  mem_result r = {0, NAN, NAN, 0};
+static mem_result mem_coroutines_in(long n, int mode) {
+  mem_result r = {0, NAN, NAN, NAN, 0};
+  coro_attr a = CORO_ATTR_INIT;
+  a.stack_mode = mode;
   long rss0, pte0, rss1, pte1;
   /* Handles: the benchmark's bookkeeping, made resident before the baseline
    * so that they do not count. */
@@ -576,9 +630,12 @@ static mem_result mem_coroutines(long n) {
   }
   memset(h, 0, (size_t)n * sizeof(*h));
   coro_stack_guard_mode(); /* per-thread and per-process setup, before the baseline */
+  coro *warm;              /* the thread's shared stack (copy-stack), before the baseline */
+  if (coro_create(&warm, park_body, NULL, &a) == 0) coro_destroy(warm);
   read_mem(&rss0, &pte0);
+  int64_t t0 = now_ns();
   for (long i = 0; i < n; i++) {
-    int rc = coro_create(&h[i], park_body, NULL, NULL);
+    int rc = coro_create(&h[i], park_body, NULL, &a);
     if (rc == 0) rc = coro_next(h[i], NULL) == CORO_YIELDED ? 0 : -EPROTO;
     if (rc < 0) {
       r.err = -rc;
@@ -586,13 +643,18 @@ static mem_result mem_coroutines(long n) {
     }
     r.count++;
   }
+  int64_t t1 = now_ns();
   read_mem(&rss1, &pte1);
   if (r.count > 0) {
     r.rss_per = (double)(rss1 - rss0) / (double)r.count;
     r.pte_per = (double)(pte1 - pte0) / (double)r.count;
+    r.create_ns = per_op(t0, t1, r.count);
   }
   return r; /* the child exits: no need to destroy 10^6 coroutines */
 }
+
+static mem_result mem_coroutines(long n) { return mem_coroutines_in(n, CORO_STACK_MODE_OWN); }
+static mem_result mem_copystack(long n) { return mem_coroutines_in(n, CORO_STACK_MODE_COPY); }
 
 typedef struct parked_threads {
   pthread_mutex_t mu; /* guards the fields below */
@@ -614,7 +676,7 @@ static void *parked_thread(void *arg) {
 /* As many threads as the machine allows, up to n, each blocked on a condvar,
  * with the default stack size (8 MiB reserved, committed by touch). */
 static mem_result mem_threads(long n) {
-  mem_result r = {0, NAN, NAN, 0};
+  mem_result r = {0, NAN, NAN, NAN, 0};
   static parked_threads p = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
   long rss0, pte0, rss1, pte1;
   pthread_t *tids = malloc((size_t)n * sizeof(*tids));
@@ -645,7 +707,7 @@ static mem_result mem_threads(long n) {
 
 /* Run one memory measurement in a fresh child and fetch its result. */
 static mem_result in_child(mem_result (*fn)(long), long n) {
-  mem_result r = {0, NAN, NAN, 0};
+  mem_result r = {0, NAN, NAN, NAN, 0};
   int fds[2];
   if (pipe(fds) != 0) die("pipe", errno);
   fflush(NULL);
@@ -688,12 +750,15 @@ typedef struct figure {
   int nsamples;                /* samples taken */
   stats s;                     /* their median and spread */
   long count;                  /* memory rows: coroutines/threads created (last repeat) */
+  double create_ns;            /* memory rows: median ns to create each (coroutines) */
   double pte;                  /* memory rows: median page-table bytes per item */
   int partial;                 /* memory rows: creation stopped early */
 } figure;
 
 enum {
   F_GEN,
+  F_GEN_COPY,
+  F_GEN_COPY_ALT,
   F_BOOST,
   F_CONDVAR,
   F_SEM,
@@ -703,8 +768,11 @@ enum {
   F_CREATE,
   F_BOOST_CREATE,
   F_PTHREAD,
+  F_CREATE_COPY,
   F_RSS,
   F_RSS_1M,
+  F_RSS_COPY_1M,
+  F_RSS_COPY_10M,
   F_RSS_THREAD,
   F_COUNT
 };
@@ -725,6 +793,11 @@ enum {
 static figure figs[F_COUNT] = {
     [F_GEN] = TIMING("gen_roundtrip_ns", "libcoro generator send+yield", ROUNDTRIP, bench_gen,
                      20000000, 6000000, -1),
+    [F_GEN_COPY] = TIMING("gen_roundtrip_copystack_ns", "the same, copy-stack generator", ROUNDTRIP,
+                          bench_gen_copy, 20000000, 6000000, F_GEN),
+    [F_GEN_COPY_ALT] =
+        TIMING("gen_roundtrip_copystack_alternate_ns", "2 copy-stack gens in turn (copying)",
+               ROUNDTRIP, bench_gen_copy_alternate, 5000000, 1000000, F_GEN),
 #ifdef HAVE_BOOST_FCONTEXT
     [F_BOOST] = TIMING("boost_fcontext_roundtrip_ns", "Boost fcontext jump there+back", ROUNDTRIP,
                        bench_boost, 20000000, 6000000, F_GEN),
@@ -761,10 +834,16 @@ static figure figs[F_COUNT] = {
 #endif
     [F_PTHREAD] = TIMING("pthread_create_join_ns", "pthread_create+join", CREATE,
                          bench_pthread_create_join, 3000, 1500, F_CREATE),
+    [F_CREATE_COPY] = TIMING("create_suspended_copystack_ns", "create+next 10^6 copy-stack, kept",
+                             CREATE, bench_create_copy, 1000000, 200000, F_CREATE),
     [F_RSS] = MEMORY_ROW("rss_per_suspended_bytes", "RSS per suspended coroutine, 100k", 100000,
                          100000, -1),
     [F_RSS_1M] = MEMORY_ROW("rss_per_suspended_1m_bytes", "RSS per suspended coroutine, 1M",
                             1000000, 1000000, F_RSS),
+    [F_RSS_COPY_1M] = MEMORY_ROW("rss_per_suspended_copystack_1m_bytes", "the same, copy-stack, 1M",
+                                 1000000, 1000000, F_RSS_1M),
+    [F_RSS_COPY_10M] = MEMORY_ROW("rss_per_suspended_copystack_10m_bytes",
+                                  "the same, copy-stack, 10M", 10000000, 10000000, F_RSS_1M),
     [F_RSS_THREAD] =
         MEMORY_ROW("rss_per_thread_bytes", "RSS per blocked thread", 10000, 2000, F_RSS),
 };
@@ -814,24 +893,27 @@ static void run_timing(void) {
   progress("\n");
 }
 
-static void run_memory_row(int i, mem_result (*fn)(long)) {
+/* One memory row: `reps` children (10^7 coroutines take a while each). */
+static void run_memory_row(int i, mem_result (*fn)(long), int reps) {
   figure *f = &figs[i];
-  double pte[MAX_REPEATS];
+  double pte[MAX_REPEATS], create[MAX_REPEATS];
   long n = iters_of(f);
   if (!f->enabled) return;
-  progress("memory: %s, n=%ld, %d children:", f->key, n, MEMORY_REPEATS);
-  for (int r = 0; r < MEMORY_REPEATS; r++) {
+  progress("memory: %s, n=%ld, %d children:", f->key, n, reps);
+  for (int r = 0; r < reps; r++) {
     mem_result m = in_child(fn, n);
     if (m.count <= 0) continue;
     f->count = m.count;
     f->partial |= m.count < n;
     if (m.err && m.count < n) progress(" [stopped at %ld: %s]", m.count, strerror(m.err));
     pte[f->nsamples] = m.pte_per;
+    create[f->nsamples] = m.create_ns;
     f->samples[f->nsamples++] = m.rss_per;
     progress(" %.0f", m.rss_per);
   }
   progress("\n");
   f->pte = summarize(pte, f->nsamples).median;
+  f->create_ns = summarize(create, f->nsamples).median;
 }
 
 /* --- machine description ---------------------------------------------------------------------- */
@@ -911,7 +993,7 @@ typedef struct target {
   int available;    /* measured in this run */
 } target;
 
-enum { T_BOOST, T_CONDVAR, T_CREATE, T_RSS, T_COUNT };
+enum { T_BOOST, T_CONDVAR, T_CREATE, T_RSS, T_GEN_COPY, T_CREATE_COPY, T_RSS_COPY, T_COUNT };
 static target targets[T_COUNT];
 
 static target make_target(const char *key, const char *what, stats value, double limit, int at_most,
@@ -931,6 +1013,20 @@ static void compute_targets(void) {
   targets[T_RSS] =
       make_target("rss_per_suspended", "RSS per suspended coroutine <= 4403 B (4.3 KiB)",
                   figs[F_RSS].s, RSS_TARGET_BYTES, 1, 0, 1);
+  targets[T_GEN_COPY] =
+      make_target("gen_copystack_vs_gen", "copy-stack gen round trip <= 2x ordinary",
+                  ratio_stats(F_GEN_COPY, F_GEN), 2.0, 1, 1, 1);
+  /* libaco is not packaged here: its figure comes from the reference file
+   * (/work/shared/reference/figures.md, issue 10), not from this run. */
+  const stats *cc = &figs[F_CREATE_COPY].s;
+  stats aco = {cc->median / LIBACO_CREATE_NS, cc->min / LIBACO_CREATE_NS,
+               cc->max / LIBACO_CREATE_NS};
+  targets[T_CREATE_COPY] = make_target("create_copystack_vs_libaco",
+                                       "create 10^6 copy-stack <= 1x libaco (246 ns, reference)",
+                                       aco, 1.0, 1, 1, figs[F_CREATE_COPY].nsamples > 0);
+  targets[T_RSS_COPY] = make_target(
+      "rss_per_suspended_copystack_10m", "copy-stack RSS per suspended coroutine at 10^7 <= 400 B",
+      figs[F_RSS_COPY_10M].s, 400.0, 1, 0, figs[F_RSS_COPY_10M].nsamples > 0);
 }
 
 static int target_pass(const target *t) {
@@ -946,10 +1042,14 @@ static void print_memory_notes(void) {
   for (int i = F_RSS; i <= F_RSS_THREAD; i++) {
     const figure *f = &figs[i];
     if (!f->enabled || !f->nsamples) continue;
-    printf("  %s: %ld created%s; page tables +%s B each (not in RSS)\n", f->key, f->count,
+    printf("  %s: %ld created%s; page tables +%s B each (not in RSS)", f->key, f->count,
            f->partial ? " (stopped early: the machine's limit)" : "", fmt(b1, sizeof(b1), f->pte));
+    if (!isnan(f->create_ns) && i != F_RSS_THREAD)
+      printf("; created in %s ns each", fmt(b1, sizeof(b1), f->create_ns));
+    printf("\n");
   }
-  printf("  (coroutines: 64 KiB stacks reserved; threads: default attributes, 8 MiB stacks\n"
+  printf("  (coroutines: 64 KiB stacks reserved, copy-stack: one shared stack, frames saved to\n"
+         "   the heap; threads: default attributes, 8 MiB stacks\n"
          "   reserved, plus a 16 KiB kernel stack and task struct each that RSS does not show)\n");
 }
 
@@ -1007,6 +1107,9 @@ static void print_table(const machine *m, int guard) {
       {"pipe / gen", F_PIPE, F_GEN},
       {"ucontext / gen", F_UCONTEXT, F_GEN},
       {"gen / boost", F_GEN, F_BOOST},
+      {"gen copy-stack / gen", F_GEN_COPY, F_GEN},
+      {"gen copy-stack alternating / gen", F_GEN_COPY_ALT, F_GEN},
+      {"rss copy-stack 1M / ordinary 1M", F_RSS_COPY_1M, F_RSS_1M},
       {"pthread_create_join / create_destroy", F_PTHREAD, F_CREATE},
       {"rss thread / coroutine", F_RSS_THREAD, F_RSS},
   };
@@ -1104,6 +1207,12 @@ static void print_json(const machine *m, int guard) {
   json_num(o, ratio(F_PTHREAD, F_CREATE));
   fputs(",\"rss_thread_coroutine\":", o);
   json_num(o, ratio(F_RSS_THREAD, F_RSS));
+  fputs(",\"gen_copystack_gen\":", o);
+  json_num(o, ratio(F_GEN_COPY, F_GEN));
+  fputs(",\"gen_copystack_alternate_gen\":", o);
+  json_num(o, ratio(F_GEN_COPY_ALT, F_GEN));
+  fputs(",\"rss_copystack_1m_ordinary_1m\":", o);
+  json_num(o, ratio(F_RSS_COPY_1M, F_RSS_1M));
   fputs("},\"targets\":{", o);
   for (int i = 0; i < T_COUNT; i++) {
     if (i) fputc(',', o);
@@ -1122,6 +1231,12 @@ static void print_json(const machine *m, int guard) {
   fputs(",\"pte_per_thread_bytes\":", o);
   json_num(o, figs[F_RSS_THREAD].pte);
   fprintf(o, ",\"rss_threads_created\":%ld", figs[F_RSS_THREAD].count);
+  fputs(",\"create_suspended_1m_ns\":", o); /* from the memory children */
+  json_num(o, figs[F_RSS_1M].nsamples ? figs[F_RSS_1M].create_ns : NAN);
+  fputs(",\"create_suspended_copystack_1m_ns\":", o);
+  json_num(o, figs[F_RSS_COPY_1M].nsamples ? figs[F_RSS_COPY_1M].create_ns : NAN);
+  fputs(",\"create_suspended_copystack_10m_ns\":", o);
+  json_num(o, figs[F_RSS_COPY_10M].nsamples ? figs[F_RSS_COPY_10M].create_ns : NAN);
   fputs(",\"machine\":{\"cpu\":", o);
   json_str(o, m->cpu);
   fprintf(o, ",\"nproc\":%ld,\"kernel\":", m->nproc);
@@ -1226,7 +1341,7 @@ int main(int argc, char **argv) {
     default_dat_path(dat_buf, sizeof(dat_buf), argv[0]);
     opt.dat = dat_buf;
   }
-  if (opt.quick) figs[F_RSS_1M].enabled = 0;
+  if (opt.quick) figs[F_RSS_1M].enabled = figs[F_RSS_COPY_10M].enabled = 0;
 
   machine m;
   describe_machine(&m);
@@ -1234,9 +1349,11 @@ int main(int argc, char **argv) {
 
   /* Memory first: every child then forks from a parent that has not made a
    * coroutine yet, so no warm stack slot is inherited. */
-  run_memory_row(F_RSS, mem_coroutines);
-  run_memory_row(F_RSS_1M, mem_coroutines);
-  run_memory_row(F_RSS_THREAD, mem_threads);
+  run_memory_row(F_RSS, mem_coroutines, MEMORY_REPEATS);
+  run_memory_row(F_RSS_1M, mem_coroutines, MEMORY_REPEATS);
+  run_memory_row(F_RSS_COPY_1M, mem_copystack, MEMORY_REPEATS);
+  run_memory_row(F_RSS_COPY_10M, mem_copystack, 3);
+  run_memory_row(F_RSS_THREAD, mem_threads, MEMORY_REPEATS);
   int guard = coro_stack_guard_mode();
   run_timing();
 

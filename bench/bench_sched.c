@@ -466,12 +466,14 @@ static void *chan_pinger(void *arg) {
 }
 
 /* Timed inside the pinger: spawning, finishing and channel set-up are outside. */
-static double chan_pingpong_run(long iters, size_t capacity) {
+static double chan_pingpong_run(long iters, size_t capacity, int mode) {
   chan_pingpong p = {NULL, NULL, iters, 0, 0, 0};
+  coro_attr a = CORO_ATTR_INIT;
+  a.stack_mode = mode;
   check_coro(coro_chan_create(&p.req, sizeof(long), capacity), "coro_chan_create");
   check_coro(coro_chan_create(&p.rep, sizeof(long), capacity), "coro_chan_create");
-  check_coro(coro_spawn(NULL, chan_ponger, &p, NULL), "coro_spawn");
-  check_coro(coro_spawn(NULL, chan_pinger, &p, NULL), "coro_spawn");
+  check_coro(coro_spawn(NULL, chan_ponger, &p, &a), "coro_spawn");
+  check_coro(coro_spawn(NULL, chan_pinger, &p, &a), "coro_spawn");
   check_coro(coro_run(), "coro_run");
   if (p.bad) die("channel ping-pong reply check", 0);
   check_coro(coro_chan_destroy(p.req), "coro_chan_destroy");
@@ -479,8 +481,17 @@ static double chan_pingpong_run(long iters, size_t capacity) {
   return per_op(p.t0, p.t1, iters);
 }
 
-static double bench_chan_pingpong(long iters) { return chan_pingpong_run(iters, 0); }
-static double bench_chan_pingpong_buffered(long iters) { return chan_pingpong_run(iters, 1); }
+static double bench_chan_pingpong(long iters) {
+  return chan_pingpong_run(iters, 0, CORO_STACK_MODE_OWN);
+}
+static double bench_chan_pingpong_buffered(long iters) {
+  return chan_pingpong_run(iters, 1, CORO_STACK_MODE_OWN);
+}
+/* Both micro-threads in copy-stack mode: every hand-off displaces the other's
+ * frames (through the host, which does the copying). */
+static double bench_chan_pingpong_copy(long iters) {
+  return chan_pingpong_run(iters, 0, CORO_STACK_MODE_COPY);
+}
 
 /* --- ping-pong: two threads, two one-slot queues (mutex + two condvars each) ------------------ */
 
@@ -806,6 +817,7 @@ enum {
   F_TIMERS,
   F_CHAN,
   F_CHAN_BUF,
+  F_CHAN_COPY,
   F_THREAD_CHAN,
   F_PIPE,
   F_GO,
@@ -856,6 +868,8 @@ static figure figs[F_COUNT] = {
                    bench_chan_pingpong, 2000000, 500000, -1, 1),
     [F_CHAN_BUF] = ROW("chan_pingpong_buffered_ns", "2 micro-threads, channels, cap 1", PINGPONG,
                        bench_chan_pingpong_buffered, 2000000, 500000, F_CHAN, 1),
+    [F_CHAN_COPY] = ROW("chan_pingpong_copystack_ns", "the same, copy-stack micro-threads",
+                        PINGPONG, bench_chan_pingpong_copy, 2000000, 500000, F_CHAN, 1),
     [F_THREAD_CHAN] = ROW("thread_chan_pingpong_ns", "2 threads, 1-slot mutex+cv queues", PINGPONG,
                           bench_thread_chan_pingpong, 20000, 5000, F_CHAN, 1),
     [F_PIPE] = ROW("process_pipe_pingpong_ns", "2 processes, 2 pipes", PINGPONG,
@@ -1018,6 +1032,8 @@ static const struct {
     {"chan_pingpong / sched_yield", "chan_pingpong_sched_yield", F_CHAN, F_YIELD},
     {"chan_pingpong_buffered / chan_pingpong", "chan_pingpong_buffered_chan_pingpong", F_CHAN_BUF,
      F_CHAN},
+    {"chan_pingpong_copystack / chan_pingpong", "chan_pingpong_copystack_chan_pingpong",
+     F_CHAN_COPY, F_CHAN},
     {"thread_chan_pingpong / chan_pingpong", "thread_chan_pingpong_chan_pingpong", F_THREAD_CHAN,
      F_CHAN},
     {"process_pipe_pingpong / chan_pingpong", "process_pipe_pingpong_chan_pingpong", F_PIPE,

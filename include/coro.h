@@ -101,9 +101,9 @@ extern "C" {
  * test version.header_matches_cmake).  CORO_VERSION is one number,
  * (MAJOR << 16) | (MINOR << 8) | PATCH, to compare with >=. */
 #define CORO_VERSION_MAJOR 0
-#define CORO_VERSION_MINOR 1
+#define CORO_VERSION_MINOR 2
 #define CORO_VERSION_PATCH 0
-#define CORO_VERSION_STRING "0.1.0"
+#define CORO_VERSION_STRING "0.2.0"
 #define CORO_VERSION ((CORO_VERSION_MAJOR << 16) | (CORO_VERSION_MINOR << 8) | CORO_VERSION_PATCH)
 
 /* The version of the library running, which may be newer than the header a
@@ -186,6 +186,54 @@ enum {
 #define CORO_STACK_MIN CORO__SIZE(16 * 1024)          /* smallest accepted */
 #define CORO_STACK_MAX CORO__SIZE(1024 * 1024 * 1024) /* largest accepted (1 GiB) */
 #define CORO_NAME_MAX 32                              /* name buffer, with the NUL */
+#define CORO_STACK_SHARED CORO__SIZE(256 * 1024)      /* a thread's shared stack (copy-stack) */
+
+/* Where a coroutine's frames live (coro_attr.stack_mode).
+ *
+ * OWN: a stack of its own (stack_size bytes, reserved virtually, guarded),
+ * where its frames stay put.  Switching costs nothing but the switch; a
+ * suspended coroutine costs the pages it touched (4 KiB at least, ~4.2 KiB
+ * with its record).  Pick it for deep stacks, for coroutines that hand out
+ * pointers to their locals, and for the fastest switches.
+ *
+ * COPY (copy-stack, or shared-stack): every copy-stack coroutine of a thread
+ * runs on the thread's one shared stack (CORO_STACK_SHARED bytes, guarded);
+ * a suspended one keeps only the bytes of stack it used, in a heap buffer
+ * sized to fit, and its record is a small heap block (figures in README.md).
+ * Switching to a coroutine whose frames are not on the shared stack copies
+ * the frames of the one there out and its own in (a few hundred bytes
+ * usually); a generator driven from an ordinary stack is switched without
+ * any copy as long as it is the only copy-stack coroutine running.  Pick it
+ * for millions of mostly idle coroutines with shallow stacks.
+ *
+ * What copy-stack mode cannot do:
+ *   - An address of a local of a copy-stack coroutine is valid only while it
+ *     runs (or until another copy-stack coroutine of the thread runs): its
+ *     frames are moved out of the way meanwhile.  Do not hand such an
+ *     address to another coroutine (as its argument, a value sent or
+ *     yielded, through a global) to be used while the owner is suspended,
+ *     waiting or resuming another coroutine.  The library's own records
+ *     (waiters, channel elements in flight, the values send, yield and join
+ *     pass) are kept off the shared stack, so its calls are safe; where it
+ *     can tell cheaply it refuses such a pointer with -EFAULT: the argument
+ *     of a copy-stack coroutine, a value sent to one, the argument of
+ *     coro_offload() and the buffer of coro_file_pread/pwrite (a worker
+ *     thread writes them while the caller is displaced).
+ *   - stack_size must stay CORO_STACK_DEFAULT (-EINVAL otherwise): the
+ *     shared stack's size is CORO_STACK_SHARED.
+ *   - The ucontext build (CORO_UCONTEXT=ON) has no copy-stack mode (-ENOTSUP).
+ *   - A switch into a copy-stack coroutine may need memory (to save the
+ *     frames it displaces); without it the call that switches fails with
+ *     -ENOMEM and nothing changes (coro_send and the other resumes,
+ *     coro_yield, coro_run; see each). */
+enum {
+  CORO_STACK_MODE_DEFAULT = 0, /* the thread's default: coro_set_stack_mode(),
+                                  else CORO_STACK_MODE=copy in the environment,
+                                  else OWN.  An explicit stack_size (not
+                                  CORO_STACK_DEFAULT) means OWN */
+  CORO_STACK_MODE_OWN = 1,     /* its own stack */
+  CORO_STACK_MODE_COPY = 2     /* the thread's shared stack, copied out when idle */
+};
 
 /* Creation attributes.  Initialise with coro_attr_init() or CORO_ATTR_INIT,
  * then set what you need; a zeroed struct is rejected (stack_size 0). */
@@ -194,25 +242,38 @@ typedef struct coro_attr {
                         rounded up to whole pages */
   const char *name;  /* name for reports and dumps (copied, truncated to
                         CORO_NAME_MAX - 1 bytes); NULL for none */
+  int stack_mode;    /* CORO_STACK_MODE_*: where its frames live */
 } coro_attr;
 
 #define CORO_ATTR_INIT                                                                             \
-  { CORO_STACK_DEFAULT, NULL }
+  { CORO_STACK_DEFAULT, NULL, CORO_STACK_MODE_DEFAULT }
 
 /* ========================================================================== */
 /* Creating and destroying                                     coro_create(3) */
 /* ========================================================================== */
 
-/* Fill *attr with the defaults (CORO_STACK_DEFAULT, no name).
- * Returns 0, or -EINVAL if attr is NULL. */
+/* Fill *attr with the defaults (CORO_STACK_DEFAULT, no name,
+ * CORO_STACK_MODE_DEFAULT).  Returns 0, or -EINVAL if attr is NULL. */
 CORO_API int coro_attr_init(coro_attr *attr);
+
+/* Set the calling thread's stack mode for coroutines created with
+ * CORO_STACK_MODE_DEFAULT (attr NULL included), generators and micro-threads
+ * alike: CORO_STACK_MODE_OWN or CORO_STACK_MODE_COPY.  Without a call, a
+ * thread reads CORO_STACK_MODE from the environment at its first coroutine
+ * ("copy" for copy-stack mode; anything else, or unset, for OWN).  Coroutines
+ * that exist keep their mode.  Returns the previous mode, or -EINVAL (another
+ * value), -ENOTSUP (COPY in the ucontext build). */
+CORO_API int coro_set_stack_mode(int mode);
 
 /* Create a coroutine that will run fn(arg) on its own stack, in state CREATED:
  * nothing runs until the first coro_send()/coro_next().  attr may be NULL for
  * the defaults.  On success stores the handle in *out and returns 0.
  * Errors: -EINVAL (out or fn NULL, stack_size outside
- * CORO_STACK_MIN..CORO_STACK_MAX), -ENOMEM (no memory or address space for the
- * stack: nothing is leaked, *out is untouched). */
+ * CORO_STACK_MIN..CORO_STACK_MAX, stack_mode unknown, or COPY with a
+ * stack_size other than CORO_STACK_DEFAULT), -ENOTSUP (COPY in the ucontext
+ * build), -EFAULT (a copy-stack coroutine whose arg points into the thread's
+ * shared stack), -ENOMEM (no memory or address space for the stack, the
+ * record or the thread's shared stack: nothing is leaked, *out is untouched). */
 CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr);
 
 /* Destroy a coroutine and give its stack back to the pool.  A SUSPENDED
@@ -228,7 +289,9 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
  * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
  * the current resume chain, or c is the target of another coroutine's
  * coro_yield_from(), or a coro_destroy() of c is already under way: called
- * again from one of c's cleanup handlers, which the first call frees with c). */
+ * again from one of c's cleanup handlers, which the first call frees with c).
+ * -ENOMEM: closing it failed as coro_close() says; it is freed all the same,
+ * its cleanup handlers run on the caller's stack. */
 CORO_API int coro_destroy(coro *c);
 
 /* ========================================================================== */
@@ -248,6 +311,10 @@ CORO_API int coro_destroy(coro *c);
  *             send non-None value to a just-started generator");
  *   -EBUSY    c is RUNNING or NORMAL (Python: "generator already executing");
  *   -EPERM    c belongs to another thread;
+ *   -EFAULT   c is a copy-stack coroutine and value points into the thread's
+ *             shared stack (see CORO_STACK_MODE_COPY);
+ *   -ENOMEM   copy-stack mode: no memory to save the frames that c's would
+ *             displace from the shared stack;
  *   CORO_EDONE  c is CLOSED (Python: StopIteration), on every call. */
 CORO_API int coro_send(coro *c, void *value, void **out);
 
@@ -261,7 +328,7 @@ CORO_API int coro_next(coro *c, void **out);
  * straight back (CORO_EDONE as CORO_ELEAKEDDONE, as if the body had raised
  * it).  On a CLOSED coroutine err comes straight back.
  * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING
- * or NORMAL), -EPERM (another thread's coroutine). */
+ * or NORMAL), -EPERM (another thread's coroutine), -ENOMEM (as coro_send()). */
 CORO_API int coro_throw(coro *c, int err, void **out);
 
 /* Close c (Python's g.close()).  A SUSPENDED coroutine sees CORO_EEXIT come
@@ -276,7 +343,7 @@ CORO_API int coro_throw(coro *c, int err, void **out);
  *                  as an exception raised in `finally` comes out of Python's
  *                  close());
  *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING or NORMAL), -EPERM (another
- *   thread's coroutine). */
+ *   thread's coroutine), -ENOMEM (as coro_send(): c stays SUSPENDED). */
 CORO_API int coro_close(coro *c);
 
 /* The outcome of a CLOSED coroutine: 0 with its return value in *ret (if ret
@@ -304,7 +371,9 @@ CORO_API int coro_result(const coro *c, void **ret);
  * Refused, nothing yielded and *in untouched:
  *   -EPERM      called outside any coroutine, or inside a cleanup handler
  *               (whichever stack it runs on: the coroutine's own as it
- *               finishes or in coro_cleanup_pop(1), or its destroyer's). */
+ *               finishes or in coro_cleanup_pop(1), or its destroyer's);
+ *   -ENOMEM     copy-stack mode: no memory to save the frames the resumer's
+ *               would displace; the coroutine goes on running. */
 CORO_API int coro_yield(void *value, void **in);
 
 /* Delegate to the generator `sub` until it finishes (Python's
@@ -318,7 +387,10 @@ CORO_API int coro_yield(void *value, void **in);
  *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
  *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
  *   handler, or sub belongs to another thread), -EBUSY (sub is the current
- *   coroutine, RUNNING/NORMAL, or already delegated to by another coroutine).
+ *   coroutine, RUNNING/NORMAL, or already delegated to by another coroutine);
+ *   -ENOMEM     copy-stack mode, as coro_send() and coro_yield() say: a
+ *               switch could not be made; sub stays SUSPENDED, no longer
+ *               delegated to (a value it yielded is not handed out).
  * sub is not destroyed: the caller still owns it. */
 CORO_API int coro_yield_from(coro *sub, void **result);
 
@@ -556,10 +628,12 @@ CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr
  * (they stay parked: cancel them, or give
  * them what they wait for, and run again), -EBUSY when called while the
  * scheduler already runs (from a micro-thread), -EPERM from inside a
- * generator, or the error of the I/O backend's wait when it cannot wait at
- * all (-EBADF, -EFAULT, -EINVAL, -EPERM: its epoll or io_uring descriptor was
- * closed under it, or a seccomp filter refuses every wait; its fd waiters stay
- * parked, as for -EDEADLK; transient errors are retried). */
+ * generator, -ENOMEM (copy-stack mode: a micro-thread could not be switched
+ * in, no memory to save the frames it displaces; it stays queued and nothing
+ * is lost: run again), or the error of the I/O backend's wait when it cannot
+ * wait at all (-EBADF, -EFAULT, -EINVAL, -EPERM: its epoll or io_uring
+ * descriptor was closed under it, or a seccomp filter refuses every wait; its
+ * fd waiters stay parked, as for -EDEADLK; transient errors are retried). */
 CORO_API int coro_run(void);
 
 /* Let the other runnable micro-threads run, then continue: in FIFO order every
@@ -588,7 +662,8 @@ CORO_API int coro_sleep(int64_t deadline);
  * Errors: -EINVAL (c NULL, not a spawned micro-thread, detached, or already
  * joined), -EPERM (another thread's), -EDEADLK (c is the caller's own
  * micro-thread, or no scheduler runs), -ETIMEDOUT (deadline passed; c goes on,
- * join again later), -ECANCELED (the caller was cancelled). */
+ * join again later), -ECANCELED (the caller was cancelled), -ENOMEM
+ * (copy-stack caller: no memory for its waiter record). */
 CORO_API int coro_join(coro *c, void **result, int64_t deadline);
 
 /* Cancel micro-thread c: see above.  One that has not started never runs and
@@ -643,7 +718,8 @@ CORO_API int coro_group_cancel(coro_group *g);
  * last member finished, if it had not run again by then: the group is done);
  * or -ETIMEDOUT (deadline passed), -ECANCELED (the caller was
  * cancelled: the members go on -- close the group), -EDEADLK (the caller is
- * itself a member of g, or no scheduler runs), -EINVAL (g NULL), -EPERM. */
+ * itself a member of g, or no scheduler runs), -EINVAL (g NULL), -EPERM,
+ * -ENOMEM (copy-stack caller: no memory for its waiter record). */
 CORO_API int coro_group_wait(coro_group *g, int64_t deadline);
 
 /* Cancel g, wait until every member has finished -- even when the caller is
@@ -689,12 +765,13 @@ CORO_API int coro_chan_create(coro_chan **out, size_t elem_size, size_t capacity
  * the element is not sent), -ETIMEDOUT (deadline passed first), -ECANCELED
  * (the caller's micro-thread was cancelled), -EDEADLK (it would have to wait
  * and no scheduler runs), -EINVAL (ch or elem NULL), -EPERM (another thread's
- * channel). */
+ * channel), -ENOMEM (a copy-stack caller that has to wait: no memory for its
+ * waiter record and the element it carries). */
 CORO_API int coro_chan_send(coro_chan *ch, const void *elem, int64_t deadline);
 
 /* Receive an element into `elem` (elem_size bytes).  Returns 0, or -EPIPE (the
  * channel is closed and empty), -ETIMEDOUT, -ECANCELED, -EDEADLK, -EINVAL,
- * -EPERM as coro_chan_send(). */
+ * -EPERM, -ENOMEM as coro_chan_send(). */
 CORO_API int coro_chan_recv(coro_chan *ch, void *elem, int64_t deadline);
 
 /* Close the channel: see above.  Returns 0, or -EPIPE (already closed),
@@ -726,7 +803,8 @@ typedef struct coro_sel {
  * deadline 0 is the non-blocking form.  Errors: -EINVAL (cases NULL, n 0 or
  * over 64, a NULL channel or element, an unknown op, or the same channel with
  * the same op twice), -EPERM (another thread's channel), -ETIMEDOUT,
- * -ECANCELED, -EDEADLK (as coro_chan_send). */
+ * -ECANCELED, -EDEADLK (as coro_chan_send), -ENOMEM (copy-stack caller: no
+ * memory for its waiter records). */
 CORO_API int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline);
 
 /* ========================================================================== */
@@ -750,7 +828,9 @@ typedef struct coro_wg coro_wg;
 CORO_API int coro_mutex_create(coro_mutex **out);
 /* Lock, waiting while another coroutine holds it.  Errors: -EDEADLK if the
  * caller holds it already (it would wait for itself) or nothing could wake
- * it, -ETIMEDOUT, -ECANCELED, -EINVAL (m NULL), -EPERM (another thread's). */
+ * it, -ETIMEDOUT, -ECANCELED, -EINVAL (m NULL), -EPERM (another thread's),
+ * -ENOMEM (copy-stack caller: no memory for its waiter record, as for every
+ * wait below). */
 CORO_API int coro_mutex_lock(coro_mutex *m, int64_t deadline);
 /* Unlock; the first waiter, if any, gets it.  -EPERM if the caller does not
  * hold it (or m is another thread's), -EINVAL (m NULL). */
@@ -765,7 +845,7 @@ CORO_API int coro_cond_create(coro_cond **out);
  * cancelled: -ECANCELED with m not held; coro_mutex_unlock then answers -EPERM,
  * which tells the two apart).  -EPERM if the caller does not hold m (or an
  * object is another thread's), -EINVAL (c or m NULL), -EDEADLK (nothing
- * could wake it). */
+ * could wake it), -ENOMEM (see coro_mutex_lock). */
 CORO_API int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline);
 /* Wake the first waiter (0 even if none); -EINVAL (c NULL), -EPERM. */
 CORO_API int coro_cond_signal(coro_cond *c);
@@ -777,7 +857,7 @@ CORO_API int coro_cond_destroy(coro_cond *c);
 /* A counting semaphore starting at `value`.  Errors: -EINVAL (out NULL), -ENOMEM. */
 CORO_API int coro_sem_create(coro_sem **out, unsigned long value);
 /* Take one, waiting while the count is 0.  Errors: -ETIMEDOUT, -ECANCELED,
- * -EDEADLK, -EINVAL (s NULL), -EPERM. */
+ * -EDEADLK, -EINVAL (s NULL), -EPERM, -ENOMEM (see coro_mutex_lock). */
 CORO_API int coro_sem_acquire(coro_sem *s, int64_t deadline);
 /* Give one back: the first waiter takes it.  -EOVERFLOW at ULONG_MAX,
  * -EINVAL (s NULL), -EPERM. */
@@ -795,7 +875,8 @@ CORO_API int coro_wg_add(coro_wg *wg, long delta);
 /* coro_wg_add(wg, -1).  Errors: as coro_wg_add(). */
 CORO_API int coro_wg_done(coro_wg *wg);
 /* Wait until the counter is zero (0 at once if it is).  Errors: -ETIMEDOUT,
- * -ECANCELED, -EDEADLK, -EINVAL (wg NULL), -EPERM. */
+ * -ECANCELED, -EDEADLK, -EINVAL (wg NULL), -EPERM, -ENOMEM (see
+ * coro_mutex_lock). */
 CORO_API int coro_wg_wait(coro_wg *wg, int64_t deadline);
 /* Free.  -EBUSY while waited on; -EINVAL (wg NULL), -EPERM. */
 CORO_API int coro_wg_destroy(coro_wg *wg);
@@ -1043,7 +1124,8 @@ CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, 
 
 /* Run fn(arg) on a worker thread; the calling coroutine parks until it has
  * returned, and *result (if not NULL) receives its return value.  Returns 0,
- * or -EINVAL (fn NULL), or an error above. */
+ * or -EINVAL (fn NULL), -EFAULT (arg points into the thread's shared stack:
+ * see CORO_STACK_MODE_COPY), or an error above. */
 CORO_API int coro_offload(void *(*fn)(void *), void *arg, void **result, int64_t deadline);
 
 /* Set the most worker threads the pool may have (1 .. CORO_OFFLOAD_THREADS_MAX;
@@ -1070,7 +1152,8 @@ CORO_API int coro_getaddrinfo(const char *node, const char *service, const struc
 /* pread(2) / pwrite(2) of a regular file on a worker (reads and writes of
  * regular files block the thread whatever O_NONBLOCK says).  Return the bytes
  * read (0 at end of file) or written, or -EBADF (fd < 0, or not open for
- * that), -EINVAL (buf NULL with len > 0, off < 0), -ESPIPE (not seekable),
+ * that), -EINVAL (buf NULL with len > 0, off < 0), -EFAULT (buf in the
+ * thread's shared stack: see CORO_STACK_MODE_COPY), -ESPIPE (not seekable),
  * the call's other errors (-EIO, -ENOSPC, ...), or an error above. */
 CORO_API ssize_t coro_file_pread(int fd, void *buf, size_t len, off_t off, int64_t deadline);
 CORO_API ssize_t coro_file_pwrite(int fd, const void *buf, size_t len, off_t off, int64_t deadline);
@@ -1465,7 +1548,13 @@ typedef struct coro_info {
   size_t stack_high_water;  /* the deepest its stack has been, to the page: the
                                span from the top down to the lowest page the
                                kernel has committed (a reused stack may show a
-                               former owner's depth) */
+                               former owner's depth); copy-stack mode: the
+                               largest it was when saved, to 16 bytes */
+  int copy_stack;           /* 1: copy-stack mode (stack_size is the shared
+                               stack's, CORO_STACK_SHARED) */
+  size_t stack_saved;       /* copy-stack mode: bytes of its frames kept in the
+                               heap now (0 while they are on the shared stack,
+                               and before it starts) */
 } coro_info;
 
 /* List the live coroutines of the calling thread -- created and not yet

@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "copystack.h"
 #include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
@@ -105,19 +106,38 @@ static void serve(coro_chan *ch, coro__wait_list *l, coro__waiter *w) {
   coro__wake(&ch->owner->sched, w->who, 0);
 }
 
-/* Park on list l until served; returns 0 when served, else why not. */
+/* Park on list l until served; returns 0 when served, else why not.  A
+ * copy-stack caller's frames may be displaced while it waits, so its waiter
+ * and the element in flight are in the heap: the element is copied there
+ * before a send and from there after a receive. */
 static int wait_on(coro_chan *ch, coro__wait_list *l, void *data, int64_t deadline) {
   coro__tls *t = ch->owner;
-  coro__waiter w = {.who = t->current, .data = data};
-  coro__wait_push(l, &w);
+  size_t size = ch->elem_size;
+  coro__waiter local, *w = coro__waiters_get(t, &local, 1, size);
+  if (!w) return -ENOMEM;
+  int sending = l == &ch->senders;
+  *w = (coro__waiter){.who = t->current, .data = data};
+  if (w != &local) {
+    w->data = coro__waiter_buf(w, 1, size, 0);
+    if (sending) memcpy(w->data, data, size);
+  }
+  coro__wait_push(l, w);
   ch->nwaiting++;
-  int rc = coro__park(t, deadline, l == &ch->senders ? "chan send" : "chan recv", ch);
+  int rc = coro__park(t, deadline, sending ? "chan send" : "chan recv", ch);
+  int done = w->done;
   /* Served: the server unlinked and counted us off, and the channel may be
    * gone by now, so do not touch it.  Otherwise destroy waited for us. */
-  if (w.done > 0) return 0;
-  ch->nwaiting--;
-  if (w.done) return -EPIPE; /* closed: close unlinked us */
-  coro__wait_remove(l, &w);
+  if (done > 0) {
+    if (w != &local && !sending) memcpy(data, w->data, size);
+    rc = 0;
+  } else {
+    ch->nwaiting--;
+    if (done)
+      rc = -EPIPE; /* closed: close unlinked us */
+    else
+      coro__wait_remove(l, w);
+  }
+  coro__waiters_put(t, w, &local, 1, size);
   return rc;
 }
 
@@ -218,10 +238,22 @@ int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
     return (int)i;
   }
   /* Wait on every case at once; the first channel to serve us (or to
-   * close) wins, and the others skip our waiters since we are woken. */
-  coro__waiter w[SELECT_MAX];
+   * close) wins, and the others skip our waiters since we are woken.  A
+   * copy-stack caller's waiters and elements are in the heap (see wait_on):
+   * one buffer per case, of the largest element size. */
+  size_t size = 0, sizes[SELECT_MAX]; /* a served case's channel may be gone */
+  for (size_t i = 0; i < n; i++) {
+    sizes[i] = cases[i].ch->elem_size;
+    if (sizes[i] > size) size = sizes[i];
+  }
+  coro__waiter local[SELECT_MAX], *w = coro__waiters_get(t, local, n, size);
+  if (!w) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     w[i] = (coro__waiter){.who = t->current, .data = cases[i].elem};
+    if (w != local) {
+      w[i].data = coro__waiter_buf(w, n, size, i);
+      if (cases[i].op == CORO_SEL_SEND) memcpy(w[i].data, cases[i].elem, sizes[i]);
+    }
     coro__wait_push(list_of(&cases[i]), &w[i]);
     cases[i].ch->nwaiting++;
   }
@@ -231,6 +263,7 @@ int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
     if (w[i].done > 0) { /* served: unlinked, counted off; its channel may be gone */
       chosen = (int)i;
       cases[i].result = 0;
+      if (w != local && cases[i].op == CORO_SEL_RECV) memcpy(cases[i].elem, w[i].data, sizes[i]);
       continue;
     }
     cases[i].ch->nwaiting--;
@@ -241,6 +274,7 @@ int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline) {
       coro__wait_remove(list_of(&cases[i]), &w[i]);
     }
   }
+  coro__waiters_put(t, w, local, n, size);
   return chosen >= 0 ? chosen : rc;
 }
 

@@ -31,7 +31,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "copystack.h"
 #include "internal.h"
 
 #ifdef CORO_ASAN
@@ -46,15 +48,49 @@ static inline coro__tls *this_thread(void) { return coro__tls_get(); }
  * `signal` with `value` in its *in.  Returns, once c yields or finishes, the
  * outcome for the caller: CORO_YIELDED, CORO_RETURNED or c's error, with the
  * value handed out already stored in *out by c. */
-static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
+static int resume_slow(coro__tls *t, coro *c, int signal, void *value, void **out, int raw);
+
+/* `raw`: a switch that found no memory returns CORO__NOMEM (for the
+ * scheduler), else -ENOMEM (for the public calls).  The fast path never
+ * fails, and ends in a tail call of the switch: nothing may run after it. */
+static inline int resume_any(coro__tls *t, coro *c, int signal, void *value, void **out, int raw) {
   coro *self = t->current; /* stays RUNNING: not current, so it reads as NORMAL */
-  if (CORO__UNLIKELY(self->flags & CORO__F_UNGUARDED)) coro__check_canary(self);
+  if (CORO__UNLIKELY((self->flags & CORO__F_UNGUARDED) || !coro__copy_ready(c)))
+    return resume_slow(t, c, signal, value, out, raw);
   *c->in = value;
   c->resumer = self;
   c->out = out ? out : &c->sink;
   c->state = CORO_RUNNING;
   t->current = c;
   return coro__switch_to(self, c, signal, 0);
+}
+
+static inline int resume(coro__tls *t, coro *c, int signal, void *value, void **out) {
+  return resume_any(t, c, signal, value, out, 0);
+}
+
+/* resume() when c's frames are displaced from the shared stack (or ours is
+ * unguarded).  The sent value goes into c's frames once they are back (the
+ * store is handed to the switch: coro__copy_store); the switch may fail
+ * (CORO__NOMEM: the frames it would displace could not be saved). */
+static __attribute__((noinline)) int resume_slow(coro__tls *t, coro *c, int signal, void *value,
+                                                 void **out, int raw) {
+  coro *self = t->current;
+  if (self->flags & CORO__F_UNGUARDED) coro__check_canary(self);
+  int state = c->state;
+  coro *resumer = c->resumer;
+  coro__copy_store(t, c, c->in, value);
+  c->resumer = self;
+  c->out = out ? out : &c->sink;
+  c->state = CORO_RUNNING;
+  t->current = c;
+  int rc = coro__switch_to(self, c, signal, 0);
+  if (CORO__UNLIKELY(rc == CORO__NOMEM)) { /* nothing ran: undo */
+    c->state = state;
+    c->resumer = resumer;
+    return raw ? rc : -ENOMEM;
+  }
+  return rc;
 }
 
 /* The running coroutine c hands `outcome` and `value` to its resumer and
@@ -64,7 +100,7 @@ static inline int leave(coro *c, int outcome, void *value, int dying) {
   coro__tls *t = c->owner; /* see this_thread() */
   coro *r = c->resumer;
   if (CORO__UNLIKELY(c->flags & CORO__F_UNGUARDED)) coro__check_canary(c);
-  *c->out = value;
+  coro__copy_store(t, r, c->out, value); /* into r's frames: once they are back */
   t->current = r;
   return coro__switch_to(c, r, outcome, dying);
 }
@@ -99,7 +135,7 @@ static void run_cleanups(coro *c, coro *host) {
 static inline int leaked(int err) { return err == CORO_EDONE ? CORO_ELEAKEDDONE : err; }
 
 /* First and last frame of every coroutine's stack. */
-static void entry(void *arg) {
+void coro__entry(void *arg) {
   coro *c = arg;
 #ifdef CORO_ASAN
   coro__tls *t = c->owner; /* see this_thread() */
@@ -121,7 +157,14 @@ static void entry(void *arg) {
   c->result = code ? NULL : r;
   c->result_code = code;
   c->state = CORO_CLOSED;
-  leave(c, code ? code : CORO_RETURNED, c->result, 1);
+  if (c->flags & CORO__F_COPY) coro__copy_dead(c);
+  if (leave(c, code ? code : CORO_RETURNED, c->result, 1) == CORO__NOMEM) {
+    /* Our resumer runs on the shared stack, whose occupant could not be
+     * saved, and a finished coroutine has nowhere to wait: documented. */
+    static const char msg[] = "libcoro: no memory to save a copy-stack coroutine\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+  }
   /* A CLOSED coroutine is never switched to.  Not __builtin_unreachable():
    * gcc 12 with -fsanitize=undefined then prunes the checks in leave(). */
   abort();
@@ -133,6 +176,10 @@ static inline int check_handle(coro__tls *t, const coro *c) {
   if (CORO__UNLIKELY(c->owner != t)) return -EPERM;
   return 0;
 }
+
+/* CORO__NOMEM (a copy-stack switch could not save the frames it displaces)
+ * is -ENOMEM to the caller of a public call. */
+static inline int nomem(int rc) { return CORO__UNLIKELY(rc == CORO__NOMEM) ? -ENOMEM : rc; }
 
 static int send_internal(coro__tls *t, coro *c, void *value, void **out) {
   switch (c->state) {
@@ -195,6 +242,7 @@ int coro_attr_init(coro_attr *attr) {
   if (!attr) return -EINVAL;
   attr->stack_size = CORO_STACK_DEFAULT;
   attr->name = NULL;
+  attr->stack_mode = CORO_STACK_MODE_DEFAULT;
   return 0;
 }
 
@@ -202,6 +250,64 @@ static void set_name(coro *c, const char *name) {
   size_t n = name ? strnlen(name, CORO_NAME_MAX - 1) : 0;
   memcpy(c->name, name ? name : "", n);
   c->name[n] = '\0';
+}
+
+/* The stack mode a coroutine created with attr gets: CORO_STACK_MODE_OWN or
+ * _COPY, or -EINVAL (unknown mode; copy-stack with an explicit stack size),
+ * -ENOTSUP (copy-stack in a ucontext build).  An explicit size with the
+ * default mode means its own stack, whatever the thread's default. */
+static int stack_mode(coro__tls *t, const coro_attr *attr) {
+  int mode = attr ? attr->stack_mode : CORO_STACK_MODE_DEFAULT;
+  if (mode == CORO_STACK_MODE_DEFAULT) {
+    if (attr && attr->stack_size != CORO_STACK_DEFAULT) return CORO_STACK_MODE_OWN;
+    return coro__stack_mode(t);
+  }
+  if (mode == CORO_STACK_MODE_OWN) return mode;
+  if (mode != CORO_STACK_MODE_COPY || attr->stack_size != CORO_STACK_DEFAULT) return -EINVAL;
+#ifdef CORO_USE_UCONTEXT
+  return -ENOTSUP;
+#else
+  return mode;
+#endif
+}
+
+/* A record and a stack for a new coroutine: at the top of its own stack, or
+ * from the heap for a copy-stack one (its frames go on the shared stack). */
+static int make(coro__tls *t, int mode, size_t size, coro **out) {
+  coro *c;
+  if (mode == CORO_STACK_MODE_COPY) {
+    c = coro__copy_alloc();
+    if (!c) return -ENOMEM;
+#ifdef CORO_SANITIZE_BUILD
+    memset(c, 0xa5, sizeof(*c));
+#endif
+    int rc = coro__copy_init(t, c);
+    if (rc < 0) {
+      coro__free(c);
+      return rc;
+    }
+    c->flags = CORO__F_COPY;
+    *out = c;
+    return 0;
+  }
+  coro__stack st;
+  int rc = coro__stack_get(&t->stacks, size, &st);
+  if (rc < 0) return rc;
+  coro__stack_set_canary(&st);
+  /* The object sits at the top of its stack, cache-line aligned. */
+  uintptr_t at = ((uintptr_t)coro__stack_top(&st) - sizeof(coro)) & ~(uintptr_t)63;
+  c = (coro *)at;
+#ifdef CORO_SANITIZE_BUILD
+  /* Garbage first, so a field this function forgets shows up in tests. */
+  memset(c, 0xa5, sizeof(*c));
+#endif
+  c->stack = st;
+  c->saved = NULL;
+  c->saved_len = c->saved_cap = 0;
+  c->flags = st.guarded ? 0u : CORO__F_UNGUARDED;
+  coro__context_make(&c->ctx, st.lo, (void *)at, coro__entry, c);
+  *out = c;
+  return 0;
 }
 
 int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
@@ -212,21 +318,18 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
     int rc = coro__thread_setup(t);
     if (rc < 0) return rc;
   }
+  int mode = stack_mode(t, attr);
+  if (mode < 0) return mode;
+  /* A copy-stack body runs on the shared stack, so its argument must not
+   * point there: into frames that are displaced while it runs. */
+  if (mode == CORO_STACK_MODE_COPY && coro__on_shared(t, arg)) return -EFAULT;
   size = (size + coro__page_size - 1) & ~(coro__page_size - 1);
 
-  coro__stack st;
-  int rc = coro__stack_get(&t->stacks, size, &st);
+  coro *c;
+  int rc = make(t, mode, size, &c);
   if (rc < 0) return rc;
-  coro__stack_set_canary(&st);
-
-  /* The object sits at the top of its stack, cache-line aligned.  Every
-   * field is set here: no memset of the whole object on the create path. */
-  uintptr_t at = ((uintptr_t)coro__stack_top(&st) - sizeof(coro)) & ~(uintptr_t)63;
-  coro *c = (coro *)at;
-#ifdef CORO_SANITIZE_BUILD
-  /* Garbage first, so a field this function forgets shows up in tests. */
-  memset(c, 0xa5, sizeof(*c));
-#endif
+  /* Every other field is set here: no memset of the whole object on the
+   * create path. */
   c->owner = t;
   c->resumer = &t->main;
   c->state = CORO_CREATED;
@@ -239,11 +342,9 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->result = NULL;
   c->result_code = 0;
   c->fail = 0;
-  c->flags = st.guarded ? 0u : CORO__F_UNGUARDED;
   c->cleanups = NULL;
   c->delegator = NULL;
   c->delegate = NULL;
-  c->stack = st;
   c->sched = 0;
   c->run_next = NULL;
   c->root = NULL;
@@ -267,7 +368,6 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 #endif
   c->name[0] = '\0';
   if (attr && attr->name) set_name(c, attr->name);
-  coro__context_make(&c->ctx, st.lo, (void *)at, entry, c);
   *out = c;
   return 0;
 }
@@ -293,7 +393,10 @@ int coro_destroy(coro *c) {
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   t->nall--;
   c->id = 0; /* a debugger that still finds it listed knows it is freed */
-  coro__stack_put(&t->stacks, &c->stack);
+  if (c->flags & CORO__F_COPY)
+    coro__copy_free(t, c);
+  else
+    coro__stack_put(&t->stacks, &c->stack);
   return rc;
 }
 
@@ -302,7 +405,10 @@ int coro_destroy(coro *c) {
 int coro_send(coro *c, void *value, void **out) {
   coro__tls *t = this_thread();
   int rc = check_handle(t, c);
-  return rc < 0 ? rc : send_internal(t, c, value, out);
+  if (rc < 0) return rc;
+  /* It would read the value from frames its own displace. */
+  if ((c->flags & CORO__F_COPY) && coro__on_shared(t, value)) return -EFAULT;
+  return send_internal(t, c, value, out);
 }
 
 int coro_next(coro *c, void **out) {
@@ -334,8 +440,9 @@ int coro_result(const coro *c, void **ret) {
 
 /* --- public: inside a coroutine ----------------------------------------------------- */
 
-/* coro_yield when the current coroutine has any flag set: refuse on the
- * thread's own stack or in a cleanup handler, else check the canary. */
+/* coro_yield when the current coroutine has any flag set or its resumer is
+ * a copy-stack coroutine: refuse on the thread's own stack or in a cleanup
+ * handler, else check the canary, or go through yield_copy. */
 static int yield_slow(coro *c, void *value, void **in);
 
 /* Suspend the current coroutine c with `value`; returns its resume signal,
@@ -347,10 +454,25 @@ static inline int yield_internal(coro *c, void *value, void **in) {
   return leave(c, CORO_YIELDED, value, 0);
 }
 
+/* yield_internal() to a resumer whose frames are displaced from the shared
+ * stack: the switch may fail (CORO__NOMEM: we stay RUNNING, nothing was
+ * handed out), so it cannot be a tail call. */
+static __attribute__((noinline)) int yield_copy(coro *c, void *value, void **in) {
+  c->fail = 0;
+  c->in = in ? in : &c->sink;
+  c->state = CORO_SUSPENDED;
+  int sig = leave(c, CORO_YIELDED, value, 0);
+  if (CORO__UNLIKELY(sig == CORO__NOMEM)) c->state = CORO_RUNNING;
+  return sig;
+}
+
+static inline int involves_copy(const coro *c) { return !coro__copy_ready(c->resumer); }
+
 int coro_yield(void *value, void **in) {
   coro__tls *t = this_thread();
   coro *c = t->current;
-  if (CORO__UNLIKELY(!c || c->flags)) return yield_slow(c, value, in);
+  if (CORO__UNLIKELY(!c || c->flags || !coro__copy_ready(c->resumer)))
+    return yield_slow(c, value, in);
   return yield_internal(c, value, in);
 }
 
@@ -361,6 +483,7 @@ static inline int may_yield(const coro *c) {
 
 static int yield_slow(coro *c, void *value, void **in) {
   if (!may_yield(c)) return -EPERM;
+  if (involves_copy(c)) return nomem(yield_copy(c, value, in));
   return yield_internal(c, value, in); /* unguarded: leave() checks the canary */
 }
 
@@ -379,7 +502,11 @@ int coro_yield_from(coro *sub, void **result) {
   self->delegate = sub;
   while (rc == CORO_YIELDED) {
     void *in = NULL;
-    int sig = yield_internal(self, v, &in);
+    int sig = involves_copy(self) ? yield_copy(self, v, &in) : yield_internal(self, v, &in);
+    if (sig == CORO__NOMEM) {
+      rc = -ENOMEM; /* could not hand v out: sub stays suspended */
+      break;
+    }
     if (sig == 0) {
       rc = send_internal(t, sub, in, &v);
     } else if (sig == CORO_EEXIT) {
@@ -471,4 +598,6 @@ size_t coro_stack_size(const coro *c) { return c ? c->stack.size : 0; }
 
 /* --- for the scheduler (sched.c) ----------------------------------------------------- */
 
-int coro__enter(coro__tls *t, coro *c, int signal) { return resume(t, c, signal, NULL, NULL); }
+int coro__enter(coro__tls *t, coro *c, int signal) {
+  return resume_any(t, c, signal, NULL, NULL, 1);
+}

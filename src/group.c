@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 
+#include "copystack.h"
 #include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack (see sched.c). */
@@ -90,7 +91,7 @@ static void serve_all(coro__tls *t, coro_group *g) {
   while (g->waiters.head) {
     coro__waiter *w = g->waiters.head;
     coro__wait_remove(&g->waiters, w);
-    *(int *)w->data = g->error;
+    w->data = (void *)(intptr_t)g->error; /* in the record: nothing points into a stack */
     w->done = 1;
     coro__wake(&t->sched, w->who, 0);
   }
@@ -124,12 +125,15 @@ int coro_group_wait(coro_group *g, int64_t deadline) {
   coro__tls *t = g->owner;
   if (!g->live) return g->error;
   if (is_member(t, g)) return -EDEADLK;
-  int result = 0;
-  coro__waiter w = {.who = t->current, .data = &result};
-  coro__wait_push(&g->waiters, &w);
+  coro__waiter local, *w = coro__waiters_get(t, &local, 1, 0);
+  if (!w) return -ENOMEM;
+  *w = (coro__waiter){.who = t->current};
+  coro__wait_push(&g->waiters, w);
   rc = coro__park(t, deadline, "group", g);
-  if (w.done) return result; /* served at live == 0; g may be gone */
-  coro__wait_remove(&g->waiters, &w);
+  int done = w->done, result = (int)(intptr_t)w->data;
+  if (!done) coro__wait_remove(&g->waiters, w); /* if served, g may be gone */
+  coro__waiters_put(t, w, &local, 1, 0);
+  if (done) return result; /* served at live == 0 */
   return rc < 0 ? rc : -EINTR;
 }
 
@@ -144,12 +148,15 @@ int coro_group_close(coro_group *g, int64_t deadline) {
     /* A cancel of the caller only wakes this wait: members finish promptly
      * once cancelled, and nothing may outlive the group. */
     while (g->live) {
-      int result = 0;
-      coro__waiter w = {.who = t->current, .data = &result};
-      coro__wait_push(&g->waiters, &w);
+      coro__waiter local, *w = coro__waiters_get(t, &local, 1, 0);
+      if (!w) return -ENOMEM; /* g stays, cancelled */
+      *w = (coro__waiter){.who = t->current};
+      coro__wait_push(&g->waiters, w);
       rc = coro__park_shielded(t, deadline, "group", g);
-      if (w.done) continue; /* served: every member has finished */
-      coro__wait_remove(&g->waiters, &w);
+      int done = w->done;
+      if (!done) coro__wait_remove(&g->waiters, w);
+      coro__waiters_put(t, w, &local, 1, 0);
+      if (done) continue;                        /* served: every member has finished */
       if (rc < 0 && rc != -ECANCELED) return rc; /* -ETIMEDOUT, -ENOMEM: g stays, cancelled */
     }
   }

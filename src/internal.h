@@ -35,12 +35,15 @@ typedef struct coro__waiter coro__waiter;
 typedef struct coro__io coro__io;
 typedef struct coro__offload_port coro__offload_port;
 typedef struct coro__watch coro__watch;
+typedef struct coro__copystack coro__copystack;
 
 /* coro.flags.  Anything set sends coro_yield down its slow path. */
 enum {
   CORO__F_MAIN = 1u,            /* the thread's own stack (coro__tls.main) */
   CORO__F_UNGUARDED = 2u,       /* no guard page: check the canary at switches */
-  CORO__F_DESTROYING = 4u,      /* coro_destroy() of it is under way (its handlers
+  CORO__F_COPY = 4u,            /* copy-stack mode: runs on the thread's shared
+                                   stack (copystack.h) */
+  CORO__F_DESTROYING = 8u,      /* coro_destroy() of it is under way (its handlers
                                    may call it again): refused with -EBUSY */
   CORO__F_CLEANUP_ONE = 1u << 8 /* one level of cleanup handlers running on
                                    this stack (a count in the high bits):
@@ -91,7 +94,13 @@ struct coro {
   coro__cleanup *cleanups; /* pushed handlers, most recent first */
   coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
   coro *delegate;          /* coroutine we delegate to via yield_from, or NULL */
-  coro__stack stack;       /* the stack we run on (this struct is at its top) */
+  coro__stack stack;       /* the stack we run on (this struct is at its top);
+                              copy-stack mode: the thread's shared stack, slab NULL */
+  void *saved;             /* copy-stack mode: our frames while displaced from
+                              the shared stack (heap), or NULL */
+  uint32_t saved_len;      /*   bytes of it in use: the top of the shared stack
+                              down to our saved stack pointer */
+  uint32_t saved_cap;      /*   its allocated size */
   /* --- scheduling (sched.c, timer.c); unused by plain generators --- */
   unsigned sched;          /* CORO__S_* */
   coro *run_next;          /* next in the run queue */
@@ -139,6 +148,8 @@ typedef struct coro__sched {
   coro **round;       /* seeded mode: the round's coroutines not run yet (coro_run
                          frees it when it returns) */
   size_t capround;    /* its allocated length */
+  int nomem;          /* a copy-stack coroutine could not be switched in for
+                         lack of memory: coro_run() returns -ENOMEM */
 } coro__sched;
 
 /* A thread's signal waits (signal.c): one signalfd for all of them. */
@@ -160,6 +171,15 @@ struct coro__tls {
   coro__sigwaits sig;          /* coroutines in coro_signal_wait() (signal.c) */
   coro__offload_port *offload; /* this thread's end of the offload pool
                                            (offload.c), or NULL before its first job */
+  coro *copy_occupant;         /* copy-stack coroutine whose frames are on the
+                                           shared stack now, or NULL (copystack.c) */
+  void **copy_dst;             /* a store into the frames the next copy-stack
+                                           switch brings back (coro__copy_store), or NULL */
+  void *copy_val;              /*   the value to store there */
+  coro__copystack *copystack;  /* the shared stack and its copier, NULL
+                                           before the thread's first copy-stack coroutine */
+  int stack_mode;              /* CORO_STACK_MODE_OWN or _COPY for default
+                                           attributes; 0 until first read */
   coro *all;                   /* every live coroutine of the thread, newest first */
   size_t nall;                 /* how many */
   unsigned next_id, id_end;    /* coro.id of the thread's next coroutine, and the
@@ -225,7 +245,34 @@ int coro__enter(coro__tls *t, coro *c, int signal);
  * is done before: callers end with `return coro__switch_to(...)`, which
  * compiles to a tail call (see arch/switch.h).  `dying`: `from` never runs
  * again. */
+int coro__copy_switch(coro *from, coro *to, int pass, int dying);
+
+/* What a switch into a copy-stack coroutine returns, instead of switching,
+ * when the frames it would displace could not be saved (no memory): nothing
+ * changed but t->current, which is put back; the caller undoes the rest. */
+#define CORO__NOMEM 3
+
+/* Are c's frames where a switch finds them: on its own stack, or on the
+ * shared stack already (then switching to it copies nothing)? */
+static inline int coro__copy_ready(const coro *c) {
+  return !(c->flags & CORO__F_COPY) || c == c->owner->copy_occupant;
+}
+
+/* *dst = v, where dst points into the frames of `to`, about to be switched
+ * to: at once if they are in place, else by the switch once it has brought
+ * them back (a resume's sent value, a yield's value for its resumer). */
+static inline void coro__copy_store(coro__tls *t, const coro *to, void **dst, void *v) {
+  if (CORO__LIKELY(coro__copy_ready(to))) {
+    *dst = v;
+  } else {
+    t->copy_dst = dst;
+    t->copy_val = v;
+  }
+}
+
 static inline int coro__switch_to(coro *from, coro *to, int pass, int dying) {
+  /* A copy-stack coroutine displaced from the shared stack: copystack.c. */
+  if (CORO__UNLIKELY(!coro__copy_ready(to))) return coro__copy_switch(from, to, pass, dying);
 #ifdef CORO_ASAN
   __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, to->stack.lo,
                                  (size_t)(to->stack.hi - to->stack.lo));

@@ -85,7 +85,15 @@ static void describe(const coro__tls *t, const coro *c, coro_info *i) {
   i->stack_used = sp > (uintptr_t)c->stack.lo && sp <= (uintptr_t)c->stack.hi
                       ? (size_t)((uintptr_t)c->stack.hi - sp)
                       : 0;
-  i->stack_high_water = high_water(c);
+  i->copy_stack = (c->flags & CORO__F_COPY) != 0;
+  i->stack_saved = 0;
+  if (i->copy_stack) { /* the shared stack's pages say nothing of this one */
+    int displaced = c != t->copy_occupant && c->ctx.sp;
+    i->stack_saved = displaced ? c->saved_len : 0;
+    i->stack_high_water = c->saved_cap;
+  } else {
+    i->stack_high_water = high_water(c);
+  }
   if (i->stack_high_water < i->stack_used) i->stack_high_water = i->stack_used;
 }
 

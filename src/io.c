@@ -46,6 +46,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "copystack.h"
 #include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
@@ -314,7 +315,8 @@ static int wait_ready_as(coro__tls *t, int fd, unsigned events, int64_t deadline
   }
   int rc = io->backend->arm(io, fd, &io->fds[fd], events);
   if (rc < 0) return rc;
-  coro__waiter w[2];
+  coro__waiter local[2], *w = coro__waiters_get(t, local, 2, 0);
+  if (!w) return -ENOMEM;
   coro__wait_list *lists[2];
   size_t n = 0;
   for (unsigned ev = CORO__IO_READ; ev <= CORO__IO_WRITE; ev <<= 1) {
@@ -332,6 +334,7 @@ static int wait_ready_as(coro__tls *t, int fd, unsigned events, int64_t deadline
     unsigned ev = n == 2 ? (i ? CORO__IO_WRITE : CORO__IO_READ) : events;
     coro__wait_remove(ev == CORO__IO_READ ? &io->fds[fd].readers : &io->fds[fd].writers, &w[i]);
   }
+  coro__waiters_put(t, w, local, 2, 0);
   io->nwaiting -= n;
   return rc;
 }

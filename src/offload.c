@@ -42,6 +42,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "copystack.h"
 #include "scheduler.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
@@ -426,6 +427,7 @@ out_free:
 
 int coro_offload(void *(*fn)(void *), void *arg, void **result, int64_t deadline) {
   if (!fn) return -EINVAL;
+  if (coro__on_shared(coro__tls_get(), arg)) return -EFAULT; /* see CORO_STACK_MODE_COPY */
   job *j = coro__malloc(sizeof(*j));
   if (!j) return -ENOMEM;
   memset(j, 0, sizeof(*j));
@@ -536,8 +538,8 @@ int coro_getaddrinfo(const char *node, const char *service, const struct addrinf
 
 /* --- regular files ----------------------------------------------------------------- */
 
-/* pread or pwrite on a worker; lives on the caller's stack (a running job is
- * waited for). */
+/* pread or pwrite on a worker; in the heap with its job, not on the caller's
+ * stack, which copy-stack mode displaces while the worker writes `ret`. */
 typedef struct file_op {
   int fd;      /* the file */
   int write;   /* 1: pwrite, 0: pread */
@@ -547,6 +549,12 @@ typedef struct file_op {
   ssize_t ret; /* the call's return */
   int err;     /* its errno */
 } file_op;
+
+/* The job and its operation in one block. */
+typedef struct file_job {
+  job j;      /* first: the pool sees a job */
+  file_op op; /* what the worker does */
+} file_job;
 
 static void *file_run(void *arg) {
   file_op *op = arg;
@@ -559,16 +567,19 @@ static void *file_run(void *arg) {
 static ssize_t file_io(int fd, int write, void *buf, size_t len, off_t off, int64_t deadline) {
   if (fd < 0) return -EBADF;
   if ((!buf && len) || off < 0) return -EINVAL;
-  file_op op = {.fd = fd, .write = write, .buf = buf, .len = len, .off = off};
-  job *j = coro__malloc(sizeof(*j));
-  if (!j) return -ENOMEM;
-  memset(j, 0, sizeof(*j));
-  j->fn = file_run;
-  j->arg = &op;
-  int rc = offload(coro__tls_get(), j, deadline);
+  coro__tls *t = coro__tls_get();
+  if (len && coro__on_shared(t, buf)) return -EFAULT; /* displaced while the worker runs */
+  file_job *fj = coro__malloc(sizeof(*fj));
+  if (!fj) return -ENOMEM;
+  memset(fj, 0, sizeof(*fj));
+  fj->op = (file_op){.fd = fd, .write = write, .buf = buf, .len = len, .off = off};
+  fj->j.fn = file_run;
+  fj->j.arg = &fj->op;
+  int rc = offload(t, &fj->j, deadline);
   if (rc < 0) return rc;
-  coro__free(j);
-  return op.ret < 0 ? -op.err : op.ret;
+  ssize_t ret = fj->op.ret < 0 ? -fj->op.err : fj->op.ret;
+  coro__free(fj);
+  return ret;
 }
 
 ssize_t coro_file_pread(int fd, void *buf, size_t len, off_t off, int64_t deadline) {

@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "copystack.h"
 #include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
@@ -118,7 +119,9 @@ static inline __attribute__((always_inline)) int park_now(coro__tls *t, coro *c,
   root->parked = c;
   if (flags & PARK_REQUEUE) coro__enqueue(s, c);
   coro *next = s->head;
-  if (next && parked_kind(next) && s->handoffs < HANDOFF_MAX) {
+  /* A hand-off never has to save frames (only the host, which can wait for
+   * memory, switches in a displaced copy-stack coroutine). */
+  if (next && parked_kind(next) && s->handoffs < HANDOFF_MAX && coro__copy_ready(next)) {
     s->handoffs++;
     dequeue(s);
     s->root = next->root;
@@ -200,6 +203,20 @@ static void finished(coro__tls *t, coro *c) {
   }
 }
 
+/* The switch into c found no memory to save the copy-stack frames it would
+ * displace: nothing ran.  Put c back at the head of the queue (the caller
+ * has undone its own steps) and have coro_run() return -ENOMEM; it can be
+ * called again. */
+static void not_run(coro__sched *s, coro *c) {
+  s->root = NULL;
+  s->nqueued++;
+  c->sched |= CORO__S_QUEUED;
+  c->run_next = s->head;
+  s->head = c;
+  if (!s->tail) s->tail = c;
+  s->nomem = 1;
+}
+
 /* Give the CPU to what the run queue's head stands for, until control comes
  * back to the host. */
 static void run_one(coro__tls *t, coro *c) {
@@ -216,14 +233,21 @@ static void run_one(coro__tls *t, coro *c) {
     c->sched |= CORO__S_STARTED;
     s->root = c;
     rc = coro__enter(t, c, 0);
+    if (CORO__UNLIKELY(rc == CORO__NOMEM)) c->sched &= ~(unsigned)CORO__S_STARTED;
   } else if (c->sched & CORO__S_YIELDED) { /* a micro-thread that yielded */
     c->sched &= ~(unsigned)CORO__S_YIELDED;
     s->root = c;
     rc = coro__enter(t, c, c->sched & CORO__S_CANCELLED ? -ECANCELED : 0);
+    if (CORO__UNLIKELY(rc == CORO__NOMEM)) c->sched |= CORO__S_YIELDED;
   } else { /* a parked coroutine: straight back into its chain */
     s->root = c->root;
     c->root->parked = NULL;
     rc = coro__transfer(t, c, c->wake);
+    if (CORO__UNLIKELY(rc == CORO__NOMEM)) c->root->parked = c;
+  }
+  if (CORO__UNLIKELY(rc == CORO__NOMEM)) { /* copy-stack: nothing ran */
+    not_run(s, c);
+    return;
   }
   /* Back on the host: what did the chain of s->root do? (It may be another
    * chain than the one entered: parked coroutines hand off directly.) */
@@ -407,9 +431,15 @@ int coro_run(void) {
      * hand-offs take some on the way), then the timers, so that coroutines
      * yielding in a loop cannot starve the sleepers. */
     if (CORO__UNLIKELY(s->seeded))
-      seeded_round(t);
+      seeded_round(t); /* a switch without memory requeues its coroutine */
     else
-      for (size_t turns = s->nqueued; turns && s->head; turns--) run_one(t, dequeue(s));
+      for (size_t turns = s->nqueued; turns && s->head && !s->nomem; turns--)
+        run_one(t, dequeue(s));
+    if (CORO__UNLIKELY(s->nomem)) { /* a copy-stack switch found no memory */
+      s->nomem = 0;
+      rc = -ENOMEM;
+      break;
+    }
     /* I/O (io.c): once per round, collect ready fds without waiting, so that
      * busy coroutines cannot starve those waiting on an fd.  A no-op unless
      * some coroutine or watch waits on an fd. */
@@ -473,13 +503,15 @@ int coro_join(coro *c, void **result, int64_t deadline) {
     return -EINVAL;
   if (c->state != CORO_CLOSED) {
     if (c == t->sched.root || c == t->current) return -EDEADLK; /* joining ourselves */
-    coro__waiter w = {.who = t->current};
-    coro__wait_push(&c->joiners, &w);
+    coro__waiter local, *w = coro__waiters_get(t, &local, 1, 0);
+    if (!w) return -ENOMEM;
+    *w = (coro__waiter){.who = t->current};
+    coro__wait_push(&c->joiners, w);
     int rc = park(t, deadline, 0, "join", c);
-    if (!w.done) { /* a timeout or a cancel: still linked */
-      coro__wait_remove(&c->joiners, &w);
-      return rc < 0 ? rc : -EINTR;
-    }
+    int done = w->done;
+    if (!done) coro__wait_remove(&c->joiners, w); /* a timeout or a cancel: still linked */
+    coro__waiters_put(t, w, &local, 1, 0);
+    if (!done) return rc < 0 ? rc : -EINTR;
   }
   c->sched |= CORO__S_JOINED;
   return coro_result(c, result);

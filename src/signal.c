@@ -33,7 +33,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "copystack.h"
 #include "scheduler.h"
 
 /* 0 if set names at least one signal and none that cannot be caught. */
@@ -133,16 +133,25 @@ int coro_signal_wait(const sigset_t *set, int64_t deadline) {
   if (rc != 0) return -rc;
   coro__tls *t = coro__tls_get();
   coro__sigwaits *sw = &t->sig;
-  sig_wait me = {.set = *set, .got = 0};
-  coro__waiter w = {.data = &me};
-  if ((rc = join(t, sw, &w)) < 0) return rc;
-  w.who = t->current; /* after join: the thread's first I/O call sets it up */
+  /* Other coroutines hand the signal to our records: off a copy-stack
+   * caller's stack, which is displaced while it waits (copystack.h). */
+  sig_wait local_me, *me = &local_me;
+  coro__waiter local, *w = coro__waiters_get(t, &local, 1, sizeof(*me));
+  if (!w) return -ENOMEM;
+  if (w != &local) me = coro__waiter_buf(w, 1, sizeof(*me), 0);
+  *me = (sig_wait){.set = *set, .got = 0};
+  *w = (coro__waiter){.data = me};
+  if ((rc = join(t, sw, w)) < 0) goto out;
+  w->who = t->current; /* after join: the thread's first I/O call sets it up */
   for (;;) {
     rc = drain(t, sw);
-    if (me.got || rc < 0) break;
+    if (me->got || rc < 0) break;
     rc = coro_wait_fd(sw->fd, CORO_READ, deadline);
-    if (me.got || rc < 0) break;
+    if (me->got || rc < 0) break;
   }
-  leave(sw, &w);
-  return me.got ? me.got : rc;
+  leave(sw, w);
+  if (me->got) rc = me->got;
+out:
+  coro__waiters_put(t, w, &local, 1, sizeof(*me));
+  return rc;
 }

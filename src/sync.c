@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "copystack.h"
 #include "scheduler.h"
 
 /* Waiters live on the parked coroutine's stack and are linked into lists
@@ -78,11 +79,15 @@ static inline coro *self(coro__tls *t) { return t->current ? t->current : &t->ma
  * (-ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM from the timer heap). */
 static int wait_on(coro__tls *t, coro__wait_list *l, int64_t deadline, const char *what,
                    const void *obj) {
-  coro__waiter w = {.who = t->current};
-  coro__wait_push(l, &w);
+  coro__waiter local, *w = coro__waiters_get(t, &local, 1, 0);
+  if (!w) return -ENOMEM;
+  *w = (coro__waiter){.who = t->current};
+  coro__wait_push(l, w);
   int rc = coro__park(t, deadline, what, obj);
-  if (w.done) return 0; /* unlinked by the server; the object may be gone */
-  coro__wait_remove(l, &w);
+  int done = w->done;
+  if (!done) coro__wait_remove(l, w); /* if served, unlinked: the object may be gone */
+  coro__waiters_put(t, w, &local, 1, 0);
+  if (done) return 0;
   return rc < 0 ? rc : -EINTR; /* only a server wakes with 0, and it sets done */
 }
 
@@ -189,16 +194,19 @@ int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline) {
    * waiter, and with no scheduler the caller could never get it back. */
   rc = refused_at_once(t, deadline);
   if (rc < 0) return rc;
-  coro__waiter w = {.who = t->current};
-  coro__wait_push(&c->waiters, &w);
+  coro__waiter local, *w = coro__waiters_get(t, &local, 1, 0);
+  if (!w) return -ENOMEM; /* before letting go of m */
+  *w = (coro__waiter){.who = t->current};
+  coro__wait_push(&c->waiters, w);
   release(m);
   rc = coro__park(t, deadline, "cond", c);
-  if (w.done) {
+  if (w->done) {
     rc = 0; /* unlinked by the signal; c may be gone */
   } else {
-    coro__wait_remove(&c->waiters, &w);
+    coro__wait_remove(&c->waiters, w);
     if (rc == 0) rc = -EINTR; /* only a signal wakes with 0, and it sets done */
   }
+  coro__waiters_put(t, w, &local, 1, 0);
   /* Relock whatever happened, for as long as it takes; only a cancel stops
    * that (at once if the caller is cancelled already and m is taken). */
   int lrc = coro_mutex_lock(m, -1);

@@ -217,7 +217,7 @@ static void *generator_body(void *arg) {
 /* The generators here get a stack size no micro-thread in this file uses, so
  * that they never reuse a micro-thread's stack: that case has its own test,
  * generator_on_recycled_stack_is_not_a_microthread below. */
-static const coro_attr gen_attr = {CORO_STACK_MIN + 3 * 4096, NULL};
+static const coro_attr gen_attr = {CORO_STACK_MIN + 3 * 4096, NULL, CORO_STACK_MODE_DEFAULT};
 
 TEST(join_cancel_generator_is_einval) {
   coro *b = bystander_start();
