@@ -817,6 +817,24 @@ TEST(seeded_replacement_that_fails_at_once_is_not_ready) {
   coro_fd_close(listen_fd);
 }
 
+/* The same under seed 6, with a main that dies at its first instruction
+ * (_exit, so no CLOSED state to look at): reported ready before 45f8ba1, its
+ * slot then never backed off past the first failure (the backoff is for
+ * workers that were not ready).  Seeds 1-12 pass the cases above. */
+TEST(seeded_worker_crashing_at_start_is_never_ready) {
+  ASSERT_EQ(coro_sched_seed(6), 0);
+  log_open();
+  coro_cluster_opts o = opts_for(1);
+  o.backoff_min_ns = 20 * MS;
+  o.backoff_max_ns = 40 * MS;
+  o.healthy_ns = LONG;
+  pid_t parent = start_cluster(&o, crash_main);
+  wait_log("(3 fast failures in a row)", 1);
+  ASSERT_EQ(log_count(" ready"), 0);
+  ASSERT_EQ(kill(parent, SIGTERM), 0);
+  ASSERT_EQ(wait_exit(parent), 0);
+}
+
 TEST(ignored_sigchld_does_not_hide_exit_statuses) {
   log_open();
   coro_cluster_opts o = opts_for(1);
