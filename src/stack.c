@@ -360,17 +360,24 @@ int coro__stack_pool_init(coro__stack_pool *p, coro__stack_running_fn hook) {
    * Keep the thread's alternate stack if it already has one (ASan sets one). */
   stack_t old;
   if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+    /* With a PROT_NONE page at each end (best effort): an unguarded stack
+     * that overflows into the mapping below it must fault before its stack
+     * pointer enters the alternate stack, or the kernel would take the
+     * handler to be running already and could not deliver the fault. */
     int err = 0;
-    void *alt = coro__mmap(ALTSTACK_SIZE, &err);
+    size_t len = ALTSTACK_SIZE + 2 * page_size;
+    char *alt = coro__mmap(len, &err);
     if (!alt) return err;
-    stack_t ss = {.ss_sp = alt, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    coro__mprotect(alt, page_size, PROT_NONE);
+    coro__mprotect(alt + page_size + ALTSTACK_SIZE, page_size, PROT_NONE);
+    stack_t ss = {.ss_sp = alt + page_size, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0) {
       err = -errno;
-      coro__munmap(alt, ALTSTACK_SIZE);
+      coro__munmap(alt, len);
       return err;
     }
     p->altstack = alt;
-    p->altstack_size = ALTSTACK_SIZE;
+    p->altstack_size = len;
   }
   return 0;
 }
