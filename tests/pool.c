@@ -543,16 +543,27 @@ TEST(pool_workers_die_with_their_parent) {
 
 /* --- bad input ------------------------------------------------------------------------ */
 
+/* The destroy-while-busy case: one micro-thread has an item in flight (a
+ * "sleep" that never ends) until the other has tried to destroy the pool and
+ * cancels it.  Decided by events, not by a race of two timeouts (under
+ * valgrind on a loaded machine a 100 ms item could time out before a 20 ms
+ * sleep ended). */
+static int busy_submitting; /* busy_body is about to park in its submit */
+static coro *busy;          /* its handle, for destroy_busy to cancel */
+
 static void *busy_body(void *arg) {
   ctx *c = arg;
-  expect(c->p, "sleep", -ETIMEDOUT, NULL, coro_now() + 100 * MS);
+  busy_submitting = 1;
+  expect(c->p, "sleep", -ECANCELED, NULL, -1);
   return NULL;
 }
 
 static void *destroy_busy(void *arg) {
   ctx *c = arg;
-  coro_sleep(coro_now() + 20 * MS);
+  while (!busy_submitting) ASSERT_EQ(coro_sched_yield(), 0);
+  ASSERT_EQ(coro_sched_yield(), 0); /* busy_body is parked in its submit now */
   ASSERT_EQ(coro_pool_destroy(c->p), -EBUSY);
+  ASSERT_EQ(coro_cancel(busy), 0);
   return NULL;
 }
 
@@ -687,6 +698,7 @@ TEST(bad_input) {
   /* Destroy while an item is in flight. */
   coro *a, *b;
   ASSERT_EQ(coro_spawn(&a, busy_body, &c, NULL), 0);
+  busy = a;
   ASSERT_EQ(coro_spawn(&b, destroy_busy, &c, NULL), 0);
   ASSERT_EQ(coro_run(), 0);
   ASSERT_EQ(coro_join(a, NULL, 0), 0);

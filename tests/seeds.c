@@ -315,7 +315,7 @@ static void run_probe(probe *p, const char *value, const char *arg) {
   if (pid == 0) {
     dup2(out[1], 1);
     dup2(err[1], 2);
-    execve(argv[0], argv, envp);
+    execvpe(argv[0], argv, envp); /* a cross build's emulator is found on PATH */
     _exit(127);
   }
   close(out[1]);
