@@ -225,7 +225,12 @@ enum {
  *   - A switch into a copy-stack coroutine may need memory (to save the
  *     frames it displaces); without it the call that switches fails with
  *     -ENOMEM and nothing changes (coro_send and the other resumes,
- *     coro_yield, coro_run; see each). */
+ *     coro_yield, coro_run, and the blocking calls, whose waiter records
+ *     come from the heap in this mode; see each).  One switch has no caller
+ *     to fail to: an own-stack coroutine that finishes into a displaced
+ *     copy-stack resumer while the frames of the one on the shared stack
+ *     cannot be saved; libcoro then prints a line and aborts (a finished
+ *     coroutine has nowhere to wait for memory). */
 enum {
   CORO_STACK_MODE_DEFAULT = 0, /* the thread's default: coro_set_stack_mode(),
                                   else CORO_STACK_MODE=copy in the environment,

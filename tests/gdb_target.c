@@ -18,6 +18,10 @@
  *   stopper   micro-thread NORMAL: it resumed `outer`
  *   outer     generator RUNNING, in gdb_checkpoint
  *   t2-gen    generator of a second thread, SUSPENDED in t2_inner
+ *   cs-here   copy-stack generator SUSPENDED in cs_inner, its frames on the
+ *             thread's shared stack (its occupant)
+ *   cs-away   copy-stack generator SUSPENDED in cs_inner, its frames saved
+ *             in its heap buffer (not in the ucontext build: no copy-stack)
  *
  * The other modes are the bad input of the gdb commands: "none" (libcoro
  * linked but never used), "empty" (a thread whose coroutines are all gone),
@@ -27,6 +31,7 @@
  * src/internal.h: the library itself never leaves its lists so.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +140,33 @@ static void *gen_body(void *arg) {
 
 static void *done_body(void *arg) { return arg; }
 
+/* Two copy-stack generators suspended in cs_inner: cs-away resumed first, so
+ * its frames were saved away when cs-here took the shared stack. */
+__attribute__((noinline)) static int cs_inner(void) {
+  void *in;
+  return coro_yield(NULL, &in);
+}
+static void *cs_body(void *arg) {
+  (void)arg;
+  for (;;) cs_inner();
+  return NULL;
+}
+
+static void make_copy_stack_pair(void) {
+  coro_attr a;
+  coro_attr_init(&a);
+  a.stack_mode = CORO_STACK_MODE_COPY;
+  a.name = "cs-away";
+  coro *away, *here;
+  int rc = coro_create(&away, cs_body, NULL, &a);
+  if (rc == -ENOTSUP) return; /* the ucontext build has no copy-stack mode */
+  check(rc, "coro_create(cs-away)");
+  a.name = "cs-here";
+  check(coro_create(&here, cs_body, NULL, &a), "coro_create(cs-here)");
+  check(coro_next(away, NULL), "coro_next(cs-away)");
+  check(coro_next(here, NULL), "coro_next(cs-here)");
+}
+
 static void *outer_body(void *arg) {
   (void)arg;
   checkpoint_then_maybe_abort();
@@ -195,6 +227,7 @@ static void parked(void) {
   make(gen_body, NULL, "fresh", 0, NULL);
   coro *done = make(done_body, NULL, "done", 0, NULL);
   check(coro_next(done, NULL), "coro_next(done)");
+  make_copy_stack_pair();
   make(stopper_body, NULL, "stopper", 1, NULL);
   coro_run();
 }

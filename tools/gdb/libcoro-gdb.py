@@ -203,19 +203,34 @@ class Coroutine(object):
             return int(mc["sp"])
         return _addr(ctx["sp"])
 
+    def is_copy(self):
+        """A copy-stack coroutine (coro.flags has CORO__F_COPY): it runs on its
+        thread's shared stack, and keeps its frames in a heap buffer
+        (coro.saved) while another copy-stack coroutine occupies it."""
+        if _field(self.value, "saved") is None:
+            return False  # a library without copy-stack mode
+        try:
+            bit = int(gdb.parse_and_eval("(unsigned)CORO__F_COPY"))
+        except gdb.error:
+            bit = 4  # the enumerator's value, should its debug info be missing
+        return (_int(self.value, "flags") & bit) != 0
+
     def copy_stack(self):
-        """A suspended copy-stack coroutine keeps its stack bytes in a heap
-        buffer: those frames are not where its saved registers point."""
-        for name in ("copy", "saved_stack", "stack_copy"):
-            v = _field(self.value, name)
-            if v is not None:
-                try:
-                    return int(v) != 0 if v.type.code != gdb.TYPE_CODE_STRUCT else True
-                except gdb.error:
-                    return True
-        return False
+        """Displaced: a copy-stack coroutine whose frames are not on the shared
+        stack now (another copy-stack coroutine of its thread occupies it), so
+        its saved registers point at someone else's frames."""
+        if not self.is_copy():
+            return False
+        occ = _field(self.tls, "copy_occupant")
+        return occ is None or _addr(occ) != self.address
+
+    def saved_bytes(self):
+        """The bytes of stack a displaced copy-stack coroutine keeps."""
+        return _int(self.value, "saved_len")
 
     def stack_used(self):
+        if self.copy_stack():
+            return self.saved_bytes()
         lo, hi, _ = self.stack()
         if self.is_current():
             sp = _thread_sp(self.gdb_thread)
@@ -538,9 +553,10 @@ def _activate(c):
     """Make the selected thread's backtrace continue into c's saved context."""
     if c.copy_stack():
         raise CoroError(
-            "libcoro: coroutine %d is a copy-stack coroutine: while suspended its stack "
-            "bytes live in a heap buffer, not where its frames were; its backtrace cannot "
-            "be shown." % c.id)
+            "libcoro: coroutine %d (%s) is a copy-stack coroutine displaced from its "
+            "thread's shared stack: its %d bytes of frames are saved in a heap buffer until "
+            "it runs again, so its backtrace cannot be shown (the one of its thread's "
+            "occupant can)." % (c.id, c.name or "-", c.saved_bytes()))
     lo, hi, _ = c.stack()
     sp = c.saved_sp()
     if not lo < sp <= hi:
@@ -692,6 +708,15 @@ def _guard(fn):
                            % (type(e).__name__, e))
 
 
+def _stack_column(c, size):
+    """used/size; a copy-stack coroutine says where its frames are: on the
+    shared stack (its thread's occupant) or saved in its heap buffer."""
+    if c.copy_stack():
+        return "%s saved" % _human(c.saved_bytes())
+    used = "%s/%s" % (_human(c.stack_used()), _human(size))
+    return used + " shared" if c.is_copy() else used
+
+
 class InfoCoroutines(gdb.Command):
     """List the live coroutines of every thread: info coroutines [ID...]
 
@@ -722,7 +747,7 @@ used / size, and its group.  `*` marks the coroutine each thread runs now."""
                 g = c.group()
                 rows.append(("*" if c.is_current() else " ", str(c.id), _thread_label(th),
                              c.name or "-", "mt" if c.micro_thread() else "gen", c.describe(),
-                             "%s/%s" % (_human(c.stack_used()), _human(size)),
+                             _stack_column(c, size),
                              "0x%x" % g if g else "-", "0x%x" % c.address))
         if not rows and not any(th.damage for th in threads):
             gdb.write("No coroutines.\n")
