@@ -465,8 +465,9 @@ CORO_API int coro_cleanup_pop(int execute);
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
  * thread; with one pending it returns at once, scheduler or not), -EMFILE
  * (no fd left for the thread's signalfd, opened by its first wait),
- * -ENOMEM. 
- * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
+ * -ENOMEM (copy-stack caller: no memory for its waiter record; or no memory
+ * for the thread's fd table or the deadline, as coro_wait_fd), -EBUSY (io_uring: its submission queue stayed
+ * full; see coro_io(3)). */
 CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 /* ========================================================================== */
@@ -657,7 +658,8 @@ CORO_API int coro_sched_yield(void);
 CORO_API int coro_sched_seed(uint64_t seed);
 
 /* Sleep until `deadline` (see above).  Returns 0 once it has passed, or
- * -ECANCELED (cancelled: at once), -EDEADLK (no scheduler running). */
+ * -ECANCELED (cancelled: at once), -EDEADLK (no scheduler running), -ENOMEM
+ * (the timer heap cannot grow for the deadline: nothing changes). */
 CORO_API int coro_sleep(int64_t deadline);
 
 /* Wait until micro-thread c finishes, then return what it finished with: 0
@@ -668,7 +670,8 @@ CORO_API int coro_sleep(int64_t deadline);
  * joined), -EPERM (another thread's), -EDEADLK (c is the caller's own
  * micro-thread, or no scheduler runs), -ETIMEDOUT (deadline passed; c goes on,
  * join again later), -ECANCELED (the caller was cancelled), -ENOMEM
- * (copy-stack caller: no memory for its waiter record). */
+ * (copy-stack caller: no memory for its waiter record; or, with a deadline,
+ * the timer heap cannot grow). */
 CORO_API int coro_join(coro *c, void **result, int64_t deadline);
 
 /* Cancel micro-thread c: see above.  One that has not started never runs and
@@ -711,7 +714,8 @@ CORO_API int coro_group_create(coro_group **out, unsigned flags);
 /* Spawn a micro-thread running fn(arg) into g, as coro_spawn() does, owned by
  * the group.  Returns 0, or -ECANCELED (the group was cancelled: nothing is
  * spawned), -EINVAL (g or fn NULL, a bad attr), -EPERM (another thread's
- * group), -ENOMEM. */
+ * group), -ENOMEM; and the other errors of coro_spawn() (-ENOTSUP, -EFAULT:
+ * see coro_create). */
 CORO_API int coro_group_spawn(coro_group *g, coro_fn fn, void *arg, const coro_attr *attr);
 
 /* Cancel every member (see coro_cancel) and refuse later spawns.  Does not
@@ -724,7 +728,8 @@ CORO_API int coro_group_cancel(coro_group *g);
  * or -ETIMEDOUT (deadline passed), -ECANCELED (the caller was
  * cancelled: the members go on -- close the group), -EDEADLK (the caller is
  * itself a member of g, or no scheduler runs), -EINVAL (g NULL), -EPERM,
- * -ENOMEM (copy-stack caller: no memory for its waiter record). */
+ * -ENOMEM (copy-stack caller: no memory for its waiter record; or, with a
+ * deadline, the timer heap cannot grow). */
 CORO_API int coro_group_wait(coro_group *g, int64_t deadline);
 
 /* Cancel g, wait until every member has finished -- even when the caller is
@@ -734,7 +739,9 @@ CORO_API int coro_group_wait(coro_group *g, int64_t deadline);
  * group stays, cancelled; close it again.  Refused with nothing changed:
  * -EDEADLK (members are still alive and the caller cannot wait for them: it
  * is one of them, or no scheduler runs -- cancel the group, run the
- * scheduler, close again), -EINVAL, -EPERM. */
+ * scheduler, close again), -EINVAL, -EPERM.  -ENOMEM (copy-stack caller: no
+ * memory for its waiter record; or, with a deadline, the timer heap cannot
+ * grow): the group stays, cancelled; close it again. */
 CORO_API int coro_group_close(coro_group *g, int64_t deadline);
 
 /* The number of members alive, or -EINVAL (g NULL). */
@@ -771,7 +778,8 @@ CORO_API int coro_chan_create(coro_chan **out, size_t elem_size, size_t capacity
  * (the caller's micro-thread was cancelled), -EDEADLK (it would have to wait
  * and no scheduler runs), -EINVAL (ch or elem NULL), -EPERM (another thread's
  * channel), -ENOMEM (a copy-stack caller that has to wait: no memory for its
- * waiter record and the element it carries). */
+ * waiter record and the element it carries; or, with a deadline, the timer
+ * heap cannot grow). */
 CORO_API int coro_chan_send(coro_chan *ch, const void *elem, int64_t deadline);
 
 /* Receive an element into `elem` (elem_size bytes).  Returns 0, or -EPIPE (the
@@ -809,7 +817,8 @@ typedef struct coro_sel {
  * over 64, a NULL channel or element, an unknown op, or the same channel with
  * the same op twice), -EPERM (another thread's channel), -ETIMEDOUT,
  * -ECANCELED, -EDEADLK (as coro_chan_send), -ENOMEM (copy-stack caller: no
- * memory for its waiter records). */
+ * memory for its waiter records; or, with a deadline, the timer heap cannot
+ * grow). */
 CORO_API int coro_chan_select(coro_sel *cases, size_t n, int64_t deadline);
 
 /* ========================================================================== */
@@ -834,8 +843,8 @@ CORO_API int coro_mutex_create(coro_mutex **out);
 /* Lock, waiting while another coroutine holds it.  Errors: -EDEADLK if the
  * caller holds it already (it would wait for itself) or nothing could wake
  * it, -ETIMEDOUT, -ECANCELED, -EINVAL (m NULL), -EPERM (another thread's),
- * -ENOMEM (copy-stack caller: no memory for its waiter record, as for every
- * wait below). */
+ * -ENOMEM (copy-stack caller: no memory for its waiter record; or, with a
+ * deadline, the timer heap cannot grow: as for every wait below). */
 CORO_API int coro_mutex_lock(coro_mutex *m, int64_t deadline);
 /* Unlock; the first waiter, if any, gets it.  -EPERM if the caller does not
  * hold it (or m is another thread's), -EINVAL (m NULL). */
@@ -1058,32 +1067,33 @@ CORO_API int coro_fd_forget(int fd);
  * deadline heap), the negated errno of the first use of the fd (fcntl) or of
  * the backend (-EMFILE: no fd left for epoll; -EPERM: fd does not support
  * readiness waiting).  Never -EDEADLK: registering does not wait.  On error
- * nothing is registered and fn never runs. 
+ * nothing is registered and fn never runs.
  * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro_fn fn, void *arg,
                                  const coro_attr *attr);
 
 /* Accept a connection on listening socket fd, as accept(2); addr and addrlen
  * may be NULL.  Returns the new socket (non-blocking, close-on-exec), or an
- * error (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...).
+ * error above (-EINVAL: fd is not listening; -EMFILE; -ECONNABORTED...).
  * An accept-like wait: many coroutines accepting on one socket are not a
  * herd.  Each connection wakes one of them (the one waiting longest); that
  * one, once it has taken a connection, wakes the next (more may be queued),
  * and one cancelled between its wake and its turn takes nothing and returns
  * -ECANCELED, passing the wake on, so no connection waits while an acceptor
- * sleeps.  (coro_wait_fd(fd, CORO_READ) still wakes every waiter.) 
+ * sleeps.  (coro_wait_fd(fd, CORO_READ) still wakes every waiter.)
  * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_sock_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
 
 /* Connect socket fd to addr, waiting until the connection is made.  Returns 0,
- * or an error (-ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT: the deadline passed
+ * or an error above (-ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT: the deadline passed
  * first; the socket is then half-way and should be closed). */
 CORO_API int coro_sock_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
                                int64_t deadline);
 
 /* recv(2)/send(2) on a socket with the flags given (send adds MSG_NOSIGNAL):
- * the returns of coro_fd_read/coro_fd_write (-ECONNRESET: the peer reset the
- * connection; -EPIPE: it is closed for writing; -ENOTSOCK). */
+ * socket forms of coro_fd_read/coro_fd_write, with the same returns
+ * (-ECONNRESET: the peer reset the connection; -EPIPE: it is closed for
+ * writing; -ENOTSOCK). */
 CORO_API ssize_t coro_sock_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
 CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
 
@@ -1193,7 +1203,7 @@ CORO_API int coro_tcp_listen(const char *host, int port, unsigned flags, int bac
  * -ENOENT (no such name), -EAGAIN (the name server failed for now) and the
  * other errors of coro_getaddrinfo, -ECONNREFUSED, -ENETUNREACH,
  * -EAFNOSUPPORT, -EMFILE, -ETIMEDOUT, -ECANCELED, -EDEADLK (nothing is left
- * open on failure). 
+ * open on failure).
  * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_tcp_dial(const char *host, int port, int64_t deadline);
 
@@ -1279,24 +1289,25 @@ CORO_API int coro_writer_destroy(coro_writer *w);
  * written before it (0 if it came while earlier bytes were being written),
  * the rest of buf is the caller's to write again.  len 0 does nothing.
  * Errors: -EINVAL (w NULL, buf NULL with len > 0), the stream's sticky error,
- * and those of coro_fd_writev_all (-EPIPE, -ETIMEDOUT, -ECANCELED...). 
- * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
+ * and the errors of coro_fd_writev_all() (-EPIPE, -ETIMEDOUT, -ECANCELED,
+ * -EBUSY on io_uring...). */
 CORO_API int coro_writer_write(coro_writer *w, const void *buf, size_t len, size_t *accepted,
                                int64_t deadline);
 
 /* Write everything buffered.  Returns 0 once the buffer is empty (at once if
  * it was), or an error: after a deadline or a cancel the bytes not written
  * stay buffered, in order, for the next flush.  Errors: -EINVAL (w NULL),
- * the stream's sticky error, and those of coro_fd_writev_all. 
- * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
+ * the stream's sticky error, and the errors of coro_fd_writev_all() (-EPIPE,
+ * -ETIMEDOUT, -ECANCELED, -EBUSY on io_uring...). */
 CORO_API int coro_writer_flush(coro_writer *w, int64_t deadline);
 
 /* Bytes accepted and not yet written, or -EINVAL (w NULL). */
 CORO_API ssize_t coro_writer_pending(const coro_writer *w);
 
 /* Write one frame (length prefix and payload) to fd, all of it.  Returns 0, or
- * -EMSGSIZE (len over UINT32_MAX), -EINVAL (buf NULL with len > 0), or an error
- * of coro_fd_writev (part of the frame may then have been written). */
+ * -EMSGSIZE (len over UINT32_MAX), -EINVAL (buf NULL with len > 0), or the
+ * errors of coro_fd_writev_all() (part of the frame may then have been
+ * written). */
 CORO_API int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadline);
 
 /* ========================================================================== */
@@ -1419,7 +1430,7 @@ CORO_API int coro_cluster_stopping(void);
 /* In a cluster worker, from a coroutine of its scheduler: wait until the stop
  * comes (0 at once if it has).  Returns 0, or -ETIMEDOUT, -ECANCELED,
  * -EDEADLK (no scheduler runs), -EPERM (another thread), -ESRCH (not a
- * cluster worker). 
+ * cluster worker).
  * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_cluster_wait_stop(int64_t deadline);
 
@@ -1513,7 +1524,7 @@ CORO_API int coro_pool_create(coro_pool **out, int nworkers, coro_pool_handler h
  *   -EDEADLK    not called from a coroutine of a running scheduler;
  *   -ENOMEM, or the negated errno of fork (-EAGAIN) when a dead worker could
  *               not be replaced (the next submit tries again).
- * On any error *resp is NULL and *resp_len 0 (when they are not NULL). 
+ * On any error *resp is NULL and *resp_len 0 (when they are not NULL).
  * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **resp,
                               size_t *resp_len, int64_t deadline);
