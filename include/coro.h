@@ -387,7 +387,8 @@ CORO_API int coro_yield(void *value, void **in);
  * Returns 0 with sub's return value in *result (if result is not NULL; NULL if
  * sub had already finished), or:
  *   err < 0     sub finished with err (thrown into it, or raised by it;
- *               CORO_ELEAKEDDONE if that was CORO_EDONE: PEP 479);
+ *               CORO_ELEAKEDDONE if it raised a finished generator's
+ *               code: PEP 479);
  *   CORO_EEXIT  we are being closed; sub has been closed; clean up and return;
  *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
  *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
@@ -619,9 +620,8 @@ CORO_API int64_t coro_now(void);
  * handle is stored there: coro_join() gets its result and coro_destroy()
  * frees it once finished.  With out NULL it is detached: freed when it
  * finishes.  A spawned micro-thread is not a generator: coro_send/next/throw/
- * close refuse it with -EBUSY until it finishes; after that it is a CLOSED
- * coroutine like any other (send/next: CORO_EDONE, throw: the error thrown,
- * close: 0).
+ * close refuse it, as they refuse a RUNNING coroutine, until it finishes;
+ * after that it is a CLOSED coroutine like any other (see coro_send).
  * Errors: as coro_create() (-EINVAL, -ENOMEM). */
 CORO_API int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr);
 
@@ -675,8 +675,9 @@ CORO_API int coro_sleep(int64_t deadline);
 CORO_API int coro_join(coro *c, void **result, int64_t deadline);
 
 /* Cancel micro-thread c: see above.  One that has not started never runs and
- * finishes with -ECANCELED.  Returns 0, or -EINVAL (c NULL or not a spawned
- * micro-thread), -EPERM (another thread's), -ESRCH (c has already finished). */
+ * finishes cancelled (what coro_join reports for it).  Returns 0, or -EINVAL
+ * (c NULL or not a spawned micro-thread), -EPERM (another thread's), -ESRCH
+ * (c has already finished). */
 CORO_API int coro_cancel(coro *c);
 
 /* ========================================================================== */
@@ -1038,8 +1039,9 @@ CORO_API int coro_fd_forget(int fd);
  * coro_spawn(NULL, fn, arg, attr) would, at the scheduler's next round.  fn
  * finds out why by itself, with a wait that does not wait:
  *     int r = coro_wait_fd(fd, CORO_READ, 0);
- *     r > 0: ready (or an error the next read reports); -ETIMEDOUT: not
- *     ready, the deadline passed (or fd was forgotten); -EBADF: fd was closed.
+ *     r > 0: ready (or an error the next read reports); -EBADF: fd was
+ *     closed; any other r < 0 (a timeout): not ready, the deadline passed
+ *     (or fd was forgotten).
  * fd belongs to fn once the watch fires (close it or watch it again).  If fd
  * may be closed by coro_fd_close while watched and its number reused by the
  * time fn runs, fn cannot tell from the fd alone: let the closer tell it
@@ -1066,7 +1068,8 @@ CORO_API int coro_fd_forget(int fd);
  * library's own), -ENOMEM (no memory for the record, the fd table or the
  * deadline heap), the negated errno of the first use of the fd (fcntl) or of
  * the backend (-EMFILE: no fd left for epoll; -EPERM: fd does not support
- * readiness waiting).  Never -EDEADLK: registering does not wait.  On error
+ * readiness waiting).  It works with no scheduler running: registering does
+ * not wait.  On error
  * nothing is registered and fn never runs.
  * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
 CORO_API int coro_spawn_on_ready(int fd, unsigned events, int64_t deadline, coro_fn fn, void *arg,
