@@ -970,7 +970,8 @@ enum {
  * Returns the events that are ready (> 0: an error or hang-up on the fd counts
  * as ready for all of them: the next call reports it), or -EINVAL (events 0 or
  * unknown bits), -EBADF, -ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM, -EBUSY
- * (io_uring: see above). */
+ * (io_uring), or another error above (-EMFILE, -EPERM, a negated errno of
+ * fcntl: the fd's first use or the backend's start). */
 CORO_API int coro_wait_fd(int fd, unsigned events, int64_t deadline);
 
 /* Read up to len bytes, as read(2): returns the bytes read (> 0; fewer than
@@ -1433,8 +1434,8 @@ CORO_API int coro_cluster_stopping(void);
 /* In a cluster worker, from a coroutine of its scheduler: wait until the stop
  * comes (0 at once if it has).  Returns 0, or -ETIMEDOUT, -ECANCELED,
  * -EDEADLK (no scheduler runs), -EPERM (another thread), -ESRCH (not a
- * cluster worker).
- * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
+ * cluster worker), -ENOMEM (as coro_chan_recv, which it waits in: a
+ * copy-stack caller's waiter record, or the deadline's timer). */
 CORO_API int coro_cluster_wait_stop(int64_t deadline);
 
 /* ========================================================================== */
