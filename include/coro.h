@@ -970,7 +970,7 @@ enum {
  * Returns the events that are ready (> 0: an error or hang-up on the fd counts
  * as ready for all of them: the next call reports it), or -EINVAL (events 0 or
  * unknown bits), -EBADF, -ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM, -EBUSY
- * (io_uring), or another error above (-EMFILE, -EPERM, a negated errno of
+ * (io_uring), or an error above (-EMFILE, -EPERM, a negated errno of
  * fcntl: the fd's first use or the backend's start). */
 CORO_API int coro_wait_fd(int fd, unsigned events, int64_t deadline);
 
@@ -1526,10 +1526,13 @@ CORO_API int coro_pool_create(coro_pool **out, int nworkers, coro_pool_handler h
  *               resp or resp_len NULL;
  *   -EPERM      another thread's pool;
  *   -EDEADLK    not called from a coroutine of a running scheduler;
- *   -ENOMEM, or the negated errno of fork (-EAGAIN) when a dead worker could
- *               not be replaced (the next submit tries again).
- * On any error *resp is NULL and *resp_len 0 (when they are not NULL).
- * -EBUSY too, on io_uring (its submission queue stayed full: see coro_io(3)). */
+ *   -ENOMEM     no memory for the response, or (as coro_sem_acquire, which
+ *               it waits in for a worker) a copy-stack caller's waiter record
+ *               or the deadline's timer;
+ *   -EAGAIN, -EMFILE  the negated errno of fork or socketpair when a dead
+ *               worker could not be replaced (the next submit tries again);
+ *   -EBUSY      io_uring: its submission queue stayed full (see coro_io(3)).
+ * On any error *resp is NULL and *resp_len 0 (when they are not NULL). */
 CORO_API int coro_pool_submit(coro_pool *p, const void *req, size_t len, void **resp,
                               size_t *resp_len, int64_t deadline);
 
@@ -1587,8 +1590,9 @@ CORO_API long coro_list(coro_info *out, size_t n);
  * what it waits on, stack used / high-water / size.  Safe to call from a
  * debugger.  (In gdb, and in a core file, tools/gdb/libcoro-gdb.py's
  * `info coroutines` shows every thread's coroutines and `coroutine ID bt`
- * their backtraces without calling into the process: see README.md.)  Returns the number of coroutines, or -EINVAL (fd < 0), or the
- * negated errno of a failed write. */
+ * their backtraces without calling into the process: see README.md.)
+ * Returns the number of coroutines, or -EINVAL (fd < 0), or the negated
+ * errno of a failed write (-EBADF, -EPIPE, -EIO, -ENOSPC...). */
 CORO_API long coro_dump(int fd);
 
 /* ========================================================================== */
