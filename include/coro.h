@@ -970,8 +970,9 @@ enum {
  * Returns the events that are ready (> 0: an error or hang-up on the fd counts
  * as ready for all of them: the next call reports it), or -EINVAL (events 0 or
  * unknown bits), -EBADF, -ETIMEDOUT, -ECANCELED, -EDEADLK, -ENOMEM, -EBUSY
- * (io_uring), or an error above (-EMFILE, -EPERM, a negated errno of
- * fcntl: the fd's first use or the backend's start). */
+ * (io_uring), -EMFILE (no fd left for epoll), -EPERM (fd does not support
+ * readiness waiting), or the negated errno of the fd's first use (fcntl):
+ * as the section says, but no error of a read or a write. */
 CORO_API int coro_wait_fd(int fd, unsigned events, int64_t deadline);
 
 /* Read up to len bytes, as read(2): returns the bytes read (> 0; fewer than
