@@ -1197,7 +1197,9 @@ enum {
  * port 0: one the kernel picks, see coro_sock_port), with SO_REUSEADDR;
  * backlog < 0 means SOMAXCONN.  Returns the socket, or -EINVAL (host not a
  * numeric address, port outside 0..65535, an unknown flag), -EADDRINUSE,
- * -EADDRNOTAVAIL, -EAFNOSUPPORT (no IPv6 here), -EACCES, -EMFILE. */
+ * -EADDRNOTAVAIL, -EAFNOSUPPORT (no IPv6 here), -EACCES, -EMFILE, or another
+ * negated errno of socket, setsockopt, bind or listen (-ENFILE, -ENOBUFS,
+ * -ENOMEM). */
 CORO_API int coro_tcp_listen(const char *host, int port, unsigned flags, int backlog);
 
 /* A TCP connection to host:port, made before the deadline.  host is a
