@@ -291,8 +291,9 @@ CORO_API int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *att
  * (a cleanup handler's too: see coro_cleanup_push) -- and in those cases the
  * coroutine is freed all the same.
  * Refused, with nothing freed: -EINVAL (c NULL), -EPERM (c belongs to another
- * thread), -EBUSY (c is RUNNING or NORMAL: destroying itself or a coroutine in
- * the current resume chain, or c is the target of another coroutine's
+ * thread), -EBUSY (c is RUNNING, NORMAL or WAITING: destroying itself, a
+ * coroutine in the current resume chain or an unfinished micro-thread (or a
+ * coroutine of its chain), or c is the target of another coroutine's
  * coro_yield_from(), or a coro_destroy() of c is already under way: called
  * again from one of c's cleanup handlers, which the first call frees with c).
  * -ENOMEM: closing it failed as coro_close() says; it is freed all the same,
@@ -314,7 +315,9 @@ CORO_API int coro_destroy(coro *c);
  *   refused, nothing changes:
  *   -EINVAL   c is NULL, or value is not NULL and c is CREATED (Python: "can't
  *             send non-None value to a just-started generator");
- *   -EBUSY    c is RUNNING or NORMAL (Python: "generator already executing");
+ *   -EBUSY    c is RUNNING, NORMAL or WAITING (an unfinished micro-thread,
+ *             or a coroutine of its chain) (Python: "generator already
+ *             executing");
  *   -EPERM    c belongs to another thread;
  *   -EFAULT   c is a copy-stack coroutine and value points into the thread's
  *             shared stack (see CORO_STACK_MODE_COPY);
@@ -332,8 +335,9 @@ CORO_API int coro_next(coro *c, void **out);
  * On a CREATED coroutine the body never runs: c becomes CLOSED and err comes
  * straight back (CORO_EDONE as CORO_ELEAKEDDONE, as if the body had raised
  * it).  On a CLOSED coroutine err comes straight back.
- * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING
- * or NORMAL), -EPERM (another thread's coroutine), -ENOMEM (as coro_send()). */
+ * Refused, nothing changes: -EINVAL (c NULL, or err >= 0), -EBUSY (c RUNNING,
+ * NORMAL or WAITING), -EPERM (another thread's coroutine), -ENOMEM (as
+ * coro_send()). */
 CORO_API int coro_throw(coro *c, int err, void **out);
 
 /* Close c (Python's g.close()).  A SUSPENDED coroutine sees CORO_EEXIT come
@@ -347,8 +351,9 @@ CORO_API int coro_throw(coro *c, int err, void **out);
  *                  handler that fails while c exits reports its error here,
  *                  as an exception raised in `finally` comes out of Python's
  *                  close());
- *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING or NORMAL), -EPERM (another
- *   thread's coroutine), -ENOMEM (as coro_send(): c stays SUSPENDED). */
+ *   refused: -EINVAL (c NULL), -EBUSY (c RUNNING, NORMAL or WAITING), -EPERM
+ *   (another thread's coroutine), -ENOMEM (as coro_send(): c stays
+ *   SUSPENDED). */
 CORO_API int coro_close(coro *c);
 
 /* The outcome of a CLOSED coroutine: 0 with its return value in *ret (if ret
@@ -393,7 +398,8 @@ CORO_API int coro_yield(void *value, void **in);
  *   the error closing sub reported, if it refused to close (CORO_EIGNORED);
  *   refused: -EINVAL (sub NULL), -EPERM (outside any coroutine, in a cleanup
  *   handler, or sub belongs to another thread), -EBUSY (sub is the current
- *   coroutine, RUNNING/NORMAL, or already delegated to by another coroutine);
+ *   coroutine, RUNNING/NORMAL/WAITING, or already delegated to by another
+ *   coroutine);
  *   -ENOMEM     copy-stack mode, as coro_send() and coro_yield() say: a
  *               switch could not be made; sub stays SUSPENDED, no longer
  *               delegated to (a value it yielded is not handed out).
@@ -1607,8 +1613,8 @@ CORO_API long coro_dump(int fd);
  * "success"; unknown codes give "unknown error". */
 CORO_API const char *coro_strerror(int err);
 
-/* The symbolic name of an error code ("EINVAL", "CORO_EDONE", ...); never
- * NULL, never fails.  0 gives "OK"; unknown codes give "UNKNOWN". */
+/* The symbolic name of an error code ("EINVAL", "EPIPE", ...; libcoro's own
+ * codes by their enum names); never NULL, never fails.  0 gives "OK"; unknown codes give "UNKNOWN". */
 CORO_API const char *coro_err_name(int err);
 
 #ifdef __cplusplus
