@@ -63,10 +63,14 @@ bench: build
 	$(BUILD)/bench/bench_core
 	@sh bench/plot.sh $(BUILD)
 	$(BUILD)/bench/bench_sched
+	$(BUILD)/bench/bench_io
+	$(BUILD)/bench/bench_broadcast
 
 bench-json: build
 	@$(BUILD)/bench/bench_core --json
 	@$(BUILD)/bench/bench_sched --json
+	@$(BUILD)/bench/bench_io --json
+	@$(BUILD)/bench/bench_broadcast --json
 
 bench-http: build
 	bash bench/http.sh $(BUILD)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stats.h - the figures the round-robin benchmarks (bench_io, bench_accept)
+ * stats.h - the figures the round-robin benchmarks (bench_io, bench_accept, bench_broadcast)
  * print for each row: median, min and max of its rounds' samples.  n is at
  * most STATS_MAX_ROUNDS.
  */

@@ -101,9 +101,9 @@ extern "C" {
  * test version.header_matches_cmake).  CORO_VERSION is one number,
  * (MAJOR << 16) | (MINOR << 8) | PATCH, to compare with >=. */
 #define CORO_VERSION_MAJOR 0
-#define CORO_VERSION_MINOR 1
+#define CORO_VERSION_MINOR 2
 #define CORO_VERSION_PATCH 0
-#define CORO_VERSION_STRING "0.1.0"
+#define CORO_VERSION_STRING "0.2.0"
 #define CORO_VERSION ((CORO_VERSION_MAJOR << 16) | (CORO_VERSION_MINOR << 8) | CORO_VERSION_PATCH)
 
 /* The version of the library running, which may be newer than the header a
@@ -435,10 +435,10 @@ CORO_API int coro_stack_guard_mode(void);
 /* Give this thread's pooled stack memory back to the kernel now.  A freed
  * stack stays with its thread for the next coroutine: its mapping, its guard
  * page and the pages it touched, so that a burst of coroutines after another
- * costs no system call and no page fault.  Empty slabs beyond a few thousand
- * stacks' worth are already offered to the kernel with MADV_FREE (it takes
- * their pages back only when memory runs short), but their address space
- * stays reserved.  This call unmaps every slab of the thread with no stack in
+ * costs no system call and no page fault.  Empty slabs beyond 4096 stacks'
+ * worth per stack size (at most 256 MiB of them) are already offered to the
+ * kernel with MADV_FREE (it takes their pages back only when memory runs
+ * short), but their address space stays reserved.  This call unmaps every slab of the thread with no stack in
  * use and discards the pages of every free stack in the others (their guard
  * pages stay).  Safe at any time, from any coroutine or the thread's own
  * stack: stacks in use, the caller's included, are not touched.  Only the
@@ -879,6 +879,21 @@ CORO_API int coro_fd_write_all(int fd, const void *buf, size_t len, size_t *writ
 CORO_API ssize_t coro_fd_readv(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
 CORO_API ssize_t coro_fd_writev(int fd, const struct iovec *iov, int iovcnt, int64_t deadline);
 
+/* Write every byte of the iovcnt entries of iov, in order, waiting as often
+ * as needed: a partial write goes on from the first byte the kernel did not
+ * take, so nothing is lost or written twice.  iov itself is not modified (the
+ * same array may go to many fds).  The deadline is for the whole call.
+ * Returns 0 once all are written (at once if there is nothing to write:
+ * iovcnt 0, or only empty entries), or the error that stopped it; either way
+ * *written (if not NULL) says how many bytes were written: after -EPIPE
+ * (the reader is gone, the peer closed mid-write), those the kernel took
+ * before.  Errors: -EINVAL (iovcnt < 0 or over IOV_MAX, iov NULL with
+ * iovcnt > 0, an entry with a NULL base and a length, a total over
+ * SSIZE_MAX: nothing is written), -EBADF, -EPIPE, -ETIMEDOUT, -ECANCELED,
+ * -EDEADLK, -ENOMEM and the other errors of coro_fd_writev. */
+CORO_API int coro_fd_writev_all(int fd, const struct iovec *iov, int iovcnt, size_t *written,
+                                int64_t deadline);
+
 /* Wake every coroutine of this thread waiting on fd (their calls return
  * -EBADF), forget the fd, and close it.  Returns 0, or -EBADF (fd not open),
  * or another negated errno of close(2) (the fd is closed all the same). */
@@ -1119,6 +1134,53 @@ CORO_API ssize_t coro_reader_read_full(coro_reader *r, void *buf, size_t len, in
  * then out of step: close it). */
 CORO_API int coro_reader_frame(coro_reader *r, void *buf, size_t size, size_t *len,
                                int64_t deadline);
+
+/* A buffered writer over an fd: small writes are copied into its buffer and
+ * go out together at the next flush (or when the buffer is full), one system
+ * call for many messages.  It does not own the fd and never flushes by
+ * itself at a deadline: call coro_writer_flush() when a batch is complete
+ * (a protocol's reply, a round of a broadcast).  Used by one coroutine at a
+ * time.
+ *
+ * Every byte a write accepts is written once, in order, or waits in the
+ * buffer (coro_writer_pending() says how many).  A write that does not fit
+ * goes out in one writev together with what is buffered, without a copy,
+ * until the rest fits.  Partial writes and EAGAIN are handled inside (the
+ * coroutine parks until the fd is writable).  A deadline (-ETIMEDOUT), a
+ * cancel (-ECANCELED), no scheduler (-EDEADLK) or no memory (-ENOMEM) lose
+ * nothing: a later flush writes what waits.  An error of the fd itself
+ * (-EPIPE: the peer is gone; -ECONNRESET, -EBADF, -EIO...) breaks the
+ * stream: it sticks, and every later write and flush returns it at once
+ * (what was pending is never written; close the fd). */
+typedef struct coro_writer coro_writer;
+
+/* A writer to fd with a buffer of `size` bytes (16 .. 1 GiB).  Returns 0, or
+ * -EINVAL (out NULL, fd < 0, size out of range), -ENOMEM. */
+CORO_API int coro_writer_create(coro_writer **out, int fd, size_t size);
+
+/* Free the writer (not the fd), dropping what it still holds: flush first.
+ * Returns 0, or -EINVAL (w NULL). */
+CORO_API int coro_writer_destroy(coro_writer *w);
+
+/* Accept len bytes of buf: copied into the buffer when they fit (no system
+ * call), else written together with what is buffered until the rest fits.
+ * Returns 0 once all len are accepted, or an error; either way *accepted (if
+ * not NULL) says how many bytes of buf were, a prefix: on error, those
+ * written before it (0 if it came while earlier bytes were being written),
+ * the rest of buf is the caller's to write again.  len 0 does nothing.
+ * Errors: -EINVAL (w NULL, buf NULL with len > 0), the stream's sticky error,
+ * and those of coro_fd_writev_all (-EPIPE, -ETIMEDOUT, -ECANCELED...). */
+CORO_API int coro_writer_write(coro_writer *w, const void *buf, size_t len, size_t *accepted,
+                               int64_t deadline);
+
+/* Write everything buffered.  Returns 0 once the buffer is empty (at once if
+ * it was), or an error: after a deadline or a cancel the bytes not written
+ * stay buffered, in order, for the next flush.  Errors: -EINVAL (w NULL),
+ * the stream's sticky error, and those of coro_fd_writev_all. */
+CORO_API int coro_writer_flush(coro_writer *w, int64_t deadline);
+
+/* Bytes accepted and not yet written, or -EINVAL (w NULL). */
+CORO_API ssize_t coro_writer_pending(const coro_writer *w);
 
 /* Write one frame (length prefix and payload) to fd, all of it.  Returns 0, or
  * -EMSGSIZE (len over UINT32_MAX), -EINVAL (buf NULL with len > 0), or an error

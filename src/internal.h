@@ -141,8 +141,8 @@ typedef struct coro__sched {
 
 /* A thread's signal waits (signal.c): one signalfd for all of them. */
 typedef struct coro__sigwaits {
-  int fd;                   /* the signalfd; valid only while waiters is not empty */
-  coro__wait_list waiters;  /* the waits, oldest first (their data: the set and
+  int fd;                  /* the signalfd; valid only while waiters is not empty */
+  coro__wait_list waiters; /* the waits, oldest first (their data: the set and
                                the signal handed over, on the waiter's stack) */
 } coro__sigwaits;
 

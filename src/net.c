@@ -245,21 +245,5 @@ int coro_frame_write(int fd, const void *buf, size_t len, int64_t deadline) {
   unsigned char h[CORO_FRAME_HEADER] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
                                         (unsigned char)(len >> 8), (unsigned char)len};
   struct iovec iov[2] = {{h, sizeof(h)}, {(void *)(uintptr_t)buf, len}};
-  struct iovec *v = iov;
-  int nv = len ? 2 : 1;
-  while (nv) { /* writev until both pieces are out: writes may be partial */
-    ssize_t n = coro_fd_writev(fd, v, nv, deadline);
-    if (n < 0) return (int)n;
-    size_t k = (size_t)n;
-    while (nv && k >= v->iov_len) {
-      k -= v->iov_len;
-      v++;
-      nv--;
-    }
-    if (nv) {
-      v->iov_base = (unsigned char *)v->iov_base + k;
-      v->iov_len -= k;
-    }
-  }
-  return 0;
+  return coro_fd_writev_all(fd, iov, len ? 2 : 1, NULL, deadline); /* writes may be partial */
 }

@@ -37,12 +37,15 @@
  *     written into a free slot, so its pages may be discarded);
  *   - a slab with no slot in use joins its class's empty list and stays
  *     mapped.  The first CORO__STACK_WARM slots' worth of empty slabs per
- *     class stay warm (their pages resident: the next burst takes them with
- *     no fault); beyond that an emptied slab gets one madvise(MADV_FREE),
+ *     class (4096 stacks, at most 256 MiB of slabs) stay warm (their pages
+ *     resident: the next burst takes them with no fault); beyond that an
+ *     emptied slab gets one madvise(MADV_FREE),
  *     which lets the kernel take its pages back only when memory runs short
  *     (until then, reuse costs nothing; after, a fault per first touch).
  * Allocation takes a partly used slab first, then a warm empty one, then a
- * cold one, and maps a new slab last.  The address space of a burst stays
+ * cold one, and maps a new slab last.  Each stack's usable top is coloured by
+ * its slot (coro__stack_top, stack.h) so that stacks a whole number of pages
+ * apart do not all start in the same cache sets.  The address space of a burst stays
  * reserved (as Go's heap keeps its arenas); coro_stack_trim() unmaps every
  * empty slab and discards the pages of free slots.
  *
@@ -124,8 +127,11 @@ struct coro__stack_class {
   struct coro__stack_class *next; /* next size class of this thread */
 };
 
-/* Empty slots' worth of slabs per class kept warm; see the top of the file. */
+/* Empty slabs per class kept warm: CORO__STACK_WARM slots' worth, but no
+ * more than CORO__STACK_WARM_BYTES of them (big stacks), at least one; see
+ * the top of the file. */
 #define CORO__STACK_WARM 4096u
+#define CORO__STACK_WARM_BYTES ((size_t)256 << 20)
 
 /* Where a slab is linked. */
 enum { ON_NONE, ON_AVAIL, ON_EMPTY };
@@ -354,17 +360,24 @@ int coro__stack_pool_init(coro__stack_pool *p, coro__stack_running_fn hook) {
    * Keep the thread's alternate stack if it already has one (ASan sets one). */
   stack_t old;
   if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+    /* With a PROT_NONE page at each end (best effort): an unguarded stack
+     * that overflows into the mapping below it must fault before its stack
+     * pointer enters the alternate stack, or the kernel would take the
+     * handler to be running already and could not deliver the fault. */
     int err = 0;
-    void *alt = coro__mmap(ALTSTACK_SIZE, &err);
+    size_t len = ALTSTACK_SIZE + 2 * page_size;
+    char *alt = coro__mmap(len, &err);
     if (!alt) return err;
-    stack_t ss = {.ss_sp = alt, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+    coro__mprotect(alt, page_size, PROT_NONE);
+    coro__mprotect(alt + page_size + ALTSTACK_SIZE, page_size, PROT_NONE);
+    stack_t ss = {.ss_sp = alt + page_size, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
     if (sigaltstack(&ss, NULL) != 0) {
       err = -errno;
-      coro__munmap(alt, ALTSTACK_SIZE);
+      coro__munmap(alt, len);
       return err;
     }
     p->altstack = alt;
-    p->altstack_size = ALTSTACK_SIZE;
+    p->altstack_size = len;
   }
   return 0;
 }
@@ -473,7 +486,9 @@ static coro__stack_class *find_class(coro__stack_pool *p, size_t size) {
   c->slot_size = size + page_size;
   size_t n = SLAB_BYTES / c->slot_size;
   c->nslots = n < 1 ? 1u : n > SLAB_MAX_SLOTS ? SLAB_MAX_SLOTS : (unsigned)n;
-  c->warm_cap = (CORO__STACK_WARM + c->nslots - 1) / c->nslots;
+  unsigned by_slots = (CORO__STACK_WARM + c->nslots - 1) / c->nslots;
+  size_t by_bytes = CORO__STACK_WARM_BYTES / slab_bytes(c);
+  c->warm_cap = by_bytes < 1 ? 1u : by_bytes < by_slots ? (unsigned)by_bytes : by_slots;
   c->next = p->classes;
   p->classes = c;
   return c;

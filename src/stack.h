@@ -49,8 +49,9 @@ typedef struct coro__stack_pool {
   unsigned ncached;                     /* entries in cache[] */
   coro__stack cache[CORO__STACK_CACHE]; /* freed stacks, ready for reuse */
   coro__stack_class *classes;           /* slabs, one class per size in use */
-  void *altstack;                       /* alternate signal stack we installed, or NULL */
-  size_t altstack_size;                 /* its size */
+  void *altstack;                       /* mapping of the alternate signal stack we
+                                           installed (a guard page at each end), or NULL */
+  size_t altstack_size;                 /* its size, guards included */
 } coro__stack_pool;
 
 /* The overflow report's question to the layer above, asked from the SIGSEGV

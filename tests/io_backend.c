@@ -164,10 +164,10 @@ TEST(refused_io_uring_falls_back_with_one_line) {
 #endif
 }
 
-#ifdef CORO_HAVE_URING
 /* A kernel before 5.5 drops completions that do not fit (no NODROP): a lost
  * poll completion would be a coroutine that never wakes, so no ring. */
 TEST(io_uring_without_nodrop_falls_back_with_one_line) {
+#ifdef CORO_HAVE_URING
   ASSERT_EQ(setenv("CORO_IO_BACKEND", "io_uring", 1), 0);
   coro__uring_features_off = IORING_FEAT_NODROP;
   capture_stderr();
@@ -187,8 +187,10 @@ TEST(io_uring_without_nodrop_falls_back_with_one_line) {
     ASSERT_TRUE(strncmp(err, "libcoro: io_uring unavailable (", 31) == 0);
     ASSERT_EQ(count_lines(err), 1);
   }
-}
+#else
+  printf("built without io_uring: nothing to check\n");
 #endif
+}
 
 TEST(refused_io_uring_by_default_is_silent) {
   ASSERT_EQ(unsetenv("CORO_IO_BACKEND"), 0);

@@ -629,3 +629,32 @@ TEST(trim_with_nothing_to_trim) {
   ASSERT_EQ(released, 0);
   ASSERT_EQ(coro_stack_trim(NULL), 0);
 }
+
+/* Big stacks: the warm empty slabs of a size are capped at 256 MiB of them
+ * (not 4096 stacks: that would be 32 GiB of 8 MiB stacks kept resident);
+ * every empty slab beyond gets one MADV_FREE, and none more when reused. */
+TEST(warm_slabs_of_big_stacks_are_capped_by_bytes) {
+  enum { N = 64 };
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  coro_attr attr = CORO_ATTR_INIT;
+  attr.stack_size = (size_t)8 << 20; /* one a slab */
+  coro *all[N];
+  for (int i = 0; i < N; i++) {
+    ASSERT_EQ(coro_create(&all[i], live_body, IV(i), &attr), 0);
+    void *v;
+    ASSERT_EQ(coro_next(all[i], &v), CORO_YIELDED);
+  }
+  long madvises = coro__sys_calls(CORO__FAULT_MADVISE);
+  for (int i = 0; i < N; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
+  long warm = (long)(((size_t)256 << 20) / (attr.stack_size + page));
+  long emptied = N - CORO__STACK_CACHE; /* the cache keeps the last ones whole */
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE) - madvises, emptied - warm);
+  /* a second burst takes them all back without a guard or an mmap */
+  long mmaps = coro__sys_calls(CORO__FAULT_MMAP);
+  madvises = coro__sys_calls(CORO__FAULT_MADVISE);
+  for (int i = 0; i < N; i++) ASSERT_EQ(coro_create(&all[i], live_body, IV(i), &attr), 0);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MMAP), mmaps);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE), madvises);
+  for (int i = 0; i < N; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+}
