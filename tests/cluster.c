@@ -777,29 +777,43 @@ static void *fails_after_the_first_main(void *arg) {
   return server_main(arg);
 }
 
-TEST(sighup_whose_replacement_fails_at_once_keeps_the_old_worker) {
+/* One worker whose replacements fail at once; a SIGHUP, then the two
+ * failures of its replacements, none taken for ready and none replacing it.
+ * Returns the runner's pid; *old: the first worker's. */
+static pid_t sighup_with_failing_replacements(int *old) {
   log_open();
   snprintf(first_marker, sizeof(first_marker), "/tmp/coro_cluster_first_%d", (int)getpid());
   unlink(first_marker);
-  int port = listen_port();
+  (void)listen_port(); /* the workers' listening socket (listen_fd) */
   coro_cluster_opts o = opts_for(1);
   pid_t parent = start_cluster(&o, fails_after_the_first_main);
   wait_log(" ready", 1);
   int pids[4];
   ASSERT_EQ(started_pids(pids, 4), 1);
+  *old = pids[0];
   ASSERT_EQ(kill(parent, SIGHUP), 0);
   wait_log("exited with status 1", 2); /* two replacements failed */
   ASSERT_EQ(log_count(" ready"), 1);   /* none of them was taken for ready */
   ASSERT_TRUE(strstr(log_text(), "replaced by") == NULL);
-  client c = {port, 0, -1, 0, 0, 0, 0};
-  ASSERT_EQ(coro_spawn(NULL, client_run, &c, NULL), 0);
-  ASSERT_EQ(coro_run(), 0);
-  ASSERT_EQ(c.rc, 0);
-  ASSERT_EQ(c.done, pids[0]); /* the old worker still serves */
+  return parent;
+}
+
+static void stop_failing_replacements(pid_t parent) {
   ASSERT_EQ(kill(parent, SIGTERM), 0);
   wait_exit(parent);
   unlink(first_marker);
   coro_fd_close(listen_fd);
+}
+
+TEST(sighup_whose_replacement_fails_at_once_keeps_the_old_worker) {
+  int old;
+  pid_t parent = sighup_with_failing_replacements(&old);
+  client c = {coro_sock_port(listen_fd), 0, -1, 0, 0, 0, 0};
+  ASSERT_EQ(coro_spawn(NULL, client_run, &c, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(c.rc, 0);
+  ASSERT_EQ(c.done, old); /* the old worker still serves */
+  stop_failing_replacements(parent);
 }
 
 /* Found by seeds (CORO_SCHED_SEED=5 over the suite): the worker's readiness
@@ -808,21 +822,8 @@ TEST(sighup_whose_replacement_fails_at_once_keeps_the_old_worker) {
  * a seed that puts the reporter first; the workers inherit it with the fork. */
 TEST(seeded_replacement_that_fails_at_once_is_not_ready) {
   ASSERT_EQ(coro_sched_seed(5), 0);
-  log_open();
-  snprintf(first_marker, sizeof(first_marker), "/tmp/coro_cluster_first_%d", (int)getpid());
-  unlink(first_marker);
-  (void)listen_port(); /* the workers' listening socket */
-  coro_cluster_opts o = opts_for(1);
-  pid_t parent = start_cluster(&o, fails_after_the_first_main);
-  wait_log(" ready", 1);
-  ASSERT_EQ(kill(parent, SIGHUP), 0);
-  wait_log("exited with status 1", 2); /* two replacements failed */
-  ASSERT_EQ(log_count(" ready"), 1);   /* none of them was taken for ready */
-  ASSERT_TRUE(strstr(log_text(), "replaced by") == NULL);
-  ASSERT_EQ(kill(parent, SIGTERM), 0);
-  wait_exit(parent);
-  unlink(first_marker);
-  coro_fd_close(listen_fd);
+  int old;
+  stop_failing_replacements(sighup_with_failing_replacements(&old));
 }
 
 /* The same under seed 6, with a main that dies at its first instruction
