@@ -1030,6 +1030,12 @@ TEST(a_new_record_brings_room_for_its_frames) {
   void *v;
   ASSERT_EQ(coro_next(a, &v), CORO_YIELDED);
   ASSERT_EQ(coro_next(b, &v), CORO_YIELDED); /* a's first save: the thread learns */
+  if (a->saved_len > 512) { /* HINT_MAX: a sanitizer's frames are bigger */
+    printf("skipped: frames of %u bytes, more than a record brings room for\n", a->saved_len);
+    ASSERT_EQ(coro_destroy(a), 0);
+    ASSERT_EQ(coro_destroy(b), 0);
+    return;
+  }
   coro *c = gen(sums8, IV(3));
   ASSERT_TRUE(c->flags & CORO__F_SAVED_INLINE);
   ASSERT_PTR_EQ(c->saved, (char *)(c + 1)); /* right after the record */
