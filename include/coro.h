@@ -466,7 +466,9 @@ CORO_API int coro_cleanup_pop(int execute);
  * hold it goes on waiting, and a signal that arrives while no wait of the
  * thread wants it (or again, before the waiters it reached have returned)
  * stays pending for the next wait: nothing is lost.  The thread holds one
- * signalfd, for the union of the waited sets, while any wait lasts.
+ * signalfd, for the union of the waited sets, while any wait lasts; a thread
+ * that exits while coroutines wait (pthread_exit from a micro-thread, say)
+ * closes it, and those waits never return.
  * Returns the signal number, or -EINVAL (set NULL, empty, or
  * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
