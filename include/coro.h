@@ -469,7 +469,9 @@ CORO_API int coro_cleanup_pop(int execute);
  * hold it goes on waiting, and a signal that arrives while no wait of the
  * thread wants it (or again, before the waiters it reached have returned)
  * stays pending for the next wait: nothing is lost.  The thread holds one
- * signalfd, for the union of the waited sets, while any wait lasts.
+ * signalfd, for the union of the waited sets, while any wait lasts; a thread
+ * that exits while coroutines wait (pthread_exit from a micro-thread, say)
+ * closes it, and those waits never return.
  * Returns the signal number, or -EINVAL (set NULL, empty, or
  * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
  * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
@@ -1139,11 +1141,13 @@ CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, 
  *     next blocking call).  coro_getaddrinfo owns all the job's memory, so it
  *     returns -ETIMEDOUT or -ECANCELED at once and the worker frees the
  *     result when it is done.
- *   - A thread that exits while its jobs are queued or running (pthread_exit
- *     from a micro-thread, say) takes its end of the pool with it: its
- *     eventfd is closed at once, its queued jobs never run, and each running
- *     one is freed by its worker when fn returns (fn's result is dropped; fn
- *     itself runs to its end, so what arg points to must outlive it).
+ *   - A thread that exits while its jobs are queued, running or finished but
+ *     not yet returned to their callers (pthread_exit from a micro-thread,
+ *     say) takes its end of the pool with it: its eventfd is closed at once,
+ *     its queued jobs never run, its finished ones are freed with it, and
+ *     each running one is freed by its worker when fn returns (fn's result
+ *     is dropped -- coro_getaddrinfo's is freed; fn itself runs to its end,
+ *     so what arg points to must outlive it).
  * Calls that cannot wait fail before queuing anything: -ETIMEDOUT (deadline 0
  * or past), -ECANCELED, -EDEADLK (no scheduler runs on the thread: a job
  * always has to wait).  Besides: -ENOMEM, and -EAGAIN (or another negated

@@ -534,4 +534,9 @@ void coro__watch_fini(coro__io *io);
 /* Thread exit: release the thread's port of the offload pool. */
 void coro__offload_fini(coro__tls *t);
 
+/* --- signal.c -------------------------------------------------------------- */
+
+/* Thread exit: close the signalfd of the thread's signal waits, if any. */
+void coro__signal_fini(coro__tls *t);
+
 #endif

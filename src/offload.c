@@ -12,7 +12,8 @@
  * thread has a port: an eventfd the I/O layer watches (io.c's fd hook) and a
  * list of its finished jobs.  A worker that finishes a job puts it on its
  * port's list and writes the eventfd; the I/O layer's readiness calls
- * reap(), which wakes each job's coroutine.
+ * reap(), which moves them to the port's reaped list and wakes each job's
+ * coroutine, which takes its job off that list when it runs.
  *
  *     coroutine --job--> pool.queue --worker: fn(arg)--> port.done --eventfd--> reap --> wake
  *
@@ -27,10 +28,11 @@
  *
  * A port's eventfd dies with its thread: at the thread's exit the port is
  * marked dead and the fd closed, its queued jobs are withdrawn and its
- * finished ones freed (their coroutines will never run again).  Its memory
- * lives on, under a count, while a job that names it still runs; the worker
- * that finishes such a late job frees it (as an abandoned one) instead of
- * reporting it, so a worker never writes to a freed port nor to a closed fd.
+ * finished ones freed, reaped or not (their coroutines will never run again,
+ * woken ones included).  Its memory lives on, under a count, while a job
+ * that names it still runs; the worker that finishes such a late job frees
+ * it (as an abandoned one) instead of reporting it, so a worker never writes
+ * to a freed port nor to a closed fd.
  * After fork() the child has no workers: the pool starts afresh.
  */
 #include <errno.h>
@@ -59,6 +61,8 @@ typedef struct job job;
 struct coro__offload_port {
   int efd;       /* eventfd: written by workers, watched by the I/O layer */
   job *done;     /* finished jobs not yet reaped (pool.mu) */
+  job *reaped;   /* reaped jobs whose coroutines have not taken them yet:
+                    woken, not run (thread only; doubly linked) */
   size_t refs;   /* 1 for the thread while it lives + 1 per job naming it (pool.mu) */
   size_t parked; /* coroutines of the thread parked on a job (thread only) */
   int dead;      /* its thread has exited, efd is closed: late jobs are
@@ -76,7 +80,8 @@ struct job {
   coro__offload_port *port; /* its thread's port */
   int state;                /* QUEUED, RUNNING, DONE, REAPED (pool.mu) */
   int abandoned;            /* its caller gave up while it ran (pool.mu) */
-  job *next;                /* in pool.queue or port.done */
+  job *next;                /* in pool.queue, port.done or port.reaped */
+  job *prev;                /* in port.reaped */
 };
 
 /* One worker thread. */
@@ -246,11 +251,26 @@ static void reap(coro__tls *t) {
   for (job *j = list; j; j = j->next) j->state = REAPED;
   pthread_mutex_unlock(&pool.mu);
   for (job *j = list, *next; j; j = next) {
-    next = j->next; /* j may be freed once its coroutine runs: not before */
+    next = j->next;
+    /* On the reaped list until its coroutine runs and takes it: a thread
+     * that exits before that frees it (coro__offload_fini). */
+    j->prev = NULL;
+    j->next = p->reaped;
+    if (p->reaped) p->reaped->prev = j;
+    p->reaped = j;
     coro__wake(&t->sched, j->who, 1);
   }
   /* A one-shot backend (io_uring) needs asking again while jobs remain. */
   if (p->parked) coro__io_hook_arm(t, p->efd);
+}
+
+/* Take j, reaped for the calling coroutine, off its port's reaped list. */
+static void unreap(coro__offload_port *p, job *j) {
+  if (j->prev)
+    j->prev->next = j->next;
+  else
+    p->reaped = j->next;
+  if (j->next) j->next->prev = j->prev;
 }
 
 static int port_get(coro__tls *t, coro__offload_port **out) {
@@ -293,6 +313,8 @@ void coro__offload_fini(coro__tls *t) {
   t->offload = NULL;
   coro__io_unhook(t, p->efd);
   job *late = NULL; /* jobs to free once the mutex is let go */
+  job *reaped = p->reaped;
+  p->reaped = NULL;
   pthread_mutex_lock(&pool.mu);
   p->dead = 1; /* from now on no worker writes the eventfd */
   close(p->efd);
@@ -321,6 +343,14 @@ void coro__offload_fini(coro__tls *t) {
     p->refs--;
   }
   p->done = NULL;
+  /* Reaped ones too: their coroutines were woken but never ran to take them. */
+  for (job *j = reaped, *next; j; j = next) {
+    next = j->next;
+    j->state = DONE;
+    j->next = late;
+    late = j;
+    p->refs--;
+  }
   port_unref_locked(p); /* the thread's own count; running jobs keep theirs */
   pthread_mutex_unlock(&pool.mu);
   for (job *j = late, *next; j; j = next) {
@@ -397,11 +427,14 @@ static int offload(coro__tls *t, job *j, int64_t deadline) {
     pthread_mutex_unlock(&pool.mu);
     goto out_unpark;
   }
+  /* Reaped (by reap(): j is on p->reaped) unless we take it first. */
+  int reaped = 1;
   if (j->state == DONE) { /* finished, not reaped yet (we woke first): take it */
     job **pp = &p->done;
     while (*pp != j) pp = &(*pp)->next;
     *pp = j->next;
     j->state = REAPED;
+    reaped = 0;
   }
   /* RUNNING: fn may be writing into its caller's memory, so we wait for it,
    * deadline and cancel notwithstanding (a cancel shows at the next call). */
@@ -412,6 +445,7 @@ static int offload(coro__tls *t, job *j, int64_t deadline) {
   }
   port_unref_locked(p);
   pthread_mutex_unlock(&pool.mu);
+  if (reaped) unreap(p, j);
   p->parked--;
   t->io->nwaiting--;
   return 0;

@@ -23,7 +23,10 @@
  *     lost, and so does a second delivery that arrives once every waiter of
  *     that signal has one;
  *   - the fd exists exactly while the list is not empty: the last waiter to
- *     leave closes it, so nothing is left to free at thread exit;
+ *     leave closes it.  A thread that exits while coroutines wait (they
+ *     never leave) closes it in coro__signal_fini and forgets the list,
+ *     whose records belong to those coroutines (on their stacks, or in the
+ *     heap for copy-stack ones) and are leaked with them;
  *   - a waiter that got a signal returns it even if a deadline or a cancel
  *     woke it first: a signal taken from the kernel is never dropped.
  */
@@ -154,4 +157,14 @@ int coro_signal_wait(const sigset_t *set, int64_t deadline) {
 out:
   coro__waiters_put(t, w, &local, 1, sizeof(*me));
   return rc;
+}
+
+void coro__signal_fini(coro__tls *t) {
+  coro__sigwaits *sw = &t->sig;
+  if (!sw->waiters.head) return; /* no wait, no fd */
+  /* A plain close: coro_fd_close would wake the waiters, and the I/O
+   * registry that knows the fd goes next (thread.c). */
+  close(sw->fd);
+  sw->fd = -1;
+  sw->waiters = (coro__wait_list){0};
 }

@@ -8,8 +8,8 @@
  * mode and SIGSEGV handler the first time, then the thread's alternate signal
  * stack), and the thread's own stack as the coroutine at the root of every
  * resume chain.  Teardown, from a pthread key's destructor, runs from the top
- * layer down: the offload port (it watches an fd of the I/O registry), the
- * I/O registry and backend, the timer heap, the stack pool last.
+ * layer down: the offload port and the signal waits' signalfd (fds of the
+ * I/O registry), the I/O registry and backend, the timer heap, the stack pool last.
  * coro_stack_trim() lives here too: the thread's pool is the thread's.
  */
 #include <pthread.h>
@@ -28,6 +28,7 @@ static void thread_exit(void *arg) {
   coro__tls *t = arg;
   coro__registry_remove(t); /* before its memory goes with the thread */
   coro__offload_fini(t);    /* its port watches an fd of the registry: first */
+  coro__signal_fini(t);     /* its signalfd is one of the registry's fds too */
   coro__io_fini(t);         /* the fd registry and the poller (io.c) */
   /* The timer heap's array outlives each coro_run() so that the next one does
    * not grow it again; it goes with the thread.  Coroutines still in it were

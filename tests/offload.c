@@ -3,9 +3,11 @@
  * offload.c - the blocking-work pool: results delivered, many jobs at once,
  * the thread not blocked while a job runs, deadlines and cancels before and
  * after a job starts, calls that cannot wait, bad input, a worker that cannot
- * be started, several scheduler threads, getaddrinfo (names, bad names, bad
- * hints, deadlines racing the workers), pread/pwrite of a temporary file, and
- * coro_tcp_dial by name.  Every case also runs on io_uring (<case>.uring).
+ * be started, several scheduler threads, a thread that exits with its jobs
+ * queued, running, finished but not polled, or polled but not yet taken by
+ * their coroutines, getaddrinfo (names, bad names, bad hints, deadlines racing
+ * the workers), pread/pwrite of a temporary file, and coro_tcp_dial by name.
+ * Every case also runs on io_uring (<case>.uring).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -386,6 +388,151 @@ TEST(a_thread_that_exits_mid_job_leaks_neither_port_nor_jobs) {
     ASSERT_EQ(test_open_fds(), fds);     /* the port's eventfd went with its thread */
     for (long i = 0; i < (jobs < 2 ? jobs : 2); i++) ASSERT_EQ(sem_post(&job_release), 0);
     /* The workers let go of the late jobs: wait until they are idle again. */
+    for (int tries = 0; coro__live_allocs() - base != no_jobs && tries < 5000; tries++)
+      usleep(1000);
+    ASSERT_EQ(coro__live_allocs() - base, no_jobs);
+  }
+}
+
+/* The window between a job's completion reaching its thread and its coroutine
+ * running: the thread's poll took the job off the port and woke the coroutine,
+ * and another micro-thread, ahead of it in the run queue, exits the thread. */
+
+static int reaped_window_seen; /* the exiter found the offloader woken, not run */
+
+/* Offloads quick jobs one after another until its thread exits. */
+static void *offloads_quick_jobs(void *arg) {
+  (void)arg;
+  for (;;) {
+    void *r = NULL;
+    ASSERT_EQ(coro_offload(plus_one, IV(1), &r, -1), 0);
+    ASSERT_EQ(VI(r), 2);
+  }
+  return NULL;
+}
+
+/* c is WAITING and waits on nothing: it was woken and has not run since.  The
+ * offloader is woken by its job's completion alone (no deadline, no cancel). */
+static int woken_not_run(const coro *c) {
+  coro_info info[4];
+  long n = coro_list(info, 4);
+  ASSERT_TRUE(n >= 2 && n <= 4);
+  for (long i = 0; i < n; i++)
+    if (info[i].handle == c) return info[i].state == CORO_WAITING && !info[i].waiting_on;
+  ASSERT_TRUE(0); /* c is alive */
+  return 0;
+}
+
+/* Yields (a poll of the I/O layer between its turns) until it runs while the
+ * offloader has been woken by a finished job and has not run yet: FIFO order
+ * gives that at the first completion (the poll queues the offloader behind
+ * this one); a seeded order may run the offloader first, then its next job
+ * tries again.  Then exits the thread. */
+static void *exits_while_a_completion_waits(void *arg) {
+  coro *offloader = arg;
+  for (long tries = 0; tries < 1000000; tries++) {
+    ASSERT_EQ(coro_sched_yield(), 0);
+    if (woken_not_run(offloader)) {
+      reaped_window_seen = 1;
+      break;
+    }
+  }
+  pthread_exit(NULL);
+}
+
+/* The thread: one micro-thread offloads jobs, one exits the thread in the
+ * window (arg 1), or at once while the other sleeps (arg 0: the same exit
+ * with nothing offloaded, to compare with). */
+static void *exits_before_a_completion_runs(void *arg) {
+#ifdef __SANITIZE_ADDRESS__
+  __lsan_disable(); /* the coroutines left behind are the program's leak */
+#endif
+  coro *c;
+  ASSERT_EQ(coro_spawn(&c, VI(arg) ? offloads_quick_jobs : sleeps_an_hour, NULL, NULL), 0);
+  go(VI(arg) ? exits_while_a_completion_waits : exits_the_thread, VI(arg) ? c : IV(0));
+  coro_run();
+  ASSERT_TRUE(0); /* never returns */
+  return NULL;
+}
+
+/* The job the thread's poll handed to a coroutine that never ran is freed
+ * with the thread, and so is the port that counted it. */
+TEST(a_thread_that_exits_before_a_finished_job_is_taken_leaks_nothing) {
+  int fds = test_open_fds();
+  long base = coro__live_allocs();
+  run_thread(exits_before_a_completion_runs, IV(0));
+  long no_jobs = coro__live_allocs() - base;
+  for (int i = 0; i < 3; i++) {
+    reaped_window_seen = 0;
+    base = coro__live_allocs();
+    run_thread(exits_before_a_completion_runs, IV(1));
+    ASSERT_EQ(reaped_window_seen, 1);
+    ASSERT_EQ(test_open_fds(), fds);
+    /* The thread's one job had finished: no worker holds anything. */
+    ASSERT_EQ(coro__live_allocs() - base, no_jobs);
+  }
+}
+
+/* The window before that: a job finished and on its port's list, the thread
+ * not polled since.  One worker: the first job to start waits until both
+ * offloaders have parked, the second one's start says the first is on the
+ * port, and the thread exits without a poll in between. */
+
+static sem_t both_parked;
+static int jobs_begun, offloaders_parked;
+
+static void *first_waits_second_holds(void *arg) {
+  if (__atomic_fetch_add(&jobs_begun, 1, __ATOMIC_SEQ_CST) == 0) {
+    while (sem_wait(&both_parked) != 0) {}
+    return arg;
+  }
+  return held_job(arg); /* the first one is on the port now */
+}
+
+static void *offloads_first_or_second(void *arg) {
+  (void)arg;
+  offloaders_parked++; /* it parks in coro_offload without yielding before */
+  coro_offload(first_waits_second_holds, NULL, NULL, -1);
+  ASSERT_TRUE(0); /* its thread exits first: never resumed */
+  return NULL;
+}
+
+static void *exits_before_a_completion_is_polled(void *arg) {
+  (void)arg;
+  while (offloaders_parked < 2) ASSERT_EQ(coro_sched_yield(), 0);
+  ASSERT_EQ(sem_post(&both_parked), 0);
+  while (sem_trywait(&job_started) != 0) {} /* no yield: no poll takes the first */
+  pthread_exit(NULL);
+}
+
+static void *exits_with_a_completion_unpolled(void *arg) {
+  (void)arg;
+#ifdef __SANITIZE_ADDRESS__
+  __lsan_disable(); /* the coroutines left behind are the program's leak */
+#endif
+  go(offloads_first_or_second, NULL);
+  go(offloads_first_or_second, NULL);
+  go(exits_before_a_completion_is_polled, NULL);
+  coro_run();
+  ASSERT_TRUE(0); /* never returns */
+  return NULL;
+}
+
+TEST(a_thread_that_exits_before_a_finished_job_is_polled_leaks_nothing) {
+  ASSERT_EQ(coro_offload_threads(1), 4);
+  ASSERT_EQ(sem_init(&job_started, 0, 0), 0);
+  ASSERT_EQ(sem_init(&job_release, 0, 0), 0);
+  ASSERT_EQ(sem_init(&both_parked, 0, 0), 0);
+  int fds = test_open_fds();
+  long base = coro__live_allocs();
+  run_thread(exits_mid_job, IV(0)); /* the same exit with no offload, to compare */
+  long no_jobs = coro__live_allocs() - base;
+  for (int i = 0; i < 3; i++) {
+    jobs_begun = offloaders_parked = 0;
+    base = coro__live_allocs();
+    run_thread(exits_with_a_completion_unpolled, NULL);
+    ASSERT_EQ(test_open_fds(), fds);
+    ASSERT_EQ(sem_post(&job_release), 0); /* the second job ends: its worker frees it */
     for (int tries = 0; coro__live_allocs() - base != no_jobs && tries < 5000; tries++)
       usleep(1000);
     ASSERT_EQ(coro__live_allocs() - base, no_jobs);

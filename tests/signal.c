@@ -17,6 +17,10 @@
 #include "coro.h"
 #include "test.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define MS (INT64_C(1000000))
 #define HOUR (INT64_C(3600) * 1000 * MS)
 
@@ -309,6 +313,57 @@ TEST(a_cancelled_waiter_leaves_the_others_waiting) {
   joined_is(c, SIGUSR1);
   ASSERT_EQ(woke[SIGUSR1], 2);
   ASSERT_TRUE(test_open_fds() <= before + 1); /* at most the thread's poller is new */
+}
+
+/* --- a thread that exits while a coroutine waits for a signal ------------------ */
+
+static int about_to_wait; /* waiters whose next step is their park */
+
+static void *waits_for_usr1_forever(void *arg) {
+  sigset_t s = only((int)(intptr_t)arg);
+  about_to_wait++;
+  coro_signal_wait(&s, -1);
+  ASSERT_TRUE(0); /* its thread exits first: never resumed */
+  return NULL;
+}
+
+/* Exits its thread from inside the scheduler (as pthread_exit from any
+ * function would) once both waiters are parked: each runs without yielding
+ * from its count to its park. */
+static void *exits_once_waited_on(void *arg) {
+  (void)arg;
+  while (about_to_wait < 2) ASSERT_EQ(coro_sched_yield(), 0);
+  pthread_exit(NULL);
+}
+
+static void *thread_with_signal_waiters(void *arg) {
+  (void)arg;
+#ifdef __SANITIZE_ADDRESS__
+  __lsan_disable(); /* the coroutines left parked are the program's leak */
+#endif
+  /* Own stacks even in the .copy run: copy-stack records are heap blocks,
+   * and these coroutines are leaked by the program (Valgrind would say so). */
+  coro_attr attr = CORO_ATTR_INIT;
+  attr.stack_mode = CORO_STACK_MODE_OWN;
+  ASSERT_EQ(coro_spawn(NULL, waits_for_usr1_forever, IV(SIGUSR1), &attr), 0);
+  ASSERT_EQ(coro_spawn(NULL, waits_for_usr1_forever, IV(SIGUSR2), &attr), 0);
+  ASSERT_EQ(coro_spawn(NULL, exits_once_waited_on, NULL, &attr), 0);
+  coro_run();
+  ASSERT_TRUE(0); /* never returns */
+  return NULL;
+}
+
+/* The thread's signalfd goes with it (its poller too), though its waiters
+ * never leave their wait. */
+TEST(a_thread_that_exits_mid_wait_leaves_no_signalfd) {
+  int before = test_open_fds();
+  for (int i = 0; i < 3; i++) {
+    about_to_wait = 0;
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, thread_with_signal_waiters, NULL), 0);
+    ASSERT_EQ(pthread_join(th, NULL), 0);
+    ASSERT_EQ(test_open_fds(), before);
+  }
 }
 
 TEST(bad_sets_are_einval) {
