@@ -34,7 +34,8 @@
 typedef struct coro__copystack {
   char *map;          /* the mapping: guard page, then the usable stack */
   size_t map_len;     /* its length */
-  char *lo, *hi;      /* usable bytes of the shared stack */
+  coro__stack shared; /* the shared stack's usable bytes [lo, hi), size
+                         CORO_STACK_SHARED, guarded; no slab */
   coro *job_from;     /* copier's job: the coroutine that switched to it */
   coro *job_to;       /*   the copy-stack coroutine to switch in */
   int job_pass;       /*   what to's pending switch returns */
@@ -43,7 +44,8 @@ typedef struct coro__copystack {
   void *wcache;     /* free one-waiter blocks (WAITER_SMALL bytes), linked
                         through their first word */
   unsigned nwcache; /* how many */
-  coro copier;      /* the copier's context (its stack: copier.stack) */
+  coro__cold copier_cold; /* the copier's cold part: its name, its stack */
+  coro copier;            /* the copier's context */
 } coro__copystack;
 
 /* The thread's stack mode for coroutines created with CORO_STACK_MODE_DEFAULT:
@@ -52,10 +54,11 @@ typedef struct coro__copystack {
 int coro__stack_mode(coro__tls *t);
 
 /* Make c, a record fresh from coro__copy_alloc(), a copy-stack coroutine of
- * t (stack fields, flags); 0 or -ENOMEM (no shared stack). */
+ * t (its context, its saved frames); 0 or -ENOMEM (no shared stack). */
 int coro__copy_init(coro__tls *t, coro *c);
-/* A zeroed-enough record for a copy-stack coroutine, or NULL. */
-coro *coro__copy_alloc(void);
+/* A record for a copy-stack coroutine, with its cold part in the same block
+ * if `cold` (else coro.cold is NULL), or NULL: no memory. */
+coro *coro__copy_alloc(int cold);
 /* Destroy's half: c's frames are abandoned; free its buffer and record. */
 void coro__copy_free(coro__tls *t, coro *c);
 /* c has finished: its frames on the shared stack are dead. */
@@ -71,7 +74,7 @@ void coro__entry(void *arg);
  * copy-stack coroutine refuse it (-EFAULT). */
 static inline int coro__on_shared(const coro__tls *t, const void *p) {
   const coro__copystack *cs = t->copystack;
-  return cs && (const char *)p >= cs->lo && (const char *)p < cs->hi;
+  return cs && (const char *)p >= cs->shared.lo && (const char *)p < cs->shared.hi;
 }
 
 /* --- waiter records of blocking calls ---------------------------------------- */

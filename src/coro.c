@@ -59,7 +59,7 @@ static inline int resume_any(coro__tls *t, coro *c, int signal, void *value, voi
     return resume_slow(t, c, signal, value, out, raw);
   *c->in = value;
   c->resumer = self;
-  c->out = out ? out : &c->sink;
+  c->out = out ? out : &t->sink;
   c->state = CORO_RUNNING;
   t->current = c;
   return coro__switch_to(self, c, signal, 0);
@@ -81,7 +81,7 @@ static __attribute__((noinline)) int resume_slow(coro__tls *t, coro *c, int sign
   coro *resumer = c->resumer;
   coro__copy_store(t, c, c->in, value);
   c->resumer = self;
-  c->out = out ? out : &c->sink;
+  c->out = out ? out : &t->sink;
   c->state = CORO_RUNNING;
   t->current = c;
   int rc = coro__switch_to(self, c, signal, 0);
@@ -145,8 +145,8 @@ void coro__entry(void *arg) {
   size_t size;
   __sanitizer_finish_switch_fiber(NULL, &lo, &size);
   if (c->resumer == &t->main) {
-    t->main.stack.lo = (char *)(uintptr_t)lo;
-    t->main.stack.hi = (char *)(uintptr_t)lo + size;
+    t->main_cold.stack.lo = (char *)(uintptr_t)lo;
+    t->main_cold.stack.hi = (char *)(uintptr_t)lo + size;
   }
 #endif
   void *r = c->fn(c->arg);
@@ -246,10 +246,32 @@ int coro_attr_init(coro_attr *attr) {
   return 0;
 }
 
-static void set_name(coro *c, const char *name) {
+static void set_name(coro__cold *x, const char *name) {
   size_t n = name ? strnlen(name, CORO_NAME_MAX - 1) : 0;
-  memcpy(c->name, name ? name : "", n);
-  c->name[n] = '\0';
+  memcpy(x->name, name ? name : "", n);
+  x->name[n] = '\0';
+}
+
+/* A cold part with nothing in it (what coro__cold_of reads for a copy-stack
+ * coroutine that has none). */
+const coro__cold coro__cold_none;
+
+void coro__cold_init(coro__cold *x) {
+  x->heap_at = 0;
+  x->joiners.head = x->joiners.tail = NULL;
+  x->wait_what = NULL;
+  x->wait_obj = NULL;
+  x->group = NULL;
+  x->group_prev = x->group_next = NULL;
+  x->name[0] = '\0';
+}
+
+coro__cold *coro__cold_alloc(coro *c) {
+  coro__cold *x = coro__malloc(CORO__COLD_COPY);
+  if (!x) return NULL;
+  coro__cold_init(x);
+  c->cold = x;
+  return x;
 }
 
 /* The stack mode a coroutine created with attr gets: CORO_STACK_MODE_OWN or
@@ -272,18 +294,16 @@ static int stack_mode(coro__tls *t, const coro_attr *attr) {
 }
 
 /* A record and a stack for a new coroutine: at the top of its own stack, or
- * from the heap for a copy-stack one (its frames go on the shared stack). */
-static int make(coro__tls *t, int mode, size_t size, coro **out) {
+ * from the heap for a copy-stack one (its frames go on the shared stack),
+ * with its cold part if `cold` (else it has none until it needs one). */
+static int make(coro__tls *t, int mode, size_t size, int cold, coro **out) {
   coro *c;
   if (mode == CORO_STACK_MODE_COPY) {
-    c = coro__copy_alloc();
+    c = coro__copy_alloc(cold);
     if (!c) return -ENOMEM;
-#ifdef CORO_SANITIZE_BUILD
-    memset(c, 0xa5, sizeof(*c));
-#endif
     int rc = coro__copy_init(t, c);
     if (rc < 0) {
-      coro__free(c);
+      coro__copy_free(t, c);
       return rc;
     }
     c->flags = CORO__F_COPY;
@@ -294,23 +314,29 @@ static int make(coro__tls *t, int mode, size_t size, coro **out) {
   int rc = coro__stack_get(&t->stacks, size, &st);
   if (rc < 0) return rc;
   coro__stack_set_canary(&st);
-  /* The object sits at the top of its stack, cache-line aligned. */
+  /* The record sits at the top of its stack, cache-line aligned, and its
+   * cold part right below it. */
   uintptr_t at = ((uintptr_t)coro__stack_top(&st) - sizeof(coro)) & ~(uintptr_t)63;
   c = (coro *)at;
+  coro__cold *x = (coro__cold *)at - 1;
 #ifdef CORO_SANITIZE_BUILD
   /* Garbage first, so a field this function forgets shows up in tests. */
-  memset(c, 0xa5, sizeof(*c));
+  memset(x, 0xa5, sizeof(*x) + sizeof(*c));
 #endif
-  c->stack = st;
+  x->stack = st;
+  coro__cold_init(x);
+  c->cold = x;
   c->saved = NULL;
   c->saved_len = c->saved_cap = 0;
   c->flags = st.guarded ? 0u : CORO__F_UNGUARDED;
-  coro__context_make(&c->ctx, st.lo, (void *)at, coro__entry, c);
+  coro__context_make(&c->ctx, st.lo, (void *)((uintptr_t)x & ~(uintptr_t)15), coro__entry, c);
   *out = c;
   return 0;
 }
 
-int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
+/* coro_create(); `spawn`: for coro_spawn(), so a copy-stack micro-thread gets
+ * its cold part at once (it needs it: joins, groups, parks). */
+int coro__create(coro **out, coro_fn fn, void *arg, const coro_attr *attr, int spawn) {
   coro__tls *t = this_thread();
   size_t size = attr ? attr->stack_size : CORO_STACK_DEFAULT;
   if (!out || !fn || size < CORO_STACK_MIN || size > CORO_STACK_MAX) return -EINVAL;
@@ -326,7 +352,8 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   size = (size + coro__page_size - 1) & ~(coro__page_size - 1);
 
   coro *c;
-  int rc = make(t, mode, size, &c);
+  const char *name = attr ? attr->name : NULL;
+  int rc = make(t, mode, size, spawn || (name && *name), &c);
   if (rc < 0) return rc;
   /* Every other field is set here: no memset of the whole object on the
    * create path. */
@@ -335,8 +362,8 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->state = CORO_CREATED;
   if (CORO__UNLIKELY(t->next_id == t->id_end)) coro__registry_ids(t);
   c->id = t->next_id++;
-  c->out = &c->sink;
-  c->in = &c->sink;
+  c->out = &t->sink;
+  c->in = &t->sink;
   c->fn = fn;
   c->arg = arg;
   c->result = NULL;
@@ -350,14 +377,6 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->root = NULL;
   c->parked = NULL;
   c->wake = 0;
-  c->heap_at = 0;
-  c->deadline = 0;
-  c->timer_seq = 0;
-  c->joiners.head = c->joiners.tail = NULL;
-  c->wait_what = NULL;
-  c->wait_obj = NULL;
-  c->group = NULL;
-  c->group_prev = c->group_next = NULL;
   c->all_prev = NULL;
   c->all_next = t->all;
   if (t->all) t->all->all_prev = c;
@@ -366,10 +385,13 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 #ifdef CORO_ASAN
   c->asan_fake = NULL;
 #endif
-  c->name[0] = '\0';
-  if (attr && attr->name) set_name(c, attr->name);
+  if (name && c->cold) set_name(c->cold, name);
   *out = c;
   return 0;
+}
+
+int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
+  return coro__create(out, fn, arg, attr, 0);
 }
 
 int coro_destroy(coro *c) {
@@ -396,7 +418,7 @@ int coro_destroy(coro *c) {
   if (c->flags & CORO__F_COPY)
     coro__copy_free(t, c);
   else
-    coro__stack_put(&t->stacks, &c->stack);
+    coro__stack_put(&t->stacks, &c->cold->stack);
   return rc;
 }
 
@@ -449,7 +471,7 @@ static int yield_slow(coro *c, void *value, void **in);
  * the sent value already in *in. */
 static inline int yield_internal(coro *c, void *value, void **in) {
   c->fail = 0;
-  c->in = in ? in : &c->sink;
+  c->in = in ? in : &c->owner->sink;
   c->state = CORO_SUSPENDED;
   return leave(c, CORO_YIELDED, value, 0);
 }
@@ -459,7 +481,7 @@ static inline int yield_internal(coro *c, void *value, void **in) {
  * handed out), so it cannot be a tail call. */
 static __attribute__((noinline)) int yield_copy(coro *c, void *value, void **in) {
   c->fail = 0;
-  c->in = in ? in : &c->sink;
+  c->in = in ? in : &c->owner->sink;
   c->state = CORO_SUSPENDED;
   int sig = leave(c, CORO_YIELDED, value, 0);
   if (CORO__UNLIKELY(sig == CORO__NOMEM)) c->state = CORO_RUNNING;
@@ -588,13 +610,16 @@ const char *coro_state_name(int state) {
 
 int coro_set_name(coro *c, const char *name) {
   if (!c) return -EINVAL;
-  set_name(c, name);
+  if (!c->cold && !(name && *name)) return 0; /* nothing to clear */
+  coro__cold *x = coro__cold_get(c);
+  if (!x) return -ENOMEM; /* copy-stack: its name keeps its old value */
+  set_name(x, name);
   return 0;
 }
 
-const char *coro_name(const coro *c) { return c ? c->name : NULL; }
+const char *coro_name(const coro *c) { return c ? coro__cold_of(c)->name : NULL; }
 
-size_t coro_stack_size(const coro *c) { return c ? c->stack.size : 0; }
+size_t coro_stack_size(const coro *c) { return c ? coro__stack_of(c)->size : 0; }
 
 /* --- for the scheduler (sched.c) ----------------------------------------------------- */
 

@@ -750,3 +750,202 @@ TEST(stack_trim_while_copy_stack_coroutines_are_alive) {
   }
   for (int i = 0; i < N; i++) ASSERT_EQ(coro_destroy(g[i]), 0);
 }
+
+/* --- the record: small, and its cold part only where it is needed ------------------------ */
+
+TEST(the_record_stays_small_and_plain_generators_have_no_cold_part) {
+#if UINTPTR_MAX == UINT64_MAX && !defined(CORO_USE_UCONTEXT)
+  /* What a suspended copy-stack generator costs besides its frames: the
+   * bench's 400-byte target leaves ~200 bytes for the record. */
+#ifdef CORO_ASAN
+  ASSERT_EQ(sizeof(coro), 184 + sizeof(void *)); /* asan_fake */
+#else
+  ASSERT_EQ(sizeof(coro), 184);
+#endif
+#endif
+  coro *plain = gen(ret_arg, NULL);
+  ASSERT_PTR_EQ(plain->cold, NULL);
+  coro_attr a = copy_attr();
+  a.name = "named";
+  coro *named = NULL;
+  ASSERT_EQ(coro_create(&named, ret_arg, NULL, &a), 0);
+  ASSERT_PTR_EQ(named->cold, (coro__cold *)(named + 1)); /* one block */
+  ASSERT_STR_EQ(coro_name(named), "named");
+  a.name = "";
+  coro *empty = NULL;
+  ASSERT_EQ(coro_create(&empty, ret_arg, NULL, &a), 0);
+  ASSERT_PTR_EQ(empty->cold, NULL); /* an empty name needs none */
+  coro *mt = NULL;
+  spawn(&mt, ret_arg, NULL);
+  ASSERT_PTR_EQ(mt->cold, (coro__cold *)(mt + 1));
+  coro *own = NULL;
+  ASSERT_EQ(coro_create(&own, ret_arg, NULL, NULL), 0);
+  ASSERT_TRUE(own->cold != NULL); /* at the top of its own stack */
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(coro_join(mt, NULL, -1), 0);
+  coro *all[] = {plain, named, empty, mt, own};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) ASSERT_EQ(coro_destroy(all[i]), 0);
+}
+
+TEST(a_generator_without_cold_part_reads_as_empty) {
+  coro *g = gen(summer, IV(3));
+  void *v;
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_STR_EQ(coro_name(g), "");
+  ASSERT_EQ(coro_stack_size(g), CORO_STACK_SHARED);
+  coro_info i;
+  ASSERT_EQ(coro_list(&i, 1), 1);
+  ASSERT_PTR_EQ(i.handle, g);
+  ASSERT_STR_EQ(i.name, "");
+  ASSERT_EQ(i.deadline, -1);
+  ASSERT_PTR_EQ(i.waiting_on, NULL);
+  ASSERT_EQ(i.stack_size, CORO_STACK_SHARED);
+  ASSERT_PTR_EQ(g->cold, NULL); /* reading made none */
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(set_name_gives_a_generator_its_cold_part_or_enomem) {
+  long before = baseline();
+  coro *g = gen(ret_arg, NULL);
+  ASSERT_EQ(coro_set_name(g, NULL), 0); /* clearing no name needs nothing */
+  ASSERT_EQ(coro_set_name(g, ""), 0);
+  ASSERT_PTR_EQ(g->cold, NULL);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  ASSERT_EQ(coro_set_name(g, "late"), -ENOMEM);
+  coro__fault_reset();
+  ASSERT_STR_EQ(coro_name(g), ""); /* unchanged */
+  ASSERT_EQ(coro_set_name(g, "late"), 0);
+  ASSERT_STR_EQ(coro_name(g), "late");
+  ASSERT_TRUE(g->cold != NULL && g->cold != (coro__cold *)(g + 1));
+  ASSERT_EQ(coro_set_name(g, NULL), 0);
+  ASSERT_STR_EQ(coro_name(g), "");
+  ASSERT_EQ(coro_destroy(g), 0); /* frees the separate cold part too */
+  ASSERT_EQ(coro__live_allocs(), before);
+}
+
+/* A plain copy-stack generator that sleeps inside a micro-thread's chain:
+ * its first park needs its cold part (what it waits on, its timer). */
+static int sleep_rc[2];
+
+static void *sleeper_gen(void *arg) {
+  (void)arg;
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  sleep_rc[0] = coro_sleep(coro_now() + MS);
+  coro__fault_reset();
+  sleep_rc[1] = coro_sleep(coro_now() + MS);
+  return IV(7);
+}
+
+static void *drives_sleeper(void *arg) {
+  coro *g = arg;
+  void *v = NULL;
+  ASSERT_EQ(coro_next(g, &v), CORO_RETURNED);
+  return v;
+}
+
+static void *lists_sleeper(void *arg) {
+  coro *g = arg;
+  coro_info i[8];
+  long n = coro_list(i, 8);
+  for (long k = 0; k < n; k++)
+    if (i[k].handle == g) {
+      ASSERT_STR_EQ(i[k].waiting_on, "sleep");
+      ASSERT_TRUE(i[k].deadline > 0);
+      return IV(1);
+    }
+  return IV(0);
+}
+
+static void *naps(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sleep(coro_now() + MS / 10), 0);
+  return NULL;
+}
+
+TEST(a_generator_parks_without_memory_for_its_cold_part_is_enomem) {
+  /* The thread's timer heap is kept from one coro_run() to the next: made
+   * before the baseline. */
+  ASSERT_EQ(coro_spawn(NULL, naps, NULL, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  long before = baseline();
+  coro *g = gen(sleeper_gen, NULL);
+  coro *d, *l;
+  spawn(&d, drives_sleeper, g);
+  spawn(&l, lists_sleeper, g);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(sleep_rc[0], -ENOMEM);
+  ASSERT_EQ(sleep_rc[1], 0);
+  void *v;
+  ASSERT_EQ(coro_join(d, &v, -1), 0);
+  ASSERT_EQ(VI(v), 7);
+  ASSERT_EQ(coro_join(l, &v, -1), 0);
+  ASSERT_EQ(VI(v), 1); /* listed as sleeping, with its deadline */
+  ASSERT_TRUE(g->cold != NULL);
+  ASSERT_EQ(coro_destroy(d), 0);
+  ASSERT_EQ(coro_destroy(l), 0);
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro__live_allocs(), before);
+}
+
+/* Yields once from under a 16 KiB local, then from its own frame only. */
+static __attribute__((noinline)) int yield_deep(void) {
+  volatile char depth[16384];
+  for (size_t i = 0; i < sizeof(depth); i += 512) depth[i] = (char)(i / 512);
+  int rc = coro_yield(IV(1), NULL);
+  return rc + depth[512];
+}
+
+static void *deep_then_shallow(void *arg) {
+  (void)arg;
+  ASSERT_EQ(yield_deep(), 1); /* depth[512] survived being saved */
+  while (coro_yield(IV(2), NULL) == 0) {}
+  return NULL;
+}
+
+static size_t saved_cap_of(const coro *c) {
+  coro_info i[4];
+  long n = coro_list(i, 4);
+  for (long k = 0; k < n; k++)
+    if (i[k].handle == c) return i[k].stack_high_water; /* saved_cap, copy-stack */
+  return 0;
+}
+
+TEST(a_saved_buffer_shrinks_once_the_frames_are_much_smaller) {
+  coro *g = gen(deep_then_shallow, NULL), *other = gen(summer, IV(1));
+  void *v;
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(other, &v), CORO_YIELDED); /* displaces g: saved deep */
+  size_t deep = saved_cap_of(g);
+  ASSERT_TRUE(deep >= 16384);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);     /* from its own frame now */
+  ASSERT_EQ(coro_send(other, IV(10), &v), CORO_YIELDED); /* displaces g again */
+  size_t shallow = saved_cap_of(g);
+  ASSERT_TRUE(shallow < 4096);
+  ASSERT_EQ(shallow % 16, 0);
+  /* Saved again at about the same depth: the buffer stays (no malloc). */
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  ASSERT_EQ(coro_send(other, IV(11), &v), CORO_YIELDED);
+  coro__fault_reset();
+  ASSERT_EQ(saved_cap_of(g), shallow);
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_destroy(other), 0);
+}
+
+/* Shrinking is an economy, never a failure: without memory the big buffer
+ * is kept and the switch goes on. */
+TEST(a_shrink_without_memory_keeps_the_big_buffer) {
+  coro *g = gen(deep_then_shallow, NULL), *other = gen(summer, IV(1));
+  void *v;
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(other, &v), CORO_YIELDED);
+  size_t deep = saved_cap_of(g);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  ASSERT_EQ(coro_send(other, IV(10), &v), CORO_YIELDED);
+  coro__fault_reset();
+  ASSERT_EQ(saved_cap_of(g), deep);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED); /* its frames came back intact */
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_destroy(other), 0);
+}
