@@ -20,8 +20,10 @@
 #     Code that opens with #if (the C++ plumbing) is not shown.
 #   - Each entry's text is the comment's: plain lines are filled, indented ones
 #     kept as they are (lists, tables, code), wrapped to fit 80 columns.
-#   - ERRORS lists, for every call, the codes its comment names (-EINVAL,
-#     CORO_EDONE ...) and those of what it refers to for its returns ("Same
+#   - ERRORS lists, for every call, the codes its comment names where it says
+#     what the call returns (-EINVAL, CORO_EDONE ...: see returned(); a code
+#     the call only records or hands on elsewhere is not listed), and those
+#     of what it refers to for its returns ("Same
 #     returns as coro_send()", "Errors: as coro_create()", "the errors of
 #     coro_fd_read", "forms of coro_fd_read/coro_fd_write ... the same
 #     returns"; "or an error above":
