@@ -94,21 +94,33 @@ static inline void copy_frames(void *dst, const void *src, size_t n) { memcpy(ds
 #define SHRINK_FACTOR 4u
 #define SHRINK_MIN 1024u
 
+/* How many bytes of saved frames a new record brings room for, at most: a
+ * thread whose copy-stack coroutines are saved deeper than this gets no room
+ * in the record (their buffers are blocks of their own). */
+#define HINT_MAX 512u
+
 /* Save the occupant's frames into its buffer, grown to fit if need be (exact,
  * rounded to 16 bytes: the buffer is what a suspended coroutine costs), or
  * shrunk to fit if it is SHRINK_FACTOR times too big.  0, or -ENOMEM with
  * nothing changed (growing only: a shrink without memory keeps the buffer). */
 static int save(coro__tls *t, coro *c) {
+  coro__copystack *cs = t->copystack;
   char *sp = c->ctx.sp;
-  size_t used = (size_t)(t->copystack->shared.hi - sp);
+  size_t used = (size_t)(cs->shared.hi - sp);
+  size_t fit = (used + 15) & ~(size_t)15;
+  if (CORO__UNLIKELY(!c->saved_len)) /* its first save: what records make room for */
+    cs->hint = fit <= HINT_MAX ? (uint32_t)fit : 0;
   int grow = used > c->saved_cap;
-  if (CORO__UNLIKELY(grow || (c->saved_cap >= SHRINK_MIN && used * SHRINK_FACTOR < c->saved_cap))) {
-    size_t cap = (used + 15) & ~(size_t)15;
-    void *p = coro__malloc(cap);
+  if (CORO__UNLIKELY(grow || (c->saved_cap >= SHRINK_MIN && used * SHRINK_FACTOR < c->saved_cap &&
+                              !(c->flags & CORO__F_SAVED_INLINE)))) {
+    void *p = coro__malloc(fit);
     if (p) {
-      coro__free(c->saved); /* its old contents are stale: no realloc copy */
+      /* Its old contents are stale: no realloc copy.  Room in the record
+       * stays unused from now on. */
+      if (!(c->flags & CORO__F_SAVED_INLINE)) coro__free(c->saved);
+      c->flags &= ~(unsigned)CORO__F_SAVED_INLINE;
       c->saved = p;
-      c->saved_cap = (uint32_t)cap;
+      c->saved_cap = (uint32_t)fit;
     } else if (grow) {
       return -ENOMEM;
     }
@@ -257,31 +269,33 @@ out_free:
 
 /* --- records --------------------------------------------------------------------------- */
 
-coro *coro__copy_alloc(int cold) {
-  coro *c = coro__malloc(sizeof(coro) + (cold ? CORO__COLD_COPY : 0));
-  if (!c) return NULL;
-#ifdef CORO_SANITIZE_BUILD
-  /* Garbage first, so a field coro_create forgets shows up in tests. */
-  memset(c, 0xa5, sizeof(coro) + (cold ? CORO__COLD_COPY : 0));
-#endif
-  c->cold = NULL;
-  if (cold) {
-    coro__cold *x = (coro__cold *)(c + 1);
-    coro__cold_init(x);
-    c->cold = x;
-  }
-  c->saved = NULL;
-  return c;
-}
-
-int coro__copy_init(coro__tls *t, coro *c) {
+int coro__copy_new(coro__tls *t, int cold, coro **out) {
   if (CORO__UNLIKELY(!t->copystack)) {
     int rc = setup(t);
     if (rc < 0) return rc;
   }
+  size_t extra = cold ? CORO__COLD_COPY : 0, room = t->copystack->hint;
+  coro *c = coro__malloc(sizeof(coro) + extra + room);
+  if (!c) return -ENOMEM;
+#ifdef CORO_SANITIZE_BUILD
+  /* Garbage first, so a field coro_create forgets shows up in tests. */
+  memset(c, 0xa5, sizeof(coro) + extra + room);
+#endif
+  c->cold = NULL;
+  if (cold) {
+    c->cold = (coro__cold *)(c + 1);
+    coro__cold_init(c->cold);
+  }
   c->ctx.sp = NULL; /* fresh: its first frame is built when it is switched in */
+  c->flags = CORO__F_COPY;
   c->saved = NULL;
   c->saved_len = c->saved_cap = 0;
+  if (room) { /* its frames' first save needs no malloc of its own */
+    c->saved = (char *)(c + 1) + extra;
+    c->saved_cap = (uint32_t)room;
+    c->flags |= CORO__F_SAVED_INLINE;
+  }
+  *out = c;
   return 0;
 }
 
@@ -289,7 +303,7 @@ coro__stack *coro__copy_stack_of(const coro *c) { return &c->owner->copystack->s
 
 void coro__copy_free(coro__tls *t, coro *c) {
   if (t->copy_occupant == c) t->copy_occupant = NULL; /* its frames are abandoned */
-  coro__free(c->saved);
+  if (!(c->flags & CORO__F_SAVED_INLINE)) coro__free(c->saved);
   if (c->cold != (coro__cold *)(c + 1)) coro__free(c->cold); /* NULL, or one of its own */
   coro__free(c);
 }

@@ -44,6 +44,8 @@ typedef struct coro__copystack {
   void *wcache;     /* free one-waiter blocks (WAITER_SMALL bytes), linked
                         through their first word */
   unsigned nwcache; /* how many */
+  uint32_t hint;     /* the room for saved frames a new record brings: what
+                        the thread's last first save needed (0: none) */
   coro__cold copier_cold; /* the copier's cold part: its name, its stack */
   coro copier;            /* the copier's context */
 } coro__copystack;
@@ -53,12 +55,13 @@ typedef struct coro__copystack {
  * thread's first call, unless coro_set_stack_mode() said otherwise). */
 int coro__stack_mode(coro__tls *t);
 
-/* Make c, a record fresh from coro__copy_alloc(), a copy-stack coroutine of
- * t (its context, its saved frames); 0 or -ENOMEM (no shared stack). */
-int coro__copy_init(coro__tls *t, coro *c);
-/* A record for a copy-stack coroutine, with its cold part in the same block
- * if `cold` (else coro.cold is NULL), or NULL: no memory. */
-coro *coro__copy_alloc(int cold);
+/* A new copy-stack coroutine's record for t (made at the thread's first,
+ * with its shared stack): its cold part in the same block if `cold` (else
+ * coro.cold is NULL), and room for its saved frames after it, as much as the
+ * thread's last first save needed (coro__copystack.hint).  Its context and
+ * saved-frame fields are set, and flags (CORO__F_COPY, maybe
+ * CORO__F_SAVED_INLINE); 0 or -ENOMEM. */
+int coro__copy_new(coro__tls *t, int cold, coro **out);
 /* Destroy's half: c's frames are abandoned; free its buffer and record. */
 void coro__copy_free(coro__tls *t, coro *c);
 /* c has finished: its frames on the shared stack are dead. */

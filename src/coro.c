@@ -117,9 +117,9 @@ static inline int leave(coro *c, int outcome, void *value, int dying) {
 static void run_cleanups(coro *c, coro *host) {
   int host_fail = host->fail;
   host->flags += CORO__F_CLEANUP_ONE;
-  while (c->cleanups) {
-    coro__cleanup *h = c->cleanups;
-    c->cleanups = h->next;
+  while (c->cold->cleanups) { /* it has handlers: it has its cold part */
+    coro__cleanup *h = c->cold->cleanups;
+    c->cold->cleanups = h->next;
     h->fn(h->arg);
     coro__free(h);
   }
@@ -152,7 +152,7 @@ void coro__entry(void *arg) {
   void *r = c->fn(c->arg);
   /* A handler that fails replaces the return value or the body's error
    * (Python: an exception raised in `finally`). */
-  if (c->cleanups) run_cleanups(c, c);
+  if (c->cold && c->cold->cleanups) run_cleanups(c, c);
   int code = leaked(c->fail);
   c->result = code ? NULL : r;
   c->result_code = code;
@@ -257,6 +257,13 @@ static void set_name(coro__cold *x, const char *name) {
 const coro__cold coro__cold_none;
 
 void coro__cold_init(coro__cold *x) {
+  x->run_next = NULL;
+  x->root = NULL;
+  x->parked = NULL;
+  x->wake = 0;
+  x->cleanups = NULL;
+  x->delegator = NULL;
+  x->delegate = NULL;
   x->heap_at = 0;
   x->joiners.head = x->joiners.tail = NULL;
   x->wait_what = NULL;
@@ -298,18 +305,7 @@ static int stack_mode(coro__tls *t, const coro_attr *attr) {
  * with its cold part if `cold` (else it has none until it needs one). */
 static int make(coro__tls *t, int mode, size_t size, int cold, coro **out) {
   coro *c;
-  if (mode == CORO_STACK_MODE_COPY) {
-    c = coro__copy_alloc(cold);
-    if (!c) return -ENOMEM;
-    int rc = coro__copy_init(t, c);
-    if (rc < 0) {
-      coro__copy_free(t, c);
-      return rc;
-    }
-    c->flags = CORO__F_COPY;
-    *out = c;
-    return 0;
-  }
+  if (mode == CORO_STACK_MODE_COPY) return coro__copy_new(t, cold, out);
   coro__stack st;
   int rc = coro__stack_get(&t->stacks, size, &st);
   if (rc < 0) return rc;
@@ -369,14 +365,7 @@ int coro__create(coro **out, coro_fn fn, void *arg, const coro_attr *attr, int s
   c->result = NULL;
   c->result_code = 0;
   c->fail = 0;
-  c->cleanups = NULL;
-  c->delegator = NULL;
-  c->delegate = NULL;
   c->sched = 0;
-  c->run_next = NULL;
-  c->root = NULL;
-  c->parked = NULL;
-  c->wake = 0;
   c->all_prev = NULL;
   c->all_next = t->all;
   if (t->all) t->all->all_prev = c;
@@ -398,16 +387,18 @@ int coro_destroy(coro *c) {
   coro__tls *t = this_thread();
   int rc = check_handle(t, c);
   if (rc < 0) return rc;
-  if (c->state == CORO_RUNNING || c->delegator) return -EBUSY; /* RUNNING includes NORMAL */
+  if (c->state == CORO_RUNNING || coro__cold_of(c)->delegator)
+    return -EBUSY; /* RUNNING includes NORMAL */
   if (c->flags & CORO__F_DESTROYING) return -EBUSY; /* from its own handlers: freed once */
   c->flags |= CORO__F_DESTROYING;
   if (c->state == CORO_SUSPENDED) {
     rc = close_internal(t, c);
     /* It yielded instead of exiting: its frames are abandoned, but its
      * handlers still owe their cleanup.  Run them here. */
-    if (c->cleanups) run_cleanups(c, t->current);
+    if (coro__cold_of(c)->cleanups) run_cleanups(c, t->current);
   }
-  if (c->delegate) c->delegate->delegator = NULL;
+  /* (Read again: running its exit may have given it a cold part.) */
+  if (coro__cold_of(c)->delegate) c->cold->delegate->cold->delegator = NULL;
   if (c->all_prev)
     c->all_prev->all_next = c->all_next;
   else
@@ -515,13 +506,17 @@ int coro_yield_from(coro *sub, void **result) {
   if (!may_yield(self)) return -EPERM;
   int rc = check_handle(t, sub);
   if (rc < 0) return rc;
-  if (sub == self || sub->delegator) return -EBUSY;
+  if (sub == self || coro__cold_of(sub)->delegator) return -EBUSY;
+  /* The two links live in the cold parts (copy-stack: made now, or -ENOMEM
+   * with nothing started). */
+  coro__cold *sx = coro__cold_get(sub), *mx = sx ? coro__cold_get(self) : NULL;
+  if (!mx) return -ENOMEM;
 
   void *v = NULL;
   rc = send_internal(t, sub, NULL, &v);
   if (rc == -EBUSY) return rc; /* sub is in our resume chain: nothing started */
-  sub->delegator = self;
-  self->delegate = sub;
+  sx->delegator = self;
+  mx->delegate = sub;
   while (rc == CORO_YIELDED) {
     void *in = NULL;
     int sig = involves_copy(self) ? yield_copy(self, v, &in) : yield_internal(self, v, &in);
@@ -540,8 +535,8 @@ int coro_yield_from(coro *sub, void **result) {
       rc = throw_internal(t, sub, sig, &v);
     }
   }
-  sub->delegator = NULL;
-  self->delegate = NULL;
+  sx->delegator = NULL;
+  mx->delegate = NULL;
   if (rc == CORO_RETURNED || rc == CORO_EDONE) {
     if (result) *result = rc == CORO_RETURNED ? v : NULL;
     return 0;
@@ -560,21 +555,23 @@ int coro_cleanup_push(coro_cleanup_fn fn, void *arg) {
   coro *c = this_thread()->current;
   if (!fn) return -EINVAL;
   if (!may_yield(c)) return -EPERM;
+  coro__cold *x = coro__cold_get(c); /* copy-stack: its first handler makes it */
+  if (!x) return -ENOMEM;
   coro__cleanup *h = coro__malloc(sizeof(*h));
   if (!h) return -ENOMEM;
   h->fn = fn;
   h->arg = arg;
-  h->next = c->cleanups;
-  c->cleanups = h;
+  h->next = x->cleanups;
+  x->cleanups = h;
   return 0;
 }
 
 int coro_cleanup_pop(int execute) {
   coro *c = this_thread()->current;
   if (!may_yield(c)) return -EPERM;
-  coro__cleanup *h = c->cleanups;
+  coro__cleanup *h = c->cold ? c->cold->cleanups : NULL;
   if (!h) return -ENOENT;
-  c->cleanups = h->next;
+  c->cold->cleanups = h->next;
   if (execute) {
     c->flags += CORO__F_CLEANUP_ONE;
     h->fn(h->arg);

@@ -49,6 +49,8 @@ enum {
                                    stack (copystack.h) */
   CORO__F_DESTROYING = 8u,      /* coro_destroy() of it is under way (its handlers
                                    may call it again): refused with -EBUSY */
+  CORO__F_SAVED_INLINE = 16u,   /* copy-stack: coro.saved is the end of the
+                                   record's own block (not freed on its own) */
   CORO__F_CLEANUP_ONE = 1u << 8 /* one level of cleanup handlers running on
                                    this stack (a count in the high bits):
                                    yield and cleanup_push are refused */
@@ -68,19 +70,29 @@ typedef struct coro__cleanup {
   struct coro__cleanup *next; /* the handler pushed before this one */
 } coro__cleanup;
 
-/* The fields of a coroutine that plain generators never use, kept out of the
- * record so that a suspended copy-stack generator costs its record and its
- * saved frames and little else.  Own-stack coroutines have one right below the
+/* The fields of a coroutine that plain generators never use (scheduling,
+ * cleanup handlers, yield_from, names...), kept out of the record so that a
+ * suspended copy-stack generator costs its record and its saved frames and
+ * little else.  Own-stack coroutines have one right below the
  * record, at the top of their stack (free: that page is touched anyway);
  * copy-stack micro-threads and named copy-stack coroutines get one in the
  * record's heap block; other copy-stack coroutines get one from the heap when
  * they first need it (coro__cold_get), and coro.cold is NULL until then.
  * Readers of a coroutine that may have none go through coro__cold_of(). */
 typedef struct coro__cold {
+  /* --- scheduling (sched.c): what a hand-off touches, in one cache line --- */
+  coro *run_next;          /* next in the run queue */
+  coro *root;              /* while parked: the micro-thread whose chain we block */
+  coro *parked;            /* micro-thread: the coroutine of its chain parked now */
+  int wake;                /* what the pending park returns once woken */
+  const char *wait_what;   /* while parked: what it waits on ("sleep", "chan recv"...) */
+  const void *wait_obj;    /* while parked: the object it waits on, or NULL */
+  coro__cleanup *cleanups; /* pushed handlers, most recent first */
+  coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
+  /* --- the rest --- */
+  coro *delegate;           /* coroutine we delegate to via yield_from, or NULL */
   size_t heap_at;           /* 1 + index in the timer heap; 0 when not in it */
   coro__wait_list joiners;  /* micro-thread: joins waiting for it to finish */
-  const char *wait_what;    /* while parked: what it waits on ("sleep", "chan recv"...) */
-  const void *wait_obj;     /* while parked: the object it waits on, or NULL */
   coro_group *group;        /* micro-thread: the group that owns it, or NULL */
   coro *group_prev;         /* neighbours among the group's members */
   coro *group_next;
@@ -95,8 +107,8 @@ typedef struct coro__cold {
 /* The size of a copy-stack coroutine's cold block: everything but `stack`. */
 #define CORO__COLD_COPY offsetof(coro__cold, stack)
 
-/* A coroutine's record: what every resume, yield and hand-off touches.  184
- * bytes on x86_64 and aarch64 (tests/copystack.c keeps it so). */
+/* A coroutine's record: what every resume and yield touches.  128 bytes on
+ * x86_64 and aarch64, two cache lines (tests/copystack.c keeps it so). */
 struct coro {
   coro__context ctx;       /* saved machine context while not running; first
                               member so the switch finds it at offset 0 */
@@ -123,23 +135,16 @@ struct coro {
   unsigned flags;          /* CORO__F_*: zero for an ordinary guarded
                               coroutine, so the yield path tests one word */
   unsigned sched;          /* CORO__S_* (scheduler.h); 0 for a plain generator */
-  coro__cleanup *cleanups; /* pushed handlers, most recent first */
-  coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
-  coro *delegate;          /* coroutine we delegate to via yield_from, or NULL */
   void *saved;             /* copy-stack mode: our frames while displaced from
-                              the shared stack (heap), or NULL */
+                              the shared stack (heap, or the end of our own
+                              block: CORO__F_SAVED_INLINE), or NULL */
   uint32_t saved_len;      /*   bytes of it in use: the top of the shared stack
                               down to our saved stack pointer */
   uint32_t saved_cap;      /*   its allocated size */
-  /* --- scheduling (sched.c): what a hand-off touches --- */
-  coro *run_next;   /* next in the run queue */
-  coro *root;       /* while parked: the micro-thread whose chain we block */
-  coro *parked;     /* micro-thread: the coroutine of its chain parked now */
-  int wake;         /* what the pending park returns once woken */
-  coro__cold *cold; /* the rest (above); NULL for a copy-stack coroutine
-                       that has not needed it yet */
-  coro *all_prev;   /* neighbours in the thread's list of live coroutines */
-  coro *all_next;   /*   (coro__tls.all), for coro_list() */
+  coro__cold *cold;        /* the rest (above); NULL for a copy-stack coroutine
+                              that has not needed it yet */
+  coro *all_prev;          /* neighbours in the thread's list of live coroutines */
+  coro *all_next;          /*   (coro__tls.all), for coro_list() */
 #ifdef CORO_ASAN
   void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif
@@ -254,8 +259,8 @@ static inline const coro__cold *coro__cold_of(const coro *c) {
   return c->cold ? c->cold : &coro__cold_none;
 }
 
-/* An empty cold part: no name, not parked, no timer, group or joiners (its
- * stack is not touched). */
+/* An empty cold part: no name, not parked, no handlers, no timer, group or
+ * joiners (its stack is not touched). */
 void coro__cold_init(coro__cold *x);
 
 /* c's cold part for writing, allocated first if c has none (copy-stack

@@ -54,11 +54,11 @@ static size_t high_water(const coro__stack *st) {
 static const char *waiting_on(const coro *c, int state, const void **obj) {
   *obj = NULL;
   if (state != CORO_WAITING) return NULL;
-  if (c->parked && c->parked != c) { /* a coroutine of its chain waits for it */
-    *obj = c->parked;
+  const coro__cold *x = coro__cold_of(c);
+  if (x->parked && x->parked != c) { /* a coroutine of its chain waits for it */
+    *obj = x->parked;
     return "chain";
   }
-  const coro__cold *x = coro__cold_of(c);
   if (x->wait_what) {
     *obj = x->wait_obj;
     return x->wait_what;

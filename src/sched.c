@@ -79,7 +79,7 @@ int64_t coro_now(void) {
 static coro *dequeue(coro__sched *s) {
   coro *c = s->head;
   s->nqueued--;
-  s->head = c->run_next;
+  s->head = c->cold->run_next;
   if (!s->head) s->tail = NULL;
   c->sched &= ~(unsigned)CORO__S_QUEUED;
   return c;
@@ -112,11 +112,12 @@ static inline __attribute__((always_inline)) int park_now(coro__tls *t, coro *c,
                                                           const char *what, const void *obj) {
   coro__sched *s = &t->sched;
   coro *root = s->root;
-  c->root = root;
-  c->wake = 0;
-  c->cold->wait_what = what;
-  c->cold->wait_obj = obj;
-  root->parked = c;
+  coro__cold *x = c->cold;
+  x->root = root;
+  x->wake = 0;
+  x->wait_what = what;
+  x->wait_obj = obj;
+  root->cold->parked = c;
   if (flags & PARK_REQUEUE) coro__enqueue(s, c);
   coro *next = s->head;
   /* A hand-off never has to save frames (only the host, which can wait for
@@ -124,10 +125,11 @@ static inline __attribute__((always_inline)) int park_now(coro__tls *t, coro *c,
   if (next && parked_kind(next) && s->handoffs < HANDOFF_MAX && coro__copy_ready(next)) {
     s->handoffs++;
     dequeue(s);
-    s->root = next->root;
-    next->root->parked = NULL;
-    if (next == c) return c->wake;
-    return coro__transfer(t, next, next->wake);
+    coro__cold *nx = next->cold;
+    s->root = nx->root;
+    nx->root->cold->parked = NULL;
+    if (next == c) return nx->wake;
+    return coro__transfer(t, next, nx->wake);
   }
   return coro__transfer(t, s->host, CORO__PARKED);
 }
@@ -215,7 +217,7 @@ static void not_run(coro__sched *s, coro *c) {
   s->root = NULL;
   s->nqueued++;
   c->sched |= CORO__S_QUEUED;
-  c->run_next = s->head;
+  c->cold->run_next = s->head;
   s->head = c;
   if (!s->tail) s->tail = c;
   s->nomem = 1;
@@ -244,10 +246,11 @@ static void run_one(coro__tls *t, coro *c) {
     rc = coro__enter(t, c, c->sched & CORO__S_CANCELLED ? -ECANCELED : 0);
     if (CORO__UNLIKELY(rc == CORO__NOMEM)) c->sched |= CORO__S_YIELDED;
   } else { /* a parked coroutine: straight back into its chain */
-    s->root = c->root;
-    c->root->parked = NULL;
-    rc = coro__transfer(t, c, c->wake);
-    if (CORO__UNLIKELY(rc == CORO__NOMEM)) c->root->parked = c;
+    coro__cold *x = c->cold;
+    s->root = x->root;
+    x->root->cold->parked = NULL;
+    rc = coro__transfer(t, c, x->wake);
+    if (CORO__UNLIKELY(rc == CORO__NOMEM)) x->root->cold->parked = c;
   }
   if (CORO__UNLIKELY(rc == CORO__NOMEM)) { /* copy-stack: nothing ran */
     not_run(s, c);
@@ -403,7 +406,7 @@ static void seeded_round(coro__tls *t) {
   }
   for (size_t i = 0; i < n; i++) {
     s->round[i] = s->head;
-    s->head = s->head->run_next;
+    s->head = s->head->cold->run_next;
   }
   s->tail = NULL; /* n was every entry: the queue starts again empty */
   for (size_t left = n; left; left--) {
@@ -534,5 +537,5 @@ int coro_cancel(coro *c) {
 
 void coro__cancel(coro__tls *t, coro *c) {
   c->sched |= CORO__S_CANCELLED;
-  if (c->parked) coro__wake(&t->sched, c->parked, -ECANCELED);
+  if (c->cold->parked) coro__wake(&t->sched, c->cold->parked, -ECANCELED);
 }

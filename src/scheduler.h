@@ -69,9 +69,9 @@ int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj
 static inline void coro__enqueue(coro__sched *s, coro *c) {
   s->nqueued++;
   c->sched |= CORO__S_QUEUED;
-  c->run_next = NULL;
+  c->cold->run_next = NULL; /* queued: a micro-thread, or a parked coroutine */
   if (s->tail)
-    s->tail->run_next = c;
+    s->tail->cold->run_next = c;
   else
     s->head = c;
   s->tail = c;
@@ -89,7 +89,7 @@ static inline void coro__wake(coro__sched *s, coro *c, int code) {
   if (coro__woken(c)) return;
   if (c->sched & CORO__S_TIMER) coro__timer_remove(s, c);
   c->cold->wait_what = NULL; /* runnable now (a yield keeps "yield": it never waited) */
-  c->wake = code;
+  c->cold->wake = code;
   coro__enqueue(s, c);
 }
 

@@ -181,7 +181,7 @@ class Coroutine(object):
         """(what, object address or 0), as introspect.c's waiting_on()."""
         if self.state != WAITING:
             return None, 0
-        parked = _field(self.value, "parked")
+        parked = self._cold_field("parked")
         if parked is not None and int(parked) != 0 and _addr(parked) != self.address:
             return "chain", _addr(parked)
         what = self._cold_field("wait_what")
