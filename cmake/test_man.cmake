@@ -5,8 +5,9 @@
 # page: a page of man3 whose NAME names it, reachable under its own name
 # (the page or a symlink to it), whose ERRORS entry for it names error codes
 # (its own, those of the call it refers to, or its family's) or says it has
-# none -- and a call whose comment names no code must say "Never fails." or
-# "No error code: ..." in the header.  Then every page renders without a
+# none -- and a call whose comment names no code where it says what it
+# returns (tools/man.awk's returned()) must say "Never fails." or "No error
+# code: ..." in the header.  Then every page renders without a
 # warning at 80 columns: `MANWIDTH=80 man --warnings -l` (and groff -ww, which
 # warns about more) print nothing on stderr and no line is wider than 80.
 # Without man (and groff) the rendering half is skipped, saying so.

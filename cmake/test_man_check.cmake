@@ -9,6 +9,12 @@
 #   - a call that refers to another for its returns ("the errors of
 #     coro_fd_read()") with a code of its own: its page lists both, and the
 #     check passes;
+#   - a call whose comment names codes only outside what it says it returns
+#     (coro_fail without its "Never fails": it records -EINVAL and
+#     CORO_ELEAKEDDONE for its coroutine, it returns neither): those are not
+#     its errors, so the check must fail, naming it; and on the header as it
+#     is, no page lists a code its call does not return (coro_chan_select's
+#     -EPIPE goes to a case's result, coro_close returns 0 for CORO_EEXIT);
 #   - an unbalanced '[' in a comment: the rendered page is read line by line
 #     (not as a CMake list, where '[' opens a bracket): the check passes.
 file(READ ${SOURCE_DIR}/include/coro.h header)
@@ -49,6 +55,26 @@ string(REGEX MATCH "\\.BR coro_reader_read \\(\\)\n[^\n]*" entry "${page}")
 foreach(c EINVAL EPROTO ETIMEDOUT EBADF)
   if(NOT entry MATCHES "${c}")
     message(FATAL_ERROR "refers: ${c} missing from coro_reader_read's entry: ${entry}")
+  endif()
+endforeach()
+
+string(REPLACE "  Never fails: it always returns NULL." "" t "${header}")
+if(t STREQUAL header)
+  message(FATAL_ERROR "coro_fail's comment is not as this test expects: update it")
+endif()
+check(recorded "${t}" TRUE "coro_fail: its comment names no error code")
+
+check(as_is "${header}" FALSE "public calls, each with its page")
+foreach(t coro_chan:coro_chan_select:EPIPE coro_send:coro_close:CORO_EEXIT
+          coro_yield:coro_fail:EINVAL)
+  string(REPLACE ":" ";" t "${t}")
+  list(GET t 0 page)
+  list(GET t 1 call)
+  list(GET t 2 code)
+  file(READ ${WORK}/as_is/man/man3/${page}.3 text)
+  string(REGEX MATCH "\\.BR ${call} \\(\\)\n[^\n]*" entry "${text}")
+  if(NOT entry OR entry MATCHES "${code}")
+    message(FATAL_ERROR "as_is: ${call}'s ERRORS entry lists ${code}, which it does not return: ${entry}")
   endif()
 endforeach()
 

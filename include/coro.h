@@ -347,7 +347,7 @@ CORO_API int coro_throw(coro *c, int err, void **out);
  * out of its pending coro_yield(), and is expected to clean up and return.
  * CREATED and CLOSED coroutines just become CLOSED.
  * Returns 0 when c is CLOSED afterwards, whether it returned or finished with
- * CORO_EEXIT.  Otherwise:
+ * the exit request.  Otherwise:
  *   CORO_EIGNORED  c yielded a value instead ("generator ignored
  *                  GeneratorExit"); c stays SUSPENDED;
  *   err < 0        c finished with another error err; c is CLOSED (a cleanup
@@ -411,9 +411,10 @@ CORO_API int coro_yield_from(coro *sub, void **result);
 
 /* Record `err` (< 0) as the error the current coroutine finishes with and
  * return NULL, for `return coro_fail(err);` in its body (Python's `raise`).
- * err >= 0 records -EINVAL; CORO_EDONE finishes it with CORO_ELEAKEDDONE
- * (PEP 479).  A later coro_yield() before the body returns
- * discards it.  Outside a coroutine it does nothing and returns NULL. */
+ * An err >= 0 is recorded as -EINVAL, and CORO_EDONE finishes the coroutine
+ * with CORO_ELEAKEDDONE (PEP 479): codes its resumer gets, not this call.  A
+ * later coro_yield() before the body returns discards it.  Outside a
+ * coroutine it records nothing.  Never fails: it always returns NULL. */
 CORO_API void *coro_fail(int err);
 
 /* Push a cleanup handler on the current coroutine.  Handlers run last-in

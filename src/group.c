@@ -136,7 +136,7 @@ int coro_group_wait(coro_group *g, int64_t deadline) {
   if (!done) coro__wait_remove(&g->waiters, w); /* if served, g may be gone */
   coro__waiters_put(t, w, &local, 1, 0);
   if (done) return result; /* served at live == 0 */
-  return rc < 0 ? rc : -EINTR;
+  return coro__unserved(rc);
 }
 
 int coro_group_close(coro_group *g, int64_t deadline) {

@@ -519,7 +519,7 @@ int coro_join(coro *c, void **result, int64_t deadline) {
     int done = w->done;
     if (!done) coro__wait_remove(&c->cold->joiners, w); /* a timeout or a cancel: still linked */
     coro__waiters_put(t, w, &local, 1, 0);
-    if (!done) return rc < 0 ? rc : -EINTR;
+    if (!done) return coro__unserved(rc);
   }
   c->sched |= CORO__S_JOINED;
   return coro_result(c, result);

@@ -29,6 +29,8 @@
 #ifndef CORO_SCHEDULER_H
 #define CORO_SCHEDULER_H
 
+#include <stdlib.h>
+
 #include "internal.h"
 
 /* A coroutine waiting in a list (joins, channels; locks later).  It lives on
@@ -120,6 +122,21 @@ static inline void coro__wait_remove(coro__wait_list *l, coro__waiter *w) {
 static inline coro__waiter *coro__wait_first(coro__wait_list *l) {
   while (CORO__UNLIKELY(l->head && coro__woken(l->head->who))) coro__wait_remove(l, l->head);
   return l->head;
+}
+
+/* What a list wait (join, group, mutex, cond...) returns when its waiter was
+ * not served (`done` unset): park's own code, which is then < 0 (-ETIMEDOUT,
+ * -ECANCELED, -EDEADLK, -ENOMEM).  A park returns >= 0 only from a wake
+ * with that code, and each such wake serves the wait the coroutine is parked
+ * in through a record that wait linked: a list's server (which sets `done`
+ * first), an fd's readiness, a signal, a finished offload job.  Every call
+ * unlinks its records before it returns, so none of those reaches a
+ * coroutine parked for something else.  A code >= 0 here is a broken
+ * invariant: abort, rather than return a success or a code (-EINTR, once)
+ * that no call documents. */
+static inline int coro__unserved(int rc) {
+  if (CORO__UNLIKELY(rc >= 0)) abort();
+  return rc;
 }
 
 /* Park like coro__park(), but a cancel neither refuses nor ends the wait: it

@@ -88,7 +88,7 @@ static int wait_on(coro__tls *t, coro__wait_list *l, int64_t deadline, const cha
   if (!done) coro__wait_remove(l, w); /* if served, unlinked: the object may be gone */
   coro__waiters_put(t, w, &local, 1, 0);
   if (done) return 0;
-  return rc < 0 ? rc : -EINTR; /* only a server wakes with 0, and it sets done */
+  return coro__unserved(rc); /* only a server wakes with 0, and it sets done */
 }
 
 /* Unlink waiter w from l, mark it served and make it runnable. */
@@ -204,7 +204,7 @@ int coro_cond_wait(coro_cond *c, coro_mutex *m, int64_t deadline) {
     rc = 0; /* unlinked by the signal; c may be gone */
   } else {
     coro__wait_remove(&c->waiters, w);
-    if (rc == 0) rc = -EINTR; /* only a signal wakes with 0, and it sets done */
+    rc = coro__unserved(rc); /* only a signal wakes with 0, and it sets done */
   }
   coro__waiters_put(t, w, &local, 1, 0);
   /* Relock whatever happened, for as long as it takes; only a cancel stops

@@ -5,7 +5,9 @@
  * Each test file is one program.  Run with no argument it runs every case in
  * it; run with a case name it runs just that one (CTest does this, so every
  * case is its own process with its own timeout).  Asserts do not depend on
- * NDEBUG.  The last line is "N passed, N failed".
+ * NDEBUG.  The last line is "N passed, N failed".  Processes a case forks are
+ * killed when it ends, passed or failed (tests/test_main.c): a failing case
+ * fails at once, not at its timeout.
  */
 #ifndef CORO_TEST_H
 #define CORO_TEST_H

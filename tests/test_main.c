@@ -1,6 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* test_main.c - the runner behind TEST(): one case by name, or all of them. */
+/*
+ * test_main.c - the runner behind TEST(): one case by name, or all of them.
+ *
+ * The cases run in a child of this process, in a process group of its own
+ * that this process (the supervisor) ends with SIGKILL once the child has
+ * ended, however it ended: an assert, a crash, a sanitizer's report.  So a
+ * case that fails while processes it forked still run (a cluster's parent
+ * and its workers) fails at once with its message: left alive, those would
+ * hold CTest's output pipe until the timeout, and outlive it.  The child's
+ * exit status (or the signal that killed it) becomes the supervisor's.
+ * A test program that runs itself again (fork + exec, tests/overflow.c) is
+ * already inside the group: CORO_TEST_GROUP says so, and it runs in-process.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -33,7 +51,71 @@ void test__fail(const char *file, int line, const char *fmt, ...) {
   exit(1);
 }
 
+/* --- the supervisor ---------------------------------------------------------------- */
+
+static volatile pid_t group; /* the cases' process group (the child's pid) */
+
+/* End as the child did: by its signal (no second core file), or 128 + it. */
+static void die_of(int sig) {
+  struct rlimit none = {0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
+  sigaction(sig, &dfl, NULL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
+/* CTest or a terminal stopping the supervisor stops the group first. */
+static void on_stop(int sig) {
+  kill(-group, SIGKILL);
+  die_of(sig);
+}
+
+/* Returns in the child, which runs the cases; never returns in the parent.
+ * Without a child (fork failed) the cases run here, unsupervised. */
+static void supervise(void) {
+  if (getenv("CORO_TEST_GROUP")) return; /* run again by a case: in its group */
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("test_main: fork (the cases run unsupervised)");
+    return;
+  }
+  if (pid == 0) {
+    setpgid(0, 0); /* both sides: whichever runs first, the group exists */
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%d", (int)getpid());
+    setenv("CORO_TEST_GROUP", buf, 1);
+    return;
+  }
+  setpgid(pid, pid);
+  group = pid;
+  struct sigaction stop;
+  memset(&stop, 0, sizeof(stop));
+  stop.sa_handler = on_stop;
+  int stops[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++) sigaction(stops[i], &stop, NULL);
+  /* Wait without reaping: the zombie keeps the group's id from being reused
+   * until the group is killed. */
+  siginfo_t info;
+  while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0) {
+    if (errno != EINTR) {
+      perror("test_main: waitid");
+      kill(-pid, SIGKILL);
+      exit(2);
+    }
+  }
+  kill(-pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (WIFSIGNALED(status)) die_of(WTERMSIG(status));
+  exit(WEXITSTATUS(status));
+}
+
 int main(int argc, char **argv) {
+  supervise();
   if (argc > 1) {
     for (int i = 0; i < ntests; i++) {
       if (strcmp(tests[i].name, argv[1]) == 0) {

@@ -20,8 +20,10 @@
 #     Code that opens with #if (the C++ plumbing) is not shown.
 #   - Each entry's text is the comment's: plain lines are filled, indented ones
 #     kept as they are (lists, tables, code), wrapped to fit 80 columns.
-#   - ERRORS lists, for every call, the codes its comment names (-EINVAL,
-#     CORO_EDONE ...) and those of what it refers to for its returns ("Same
+#   - ERRORS lists, for every call, the codes its comment names where it says
+#     what the call returns (-EINVAL, CORO_EDONE ...: see returned(); a code
+#     the call only records or hands on elsewhere is not listed), and those
+#     of what it refers to for its returns ("Same
 #     returns as coro_send()", "Errors: as coro_create()", "the errors of
 #     coro_fd_read", "forms of coro_fd_read/coro_fd_write ... the same
 #     returns"; "or an error above":
@@ -191,6 +193,40 @@ function text(t, f,    n, L, k, mode, j, min, ind, line, cont, more, sp) {
   }
 }
 
+# The sentences of a comment that say what its call returns, joined by
+# newlines: those with "return(s/ed)" followed by what is returned (not
+# "clean up and return."), "Errors", "Refused", "Otherwise" or
+# "fail(s)" ("Returns 0, or -EINVAL (c NULL)", "Errors: -EINVAL", "Refused,
+# nothing changes: -EBUSY ...", "Calls that cannot wait fail ...: -EDEADLK")
+# or "comes (straight) back", those in which a code opens the sentence or a
+# clause after a ';' ("Free.  -EBUSY while waited on; -EINVAL (c NULL)",
+# "Wake every waiter (0 even if none); -EINVAL") and those that offer one as
+# an alternative to a value ("The state of c, or -EINVAL if c is NULL").
+# A code named elsewhere is one the call records, stores or hands on
+# ("err >= 0 records -EINVAL", "reports -EPIPE in its `result`"), not one it
+# returns.  Sentences end at a full stop before a space or a line's end, and
+# at a blank line.
+function returned(t,    s, n, S, k, out, x) {
+  s = t
+  gsub(/\n\n/, ".\n", s)
+  gsub(/\.\n/, ".\001", s)
+  gsub(/\. /, ".\001", s)
+  n = split(s, S, "\001")
+  out = ""
+  for (k = 1; k <= n; k++) {
+    x = S[k]
+    gsub(/\n/, " ", x)
+    x = trim(x)
+    if (x ~ /(^|[^a-z_])[Rr]eturn(s|ed)?( +[^ .,;:)]|:)/ ||
+        x ~ /(^|[^a-z_])([Ee]rrors|[Rr]efused|[Oo]therwise)/ ||
+        x ~ /(^|[^a-z_])[Ff]ails?([^a-z_(]|$)/ || x ~ /come(s)? (straight )?back/ ||
+        x ~ /(^|; )\(?(-E[A-Z0-9]+|CORO_E[A-Z]+)/ ||
+        x ~ /(^|[ (])or (-E[A-Z0-9]+|CORO_E[A-Z]+)/)
+      out = out (out == "" ? "" : "\n") x
+  }
+  return out
+}
+
 # The error codes a comment names, in order of first mention, space-separated.
 function codes(t,    s, c, seen, out) {
   s = t
@@ -248,7 +284,7 @@ function union(a, b,    n, B, k, out) {
 function ref_codes(r, s,    m, R, j, out) {
   m = split(r, R, " ")
   out = ""
-  for (j = 1; j <= m; j++) out = out " " (R[j] == "@" ? codes(S_intro[s]) : CODES[R[j]])
+  for (j = 1; j <= m; j++) out = out " " (R[j] == "@" ? codes(returned(S_intro[s])) : CODES[R[j]])
   return trim(out)
 }
 
@@ -450,7 +486,7 @@ function family(s,    f, e, n, C, k, names, cs, first, how, ref, refl, d) {
     n = split(E_calls[e], C, " ")
     # Its own codes, then those of what it refers to (references()).
     refl = references(E_text[e])
-    first = union(codes(E_text[e]), ref_codes(refl, s))
+    first = union(codes(returned(E_text[e])), ref_codes(refl, s))
     how = ""
     ref = refl
     sub(/ .*$/, "", ref)
