@@ -41,10 +41,10 @@ typedef struct coro__copystack {
   int job_pass;       /*   what to's pending switch returns */
   unsigned vg_shared; /* Valgrind stack ids, 0 if not registered */
   unsigned vg_copier;
-  void *wcache;     /* free one-waiter blocks (WAITER_SMALL bytes), linked
+  void *wcache;           /* free one-waiter blocks (WAITER_SMALL bytes), linked
                         through their first word */
-  unsigned nwcache; /* how many */
-  uint32_t hint;     /* the room for saved frames a new record brings: what
+  unsigned nwcache;       /* how many */
+  uint32_t hint;          /* the room for saved frames a new record brings: what
                         the thread's last first save needed (0: none) */
   coro__cold copier_cold; /* the copier's cold part: its name, its stack */
   coro copier;            /* the copier's context */

@@ -388,7 +388,7 @@ int coro_destroy(coro *c) {
   int rc = check_handle(t, c);
   if (rc < 0) return rc;
   if (c->state == CORO_RUNNING || coro__cold_of(c)->delegator)
-    return -EBUSY; /* RUNNING includes NORMAL */
+    return -EBUSY;                                  /* RUNNING includes NORMAL */
   if (c->flags & CORO__F_DESTROYING) return -EBUSY; /* from its own handlers: freed once */
   c->flags |= CORO__F_DESTROYING;
   if (c->state == CORO_SUSPENDED) {

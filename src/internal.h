@@ -90,11 +90,11 @@ typedef struct coro__cold {
   coro__cleanup *cleanups; /* pushed handlers, most recent first */
   coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
   /* --- the rest --- */
-  coro *delegate;           /* coroutine we delegate to via yield_from, or NULL */
-  size_t heap_at;           /* 1 + index in the timer heap; 0 when not in it */
-  coro__wait_list joiners;  /* micro-thread: joins waiting for it to finish */
-  coro_group *group;        /* micro-thread: the group that owns it, or NULL */
-  coro *group_prev;         /* neighbours among the group's members */
+  coro *delegate;          /* coroutine we delegate to via yield_from, or NULL */
+  size_t heap_at;          /* 1 + index in the timer heap; 0 when not in it */
+  coro__wait_list joiners; /* micro-thread: joins waiting for it to finish */
+  coro_group *group;       /* micro-thread: the group that owns it, or NULL */
+  coro *group_prev;        /* neighbours among the group's members */
   coro *group_next;
   char name[CORO_NAME_MAX]; /* NUL-terminated; read by the overflow handler */
   /* Last, so that a copy-stack coroutine's block stops before it
@@ -110,41 +110,41 @@ typedef struct coro__cold {
 /* A coroutine's record: what every resume and yield touches.  128 bytes on
  * x86_64 and aarch64, two cache lines (tests/copystack.c keeps it so). */
 struct coro {
-  coro__context ctx;       /* saved machine context while not running; first
+  coro__context ctx;  /* saved machine context while not running; first
                               member so the switch finds it at offset 0 */
-  coro__tls *owner;        /* thread context that created it: calls from any
+  coro__tls *owner;   /* thread context that created it: calls from any
                               other thread are refused (-EPERM) */
-  coro *resumer;           /* who resumed it last: where coro_yield returns;
+  coro *resumer;      /* who resumed it last: where coro_yield returns;
                               &owner->main for the thread's own stack */
-  int state;               /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
+  int state;          /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
                               coroutine that is not the current one is NORMAL
                               (it resumed another), which saves the resume
                               path from updating the whole chain */
-  unsigned id;             /* unique in the process while it lives (0 once
+  unsigned id;        /* unique in the process while it lives (0 once
                               destroyed; wraps after 2^32 creations): how
                               debuggers name it */
-  void **out;              /* where the resumer wants the value we hand out
+  void **out;         /* where the resumer wants the value we hand out
                               (yielded or returned); &owner->sink to discard */
-  void **in;               /* where our pending coro_yield wants the sent value;
+  void **in;          /* where our pending coro_yield wants the sent value;
                               &owner->sink if not wanted */
-  coro_fn fn;              /* body */
-  void *arg;               /* its argument */
-  void *result;            /* return value once CLOSED */
-  int result_code;         /* 0, or the error it finished with, once CLOSED */
-  int fail;                /* error recorded by coro_fail(), applied on return */
-  unsigned flags;          /* CORO__F_*: zero for an ordinary guarded
+  coro_fn fn;         /* body */
+  void *arg;          /* its argument */
+  void *result;       /* return value once CLOSED */
+  int result_code;    /* 0, or the error it finished with, once CLOSED */
+  int fail;           /* error recorded by coro_fail(), applied on return */
+  unsigned flags;     /* CORO__F_*: zero for an ordinary guarded
                               coroutine, so the yield path tests one word */
-  unsigned sched;          /* CORO__S_* (scheduler.h); 0 for a plain generator */
-  void *saved;             /* copy-stack mode: our frames while displaced from
+  unsigned sched;     /* CORO__S_* (scheduler.h); 0 for a plain generator */
+  void *saved;        /* copy-stack mode: our frames while displaced from
                               the shared stack (heap, or the end of our own
                               block: CORO__F_SAVED_INLINE), or NULL */
-  uint32_t saved_len;      /*   bytes of it in use: the top of the shared stack
+  uint32_t saved_len; /*   bytes of it in use: the top of the shared stack
                               down to our saved stack pointer */
-  uint32_t saved_cap;      /*   its allocated size */
-  coro__cold *cold;        /* the rest (above); NULL for a copy-stack coroutine
+  uint32_t saved_cap; /*   its allocated size */
+  coro__cold *cold;   /* the rest (above); NULL for a copy-stack coroutine
                               that has not needed it yet */
-  coro *all_prev;          /* neighbours in the thread's list of live coroutines */
-  coro *all_next;          /*   (coro__tls.all), for coro_list() */
+  coro *all_prev;     /* neighbours in the thread's list of live coroutines */
+  coro *all_next;     /*   (coro__tls.all), for coro_list() */
 #ifdef CORO_ASAN
   void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif

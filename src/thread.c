@@ -17,6 +17,10 @@
 
 #include "internal.h"
 
+#ifdef CORO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 CORO__TLS coro__tls coro__this_thread;
 
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -26,6 +30,15 @@ static pthread_key_t exit_key; /* its destructor tidies a thread's state at exit
  * them); everything else goes. */
 static void thread_exit(void *arg) {
   coro__tls *t = arg;
+#ifdef CORO_ASAN
+  /* pthread_exit() in a coroutine comes back to the thread's own stack by the
+   * unwinder's longjmp, which ASan does not see: the frames it abandoned
+   * there keep their redzones, and ASan's own teardown, below us, would trip
+   * on them.  (Their bounds were learnt at the first switch: coro__entry.) */
+  char *lo = t->main_cold.stack.lo, *here = __builtin_frame_address(0);
+  if (lo && lo < here && here <= t->main_cold.stack.hi)
+    ASAN_UNPOISON_MEMORY_REGION(lo, (size_t)(here - lo));
+#endif
   coro__registry_remove(t); /* before its memory goes with the thread */
   coro__offload_fini(t);    /* its port watches an fd of the registry: first */
   coro__signal_fini(t);     /* its signalfd is one of the registry's fds too */

@@ -923,7 +923,7 @@ TEST(a_saved_buffer_shrinks_once_the_frames_are_much_smaller) {
   ASSERT_EQ(coro_next(other, &v), CORO_YIELDED); /* displaces g: saved deep */
   size_t deep = saved_cap_of(g);
   ASSERT_TRUE(deep >= 16384);
-  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);     /* from its own frame now */
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);             /* from its own frame now */
   ASSERT_EQ(coro_send(other, IV(10), &v), CORO_YIELDED); /* displaces g again */
   size_t shallow = saved_cap_of(g);
   ASSERT_TRUE(shallow < 4096);
@@ -1030,7 +1030,7 @@ TEST(a_new_record_brings_room_for_its_frames) {
   void *v;
   ASSERT_EQ(coro_next(a, &v), CORO_YIELDED);
   ASSERT_EQ(coro_next(b, &v), CORO_YIELDED); /* a's first save: the thread learns */
-  if (a->saved_len > 512) { /* HINT_MAX: a sanitizer's frames are bigger */
+  if (a->saved_len > 512) {                  /* HINT_MAX: a sanitizer's frames are bigger */
     printf("skipped: frames of %u bytes, more than a record brings room for\n", a->saved_len);
     ASSERT_EQ(coro_destroy(a), 0);
     ASSERT_EQ(coro_destroy(b), 0);
