@@ -525,7 +525,7 @@ CORO_API int coro_stack_guard_mode(void);
  * costs no system call and no page fault.  The pool decays by itself as the
  * thread keeps creating and destroying coroutines: per stack size, the empty
  * slabs beyond 4096 stacks' worth (at most 256 MiB of them) that stay unused
- * while the thread makes four times as many stack allocations and frees as
+ * while the thread makes eight times as many stack allocations and frees as
  * the pool has stacks of that size are offered to the kernel with MADV_FREE
  * (it takes their pages back only when memory runs short), and unmapped if
  * they stay unused as long again.  A thread that stops creating coroutines

@@ -43,9 +43,8 @@
  * allocation and free the thread's cache does not absorb).  The first
  * CORO__STACK_WARM slots' worth of empty slabs per class (4096 stacks, at
  * most 256 MiB of slabs) never decay.  Beyond those, an empty slab that
- * stayed unused while the class handled DECAY_TURNS (4) times as many
- * operations as it has slots (a pool in regular use turns over in two:
- * every slot allocated and freed) gets one madvise(MADV_FREE) and turns
+ * stayed unused while the class handled CORO__STACK_DECAY_TURNS (8) times as
+ * many operations as it has slots (stack.h) gets one madvise(MADV_FREE) and turns
  * cold: the kernel takes its pages back only when memory runs short (until
  * then reuse costs no fault, but each page's first write after it may cost
  * a trap: ~5-10 us a page on a shadow-paging VM, hence not at once); a cold
@@ -149,14 +148,6 @@ struct coro__stack_class {
  * one; see the top of the file. */
 #define CORO__STACK_WARM 4096u
 #define CORO__STACK_WARM_BYTES ((size_t)256 << 20)
-
-/* An empty slab beyond those is idle once its class has handled this many
- * times as many stack operations as it has slots since the slab emptied
- * (or was decayed): a pool in regular use turns all its slots over in about
- * two (every stack allocated, then freed), so this is twice that with room
- * to spare.  A big burst's slabs are kept through a few bursts' worth of
- * quieter work, a small pool's decay fast. */
-#define DECAY_TURNS 4u
 
 /* Where a slab is linked. */
 enum { ON_NONE, ON_AVAIL, ON_EMPTY };
@@ -530,7 +521,8 @@ static int release_slab(coro__slab *s);
  * operation that reaches the slabs; costs a comparison when nothing is due. */
 static void decay(coro__stack_class *cls) {
   for (;;) {
-    unsigned long long idle = (unsigned long long)DECAY_TURNS * cls->nslabs * cls->nslots;
+    unsigned long long idle =
+        (unsigned long long)CORO__STACK_DECAY_TURNS * cls->nslabs * cls->nslots;
     coro__slab *s = cls->warm.tail;
     if (cls->nwarm > cls->warm_cap && cls->ops - s->idle_since >= idle) {
       list_remove(&cls->warm, s);

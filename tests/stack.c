@@ -652,6 +652,17 @@ static void big_drain(coro **all, int n) {
   for (int i = 0; i < n; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
 }
 
+/* Churn with 20 alive (16 through the thread's cache, 4 through slabs:
+ * CHURN_OPS slab operations a cycle): `cycles` times. */
+enum { CHURN = 20, CHURN_OPS = 2 * (CHURN - CORO__STACK_CACHE) };
+static void big_churn(long cycles) {
+  coro *few[CHURN];
+  for (long c = 0; c < cycles; c++) {
+    big_burst(few, CHURN);
+    big_drain(few, CHURN);
+  }
+}
+
 /* Empty slabs the class keeps warm whatever happens: 256 MiB of 8 MiB stacks. */
 static long big_warm_cap(void) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -659,10 +670,10 @@ static long big_warm_cap(void) {
 }
 
 /* A pool in regular use keeps everything it emptied: burst after burst of
- * 64 stacks (twice the warm cap of this size) takes its slabs back with no
- * system call at all: no MADV_FREE when a burst drains (its pages would be
- * re-dirtied at the next: a trap per page on some VMs), no munmap, no mmap,
- * no guard. */
+ * 64 stacks (twice the warm cap of this size), with up to three bursts'
+ * worth of churn between them, takes its slabs back with no system call at
+ * all: no MADV_FREE when a burst drains (its pages would be re-dirtied at
+ * the next: a trap per page on some VMs), no munmap, no mmap, no guard. */
 TEST(emptied_slabs_stay_warm_across_bursts) {
   ASSERT_TRUE(big_warm_cap() < BIG_N - CORO__STACK_CACHE);
   ASSERT_EQ(coro_stack_trim(NULL), 0);
@@ -674,6 +685,7 @@ TEST(emptied_slabs_stay_warm_across_bursts) {
   for (int round = 0; round < 20; round++) {
     big_drain(all, BIG_N);
     ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE), madvises);
+    if (round % 2) big_churn(3 * 2 * BIG_N / CHURN_OPS);
     big_burst(all, BIG_N);
   }
   big_drain(all, BIG_N);
@@ -684,21 +696,16 @@ TEST(emptied_slabs_stay_warm_across_bursts) {
   ASSERT_EQ(coro_stack_trim(NULL), 0);
 }
 
-/* Churn with 20 alive (16 through the thread's cache, 4 through slabs):
- * `cycles` times. */
-static void big_churn(int cycles) {
-  coro *few[20];
-  for (int c = 0; c < cycles; c++) {
-    big_burst(few, 20);
-    big_drain(few, 20);
-  }
-}
+/* Churn cycles in the decay's unit for the big class: its slabs (one slot
+ * each) times CORO__STACK_DECAY_TURNS stack operations. */
+static long decay_cycles(void) { return (long)CORO__STACK_DECAY_TURNS * BIG_N / CHURN_OPS; }
 
 /* After a burst, a pool that keeps working with fewer stacks gives the rest
  * back in two steps: the empty slabs beyond the warm cap that stayed unused
- * while the class handled four times as many stack operations as it has
- * slots get one MADV_FREE each, and once they stay unused as long again they
- * are unmapped.  The warm cap's worth stays mapped and warm for good. */
+ * while the class handled CORO__STACK_DECAY_TURNS times as many stack
+ * operations as it has slots get one MADV_FREE each, and once they stay
+ * unused as long again they are unmapped.  The warm cap's worth stays mapped
+ * and warm for good. */
 TEST(idle_slabs_decay_then_unmap) {
   ASSERT_EQ(coro_stack_trim(NULL), 0);
   coro *all[BIG_N];
@@ -708,12 +715,12 @@ TEST(idle_slabs_decay_then_unmap) {
   long idle = BIG_N - CORO__STACK_CACHE - big_warm_cap();
   long munmaps = coro__sys_calls(CORO__FAULT_MUNMAP);
   long madvises = coro__sys_calls(CORO__FAULT_MADVISE);
-  big_churn(10); /* 80 slab operations: not yet idle (4 x 64 slots) */
+  big_churn(decay_cycles() / 2); /* not idle yet */
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE), madvises);
-  big_churn(40);
+  big_churn(decay_cycles()); /* 1.5 units: idle, not yet twice */
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE) - madvises, idle); /* MADV_FREE, once */
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP), munmaps);
-  big_churn(400);
+  big_churn(4 * decay_cycles());
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE) - madvises, idle);
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP) - munmaps, idle); /* then unmapped */
   /* a new burst gets its slabs back: the warm ones, then new mappings */
@@ -734,10 +741,12 @@ TEST(idle_slabs_unmapped_when_madv_free_fails) {
   long idle = BIG_N - CORO__STACK_CACHE - big_warm_cap();
   long munmaps = coro__sys_calls(CORO__FAULT_MUNMAP);
   coro__fault_arm(CORO__FAULT_MADVISE, 0, EINVAL);
-  big_churn(60);
+  big_churn(decay_cycles() / 2);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP), munmaps);
+  big_churn(decay_cycles());
   coro__fault_reset();
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP) - munmaps, idle);
-  big_churn(400); /* nothing more to give back */
+  big_churn(4 * decay_cycles()); /* nothing more to give back */
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP) - munmaps, idle);
   check_usable(BIG_STACK, (size_t)1 << 20);
   ASSERT_EQ(coro_stack_trim(NULL), 0);
