@@ -199,7 +199,10 @@ enum {
  * COPY (copy-stack, or shared-stack): every copy-stack coroutine of a thread
  * runs on the thread's one shared stack (CORO_STACK_SHARED bytes, guarded);
  * a suspended one keeps only the bytes of stack it used, in a heap buffer
- * sized to fit, and its record is a small heap block (figures in README.md).
+ * sized to fit, and its record is a small heap block: ~330 bytes in all for a
+ * generator suspended one call deep (figures in README.md).  A micro-thread
+ * or a named coroutine has 96 bytes more in its record; a plain generator gets
+ * them at its first blocking call or name.
  * Switching to a coroutine whose frames are not on the shared stack copies
  * the frames of the one there out and its own in (a few hundred bytes
  * usually); a generator driven from an ordinary stack is switched without
@@ -493,7 +496,8 @@ CORO_API int coro_get_state(const coro *c);
 CORO_API const char *coro_state_name(int state);
 
 /* Set c's name (copied, truncated to CORO_NAME_MAX - 1 bytes; NULL clears it).
- * Returns 0, or -EINVAL (c NULL). */
+ * Returns 0, or -EINVAL (c NULL), -ENOMEM (c is a copy-stack coroutine created
+ * without a name, whose first name needs a small record: the name stays ""). */
 CORO_API int coro_set_name(coro *c, const char *name);
 
 /* c's name ("" if none).  No error code: NULL if c is NULL. */
@@ -561,7 +565,10 @@ CORO_API int coro_stack_trim(size_t *released);
  * (coro_now() + 1000000 is "in a millisecond"), the last argument of every
  * blocking call: -1 waits forever, 0 (or any time already past) does not wait.
  * A blocking call with a deadline may also return -ENOMEM, when the timer heap
- * cannot grow (nothing else changes).
+ * cannot grow (nothing else changes).  So may the first blocking call of a
+ * plain copy-stack generator (not a micro-thread, created without a name): it
+ * gets the small record that says what it waits on then (see
+ * CORO_STACK_MODE_COPY).
  *
  * Resolution: a deadline never ends a wait early; how late it may end
  * depends on where the scheduler sleeps.  With no file descriptor waited on,
@@ -655,7 +662,8 @@ CORO_API int coro_run(void);
 /* Let the other runnable micro-threads run, then continue: in FIFO order every
  * one runnable now runs first; with a seed, those still to run in this round
  * (see "Order").  Returns 0, or -ECANCELED (cancelled), -EDEADLK (no scheduler
- * running). */
+ * running), -ENOMEM (the first blocking call of a plain copy-stack generator,
+ * without memory for what it waits on: see above). */
 CORO_API int coro_sched_yield(void);
 
 /* Switch the calling thread's scheduler to the seeded order drawn from `seed`
@@ -669,7 +677,8 @@ CORO_API int coro_sched_seed(uint64_t seed);
 
 /* Sleep until `deadline` (see above).  Returns 0 once it has passed, or
  * -ECANCELED (cancelled: at once), -EDEADLK (no scheduler running), -ENOMEM
- * (the timer heap cannot grow for the deadline: nothing changes). */
+ * (the timer heap cannot grow for the deadline, or a plain copy-stack
+ * generator's first blocking call finds no memory: nothing changes). */
 CORO_API int coro_sleep(int64_t deadline);
 
 /* Wait until micro-thread c finishes, then return what it finished with: 0
@@ -1585,7 +1594,10 @@ typedef struct coro_info {
                                span from the top down to the lowest page the
                                kernel has committed (a reused stack may show a
                                former owner's depth); copy-stack mode: the
-                               largest it was when saved, to 16 bytes */
+                               size of its saved-frames buffer: the deepest it
+                               was saved at, to 16 bytes, until a save needs
+                               under a quarter of it (a buffer of 1 KiB or
+                               more is then given back for one that fits) */
   int copy_stack;           /* 1: copy-stack mode (stack_size is the shared
                                stack's, CORO_STACK_SHARED) */
   size_t stack_saved;       /* copy-stack mode: bytes of its frames kept in the

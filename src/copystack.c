@@ -87,19 +87,43 @@ __attribute__((no_sanitize_address)) static void copy_frames(void *dst, const vo
 static inline void copy_frames(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 #endif
 
+/* A saved buffer this much larger than the frames it holds is given back for
+ * one that fits (a coroutine that once ran deep keeps no more than it uses
+ * for long); the slack below it avoids a malloc at every save of a coroutine
+ * whose depth varies a little. */
+#define SHRINK_FACTOR 4u
+#define SHRINK_MIN 1024u
+
+/* How many bytes of saved frames a new record brings room for, at most: a
+ * thread whose copy-stack coroutines are saved deeper than this gets no room
+ * in the record (their buffers are blocks of their own). */
+#define HINT_MAX 512u
+
 /* Save the occupant's frames into its buffer, grown to fit if need be (exact,
- * rounded to 16 bytes: the buffer is what a suspended coroutine costs).
- * 0, or -ENOMEM with nothing changed. */
+ * rounded to 16 bytes: the buffer is what a suspended coroutine costs), or
+ * shrunk to fit if it is SHRINK_FACTOR times too big.  0, or -ENOMEM with
+ * nothing changed (growing only: a shrink without memory keeps the buffer). */
 static int save(coro__tls *t, coro *c) {
+  coro__copystack *cs = t->copystack;
   char *sp = c->ctx.sp;
-  size_t used = (size_t)(t->copystack->hi - sp);
-  if (used > c->saved_cap) {
-    size_t cap = (used + 15) & ~(size_t)15;
-    void *p = coro__malloc(cap);
-    if (!p) return -ENOMEM;
-    coro__free(c->saved); /* its old contents are stale: no realloc copy */
-    c->saved = p;
-    c->saved_cap = (uint32_t)cap;
+  size_t used = (size_t)(cs->shared.hi - sp);
+  size_t fit = (used + 15) & ~(size_t)15;
+  if (CORO__UNLIKELY(!c->saved_len)) /* its first save: what records make room for */
+    cs->hint = fit <= HINT_MAX ? (uint32_t)fit : 0;
+  int grow = used > c->saved_cap;
+  if (CORO__UNLIKELY(grow || (c->saved_cap >= SHRINK_MIN && used * SHRINK_FACTOR < c->saved_cap &&
+                              !(c->flags & CORO__F_SAVED_INLINE)))) {
+    void *p = coro__malloc(fit);
+    if (p) {
+      /* Its old contents are stale: no realloc copy.  Room in the record
+       * stays unused from now on. */
+      if (!(c->flags & CORO__F_SAVED_INLINE)) coro__free(c->saved);
+      c->flags &= ~(unsigned)CORO__F_SAVED_INLINE;
+      c->saved = p;
+      c->saved_cap = (uint32_t)fit;
+    } else if (grow) {
+      return -ENOMEM;
+    }
   }
   copy_frames(c->saved, sp, used);
   c->saved_len = (uint32_t)used;
@@ -112,14 +136,14 @@ static void restore(coro__tls *t, coro *c) {
   coro__copystack *cs = t->copystack;
 #ifdef CORO_ASAN
   /* The shadow describes the frames just displaced: forget it. */
-  ASAN_UNPOISON_MEMORY_REGION(cs->lo, (size_t)(cs->hi - cs->lo));
+  ASAN_UNPOISON_MEMORY_REGION(cs->shared.lo, (size_t)(cs->shared.hi - cs->shared.lo));
 #endif
   /* Memcheck marked what lay below the last occupant's stack pointer as
    * inaccessible: the frames written there now are live (the copy gives them
    * the saved bytes' definedness). */
-  VALGRIND_MAKE_MEM_UNDEFINED(cs->lo, (size_t)(cs->hi - cs->lo));
+  VALGRIND_MAKE_MEM_UNDEFINED(cs->shared.lo, (size_t)(cs->shared.hi - cs->shared.lo));
   if (!c->ctx.sp)
-    coro__context_make(&c->ctx, cs->lo, cs->hi, coro__entry, c);
+    coro__context_make(&c->ctx, cs->shared.lo, cs->shared.hi, coro__entry, c);
   else
     copy_frames(c->ctx.sp, c->saved, c->saved_len);
   t->copy_occupant = c;
@@ -185,7 +209,7 @@ static void release(coro__copystack *cs) {
     coro__free(cs->wcache);
     cs->wcache = next;
   }
-  coro__munmap(cs->copier.stack.lo, COPIER_STACK);
+  coro__munmap(cs->copier_cold.stack.lo, COPIER_STACK);
   coro__munmap(cs->map, cs->map_len);
   coro__free(cs);
 }
@@ -216,18 +240,21 @@ static int setup(coro__tls *t) {
   char *copier = coro__mmap(COPIER_STACK, &err);
   if (!copier) goto out_unmap;
   int guarded = coro__mprotect(cs->map, coro__page_size, PROT_NONE) == 0;
-  cs->lo = cs->map + coro__page_size;
-  cs->hi = cs->map + cs->map_len;
-  cs->vg_shared = VALGRIND_STACK_REGISTER(cs->lo, cs->hi);
+  cs->shared.lo = cs->map + coro__page_size;
+  cs->shared.hi = cs->map + cs->map_len;
+  cs->vg_shared = VALGRIND_STACK_REGISTER(cs->shared.lo, cs->shared.hi);
   cs->vg_copier = VALGRIND_STACK_REGISTER(copier, copier + COPIER_STACK);
+  cs->shared.size = CORO_STACK_SHARED;
+  cs->shared.guarded = guarded;
   coro *k = &cs->copier;
   k->owner = t;
   k->state = CORO_RUNNING;
-  k->stack.lo = copier;
-  k->stack.hi = copier + COPIER_STACK;
-  k->stack.size = COPIER_STACK;
-  k->stack.guarded = guarded; /* (unused: the copier never overflows) */
-  memcpy(k->name, "(copier)", sizeof("(copier)"));
+  k->cold = &cs->copier_cold;
+  k->cold->stack.lo = copier;
+  k->cold->stack.hi = copier + COPIER_STACK;
+  k->cold->stack.size = COPIER_STACK;
+  k->cold->stack.guarded = guarded; /* (unused: the copier never overflows) */
+  memcpy(k->cold->name, "(copier)", sizeof("(copier)"));
   coro__context_make(&k->ctx, copier, copier + COPIER_STACK, copier_main, t);
   t->copystack = cs;
   pthread_setspecific(exit_key, t);
@@ -242,29 +269,42 @@ out_free:
 
 /* --- records --------------------------------------------------------------------------- */
 
-coro *coro__copy_alloc(void) { return coro__malloc(sizeof(coro)); }
-
-int coro__copy_init(coro__tls *t, coro *c) {
+int coro__copy_new(coro__tls *t, int cold, coro **out) {
   if (CORO__UNLIKELY(!t->copystack)) {
     int rc = setup(t);
     if (rc < 0) return rc;
   }
-  coro__copystack *cs = t->copystack;
-  c->stack.lo = cs->lo;
-  c->stack.hi = cs->hi;
-  c->stack.size = CORO_STACK_SHARED;
-  c->stack.slab = NULL;
-  c->stack.slot = 0;
-  c->stack.guarded = cs->copier.stack.guarded;
+  size_t extra = cold ? CORO__COLD_COPY : 0, room = t->copystack->hint;
+  coro *c = coro__malloc(sizeof(coro) + extra + room);
+  if (!c) return -ENOMEM;
+#ifdef CORO_SANITIZE_BUILD
+  /* Garbage first, so a field coro_create forgets shows up in tests. */
+  memset(c, 0xa5, sizeof(coro) + extra + room);
+#endif
+  c->cold = NULL;
+  if (cold) {
+    c->cold = (coro__cold *)(c + 1);
+    coro__cold_init(c->cold);
+  }
   c->ctx.sp = NULL; /* fresh: its first frame is built when it is switched in */
+  c->flags = CORO__F_COPY;
   c->saved = NULL;
   c->saved_len = c->saved_cap = 0;
+  if (room) { /* its frames' first save needs no malloc of its own */
+    c->saved = (char *)(c + 1) + extra;
+    c->saved_cap = (uint32_t)room;
+    c->flags |= CORO__F_SAVED_INLINE;
+  }
+  *out = c;
   return 0;
 }
 
+coro__stack *coro__copy_stack_of(const coro *c) { return &c->owner->copystack->shared; }
+
 void coro__copy_free(coro__tls *t, coro *c) {
   if (t->copy_occupant == c) t->copy_occupant = NULL; /* its frames are abandoned */
-  coro__free(c->saved);
+  if (!(c->flags & CORO__F_SAVED_INLINE)) coro__free(c->saved);
+  if (c->cold != (coro__cold *)(c + 1)) coro__free(c->cold); /* NULL, or one of its own */
   coro__free(c);
 }
 

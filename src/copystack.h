@@ -34,7 +34,8 @@
 typedef struct coro__copystack {
   char *map;          /* the mapping: guard page, then the usable stack */
   size_t map_len;     /* its length */
-  char *lo, *hi;      /* usable bytes of the shared stack */
+  coro__stack shared; /* the shared stack's usable bytes [lo, hi), size
+                         CORO_STACK_SHARED, guarded; no slab */
   coro *job_from;     /* copier's job: the coroutine that switched to it */
   coro *job_to;       /*   the copy-stack coroutine to switch in */
   int job_pass;       /*   what to's pending switch returns */
@@ -43,7 +44,10 @@ typedef struct coro__copystack {
   void *wcache;     /* free one-waiter blocks (WAITER_SMALL bytes), linked
                         through their first word */
   unsigned nwcache; /* how many */
-  coro copier;      /* the copier's context (its stack: copier.stack) */
+  uint32_t hint;     /* the room for saved frames a new record brings: what
+                        the thread's last first save needed (0: none) */
+  coro__cold copier_cold; /* the copier's cold part: its name, its stack */
+  coro copier;            /* the copier's context */
 } coro__copystack;
 
 /* The thread's stack mode for coroutines created with CORO_STACK_MODE_DEFAULT:
@@ -51,11 +55,13 @@ typedef struct coro__copystack {
  * thread's first call, unless coro_set_stack_mode() said otherwise). */
 int coro__stack_mode(coro__tls *t);
 
-/* Make c, a record fresh from coro__copy_alloc(), a copy-stack coroutine of
- * t (stack fields, flags); 0 or -ENOMEM (no shared stack). */
-int coro__copy_init(coro__tls *t, coro *c);
-/* A zeroed-enough record for a copy-stack coroutine, or NULL. */
-coro *coro__copy_alloc(void);
+/* A new copy-stack coroutine's record for t (made at the thread's first,
+ * with its shared stack): its cold part in the same block if `cold` (else
+ * coro.cold is NULL), and room for its saved frames after it, as much as the
+ * thread's last first save needed (coro__copystack.hint).  Its context and
+ * saved-frame fields are set, and flags (CORO__F_COPY, maybe
+ * CORO__F_SAVED_INLINE); 0 or -ENOMEM. */
+int coro__copy_new(coro__tls *t, int cold, coro **out);
 /* Destroy's half: c's frames are abandoned; free its buffer and record. */
 void coro__copy_free(coro__tls *t, coro *c);
 /* c has finished: its frames on the shared stack are dead. */
@@ -71,7 +77,7 @@ void coro__entry(void *arg);
  * copy-stack coroutine refuse it (-EFAULT). */
 static inline int coro__on_shared(const coro__tls *t, const void *p) {
   const coro__copystack *cs = t->copystack;
-  return cs && (const char *)p >= cs->lo && (const char *)p < cs->hi;
+  return cs && (const char *)p >= cs->shared.lo && (const char *)p < cs->shared.hi;
 }
 
 /* --- waiter records of blocking calls ---------------------------------------- */

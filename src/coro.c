@@ -59,7 +59,7 @@ static inline int resume_any(coro__tls *t, coro *c, int signal, void *value, voi
     return resume_slow(t, c, signal, value, out, raw);
   *c->in = value;
   c->resumer = self;
-  c->out = out ? out : &c->sink;
+  c->out = out ? out : &t->sink;
   c->state = CORO_RUNNING;
   t->current = c;
   return coro__switch_to(self, c, signal, 0);
@@ -81,7 +81,7 @@ static __attribute__((noinline)) int resume_slow(coro__tls *t, coro *c, int sign
   coro *resumer = c->resumer;
   coro__copy_store(t, c, c->in, value);
   c->resumer = self;
-  c->out = out ? out : &c->sink;
+  c->out = out ? out : &t->sink;
   c->state = CORO_RUNNING;
   t->current = c;
   int rc = coro__switch_to(self, c, signal, 0);
@@ -117,9 +117,9 @@ static inline int leave(coro *c, int outcome, void *value, int dying) {
 static void run_cleanups(coro *c, coro *host) {
   int host_fail = host->fail;
   host->flags += CORO__F_CLEANUP_ONE;
-  while (c->cleanups) {
-    coro__cleanup *h = c->cleanups;
-    c->cleanups = h->next;
+  while (c->cold->cleanups) { /* it has handlers: it has its cold part */
+    coro__cleanup *h = c->cold->cleanups;
+    c->cold->cleanups = h->next;
     h->fn(h->arg);
     coro__free(h);
   }
@@ -145,14 +145,14 @@ void coro__entry(void *arg) {
   size_t size;
   __sanitizer_finish_switch_fiber(NULL, &lo, &size);
   if (c->resumer == &t->main) {
-    t->main.stack.lo = (char *)(uintptr_t)lo;
-    t->main.stack.hi = (char *)(uintptr_t)lo + size;
+    t->main_cold.stack.lo = (char *)(uintptr_t)lo;
+    t->main_cold.stack.hi = (char *)(uintptr_t)lo + size;
   }
 #endif
   void *r = c->fn(c->arg);
   /* A handler that fails replaces the return value or the body's error
    * (Python: an exception raised in `finally`). */
-  if (c->cleanups) run_cleanups(c, c);
+  if (c->cold && c->cold->cleanups) run_cleanups(c, c);
   int code = leaked(c->fail);
   c->result = code ? NULL : r;
   c->result_code = code;
@@ -246,10 +246,39 @@ int coro_attr_init(coro_attr *attr) {
   return 0;
 }
 
-static void set_name(coro *c, const char *name) {
+static void set_name(coro__cold *x, const char *name) {
   size_t n = name ? strnlen(name, CORO_NAME_MAX - 1) : 0;
-  memcpy(c->name, name ? name : "", n);
-  c->name[n] = '\0';
+  memcpy(x->name, name ? name : "", n);
+  x->name[n] = '\0';
+}
+
+/* A cold part with nothing in it (what coro__cold_of reads for a copy-stack
+ * coroutine that has none). */
+const coro__cold coro__cold_none;
+
+void coro__cold_init(coro__cold *x) {
+  x->run_next = NULL;
+  x->root = NULL;
+  x->parked = NULL;
+  x->wake = 0;
+  x->cleanups = NULL;
+  x->delegator = NULL;
+  x->delegate = NULL;
+  x->heap_at = 0;
+  x->joiners.head = x->joiners.tail = NULL;
+  x->wait_what = NULL;
+  x->wait_obj = NULL;
+  x->group = NULL;
+  x->group_prev = x->group_next = NULL;
+  x->name[0] = '\0';
+}
+
+coro__cold *coro__cold_alloc(coro *c) {
+  coro__cold *x = coro__malloc(CORO__COLD_COPY);
+  if (!x) return NULL;
+  coro__cold_init(x);
+  c->cold = x;
+  return x;
 }
 
 /* The stack mode a coroutine created with attr gets: CORO_STACK_MODE_OWN or
@@ -272,45 +301,38 @@ static int stack_mode(coro__tls *t, const coro_attr *attr) {
 }
 
 /* A record and a stack for a new coroutine: at the top of its own stack, or
- * from the heap for a copy-stack one (its frames go on the shared stack). */
-static int make(coro__tls *t, int mode, size_t size, coro **out) {
+ * from the heap for a copy-stack one (its frames go on the shared stack),
+ * with its cold part if `cold` (else it has none until it needs one). */
+static int make(coro__tls *t, int mode, size_t size, int cold, coro **out) {
   coro *c;
-  if (mode == CORO_STACK_MODE_COPY) {
-    c = coro__copy_alloc();
-    if (!c) return -ENOMEM;
-#ifdef CORO_SANITIZE_BUILD
-    memset(c, 0xa5, sizeof(*c));
-#endif
-    int rc = coro__copy_init(t, c);
-    if (rc < 0) {
-      coro__free(c);
-      return rc;
-    }
-    c->flags = CORO__F_COPY;
-    *out = c;
-    return 0;
-  }
+  if (mode == CORO_STACK_MODE_COPY) return coro__copy_new(t, cold, out);
   coro__stack st;
   int rc = coro__stack_get(&t->stacks, size, &st);
   if (rc < 0) return rc;
   coro__stack_set_canary(&st);
-  /* The object sits at the top of its stack, cache-line aligned. */
+  /* The record sits at the top of its stack, cache-line aligned, and its
+   * cold part right below it. */
   uintptr_t at = ((uintptr_t)coro__stack_top(&st) - sizeof(coro)) & ~(uintptr_t)63;
   c = (coro *)at;
+  coro__cold *x = (coro__cold *)at - 1;
 #ifdef CORO_SANITIZE_BUILD
   /* Garbage first, so a field this function forgets shows up in tests. */
-  memset(c, 0xa5, sizeof(*c));
+  memset(x, 0xa5, sizeof(*x) + sizeof(*c));
 #endif
-  c->stack = st;
+  x->stack = st;
+  coro__cold_init(x);
+  c->cold = x;
   c->saved = NULL;
   c->saved_len = c->saved_cap = 0;
   c->flags = st.guarded ? 0u : CORO__F_UNGUARDED;
-  coro__context_make(&c->ctx, st.lo, (void *)at, coro__entry, c);
+  coro__context_make(&c->ctx, st.lo, (void *)((uintptr_t)x & ~(uintptr_t)15), coro__entry, c);
   *out = c;
   return 0;
 }
 
-int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
+/* coro_create(); `spawn`: for coro_spawn(), so a copy-stack micro-thread gets
+ * its cold part at once (it needs it: joins, groups, parks). */
+int coro__create(coro **out, coro_fn fn, void *arg, const coro_attr *attr, int spawn) {
   coro__tls *t = this_thread();
   size_t size = attr ? attr->stack_size : CORO_STACK_DEFAULT;
   if (!out || !fn || size < CORO_STACK_MIN || size > CORO_STACK_MAX) return -EINVAL;
@@ -326,7 +348,8 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   size = (size + coro__page_size - 1) & ~(coro__page_size - 1);
 
   coro *c;
-  int rc = make(t, mode, size, &c);
+  const char *name = attr ? attr->name : NULL;
+  int rc = make(t, mode, size, spawn || (name && *name), &c);
   if (rc < 0) return rc;
   /* Every other field is set here: no memset of the whole object on the
    * create path. */
@@ -335,29 +358,14 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   c->state = CORO_CREATED;
   if (CORO__UNLIKELY(t->next_id == t->id_end)) coro__registry_ids(t);
   c->id = t->next_id++;
-  c->out = &c->sink;
-  c->in = &c->sink;
+  c->out = &t->sink;
+  c->in = &t->sink;
   c->fn = fn;
   c->arg = arg;
   c->result = NULL;
   c->result_code = 0;
   c->fail = 0;
-  c->cleanups = NULL;
-  c->delegator = NULL;
-  c->delegate = NULL;
   c->sched = 0;
-  c->run_next = NULL;
-  c->root = NULL;
-  c->parked = NULL;
-  c->wake = 0;
-  c->heap_at = 0;
-  c->deadline = 0;
-  c->timer_seq = 0;
-  c->joiners.head = c->joiners.tail = NULL;
-  c->wait_what = NULL;
-  c->wait_obj = NULL;
-  c->group = NULL;
-  c->group_prev = c->group_next = NULL;
   c->all_prev = NULL;
   c->all_next = t->all;
   if (t->all) t->all->all_prev = c;
@@ -366,26 +374,31 @@ int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 #ifdef CORO_ASAN
   c->asan_fake = NULL;
 #endif
-  c->name[0] = '\0';
-  if (attr && attr->name) set_name(c, attr->name);
+  if (name && c->cold) set_name(c->cold, name);
   *out = c;
   return 0;
+}
+
+int coro_create(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
+  return coro__create(out, fn, arg, attr, 0);
 }
 
 int coro_destroy(coro *c) {
   coro__tls *t = this_thread();
   int rc = check_handle(t, c);
   if (rc < 0) return rc;
-  if (c->state == CORO_RUNNING || c->delegator) return -EBUSY; /* RUNNING includes NORMAL */
+  if (c->state == CORO_RUNNING || coro__cold_of(c)->delegator)
+    return -EBUSY; /* RUNNING includes NORMAL */
   if (c->flags & CORO__F_DESTROYING) return -EBUSY; /* from its own handlers: freed once */
   c->flags |= CORO__F_DESTROYING;
   if (c->state == CORO_SUSPENDED) {
     rc = close_internal(t, c);
     /* It yielded instead of exiting: its frames are abandoned, but its
      * handlers still owe their cleanup.  Run them here. */
-    if (c->cleanups) run_cleanups(c, t->current);
+    if (coro__cold_of(c)->cleanups) run_cleanups(c, t->current);
   }
-  if (c->delegate) c->delegate->delegator = NULL;
+  /* (Read again: running its exit may have given it a cold part.) */
+  if (coro__cold_of(c)->delegate) c->cold->delegate->cold->delegator = NULL;
   if (c->all_prev)
     c->all_prev->all_next = c->all_next;
   else
@@ -396,7 +409,7 @@ int coro_destroy(coro *c) {
   if (c->flags & CORO__F_COPY)
     coro__copy_free(t, c);
   else
-    coro__stack_put(&t->stacks, &c->stack);
+    coro__stack_put(&t->stacks, &c->cold->stack);
   return rc;
 }
 
@@ -449,7 +462,7 @@ static int yield_slow(coro *c, void *value, void **in);
  * the sent value already in *in. */
 static inline int yield_internal(coro *c, void *value, void **in) {
   c->fail = 0;
-  c->in = in ? in : &c->sink;
+  c->in = in ? in : &c->owner->sink;
   c->state = CORO_SUSPENDED;
   return leave(c, CORO_YIELDED, value, 0);
 }
@@ -459,7 +472,7 @@ static inline int yield_internal(coro *c, void *value, void **in) {
  * handed out), so it cannot be a tail call. */
 static __attribute__((noinline)) int yield_copy(coro *c, void *value, void **in) {
   c->fail = 0;
-  c->in = in ? in : &c->sink;
+  c->in = in ? in : &c->owner->sink;
   c->state = CORO_SUSPENDED;
   int sig = leave(c, CORO_YIELDED, value, 0);
   if (CORO__UNLIKELY(sig == CORO__NOMEM)) c->state = CORO_RUNNING;
@@ -493,13 +506,17 @@ int coro_yield_from(coro *sub, void **result) {
   if (!may_yield(self)) return -EPERM;
   int rc = check_handle(t, sub);
   if (rc < 0) return rc;
-  if (sub == self || sub->delegator) return -EBUSY;
+  if (sub == self || coro__cold_of(sub)->delegator) return -EBUSY;
+  /* The two links live in the cold parts (copy-stack: made now, or -ENOMEM
+   * with nothing started). */
+  coro__cold *sx = coro__cold_get(sub), *mx = sx ? coro__cold_get(self) : NULL;
+  if (!mx) return -ENOMEM;
 
   void *v = NULL;
   rc = send_internal(t, sub, NULL, &v);
   if (rc == -EBUSY) return rc; /* sub is in our resume chain: nothing started */
-  sub->delegator = self;
-  self->delegate = sub;
+  sx->delegator = self;
+  mx->delegate = sub;
   while (rc == CORO_YIELDED) {
     void *in = NULL;
     int sig = involves_copy(self) ? yield_copy(self, v, &in) : yield_internal(self, v, &in);
@@ -518,8 +535,8 @@ int coro_yield_from(coro *sub, void **result) {
       rc = throw_internal(t, sub, sig, &v);
     }
   }
-  sub->delegator = NULL;
-  self->delegate = NULL;
+  sx->delegator = NULL;
+  mx->delegate = NULL;
   if (rc == CORO_RETURNED || rc == CORO_EDONE) {
     if (result) *result = rc == CORO_RETURNED ? v : NULL;
     return 0;
@@ -538,21 +555,23 @@ int coro_cleanup_push(coro_cleanup_fn fn, void *arg) {
   coro *c = this_thread()->current;
   if (!fn) return -EINVAL;
   if (!may_yield(c)) return -EPERM;
+  coro__cold *x = coro__cold_get(c); /* copy-stack: its first handler makes it */
+  if (!x) return -ENOMEM;
   coro__cleanup *h = coro__malloc(sizeof(*h));
   if (!h) return -ENOMEM;
   h->fn = fn;
   h->arg = arg;
-  h->next = c->cleanups;
-  c->cleanups = h;
+  h->next = x->cleanups;
+  x->cleanups = h;
   return 0;
 }
 
 int coro_cleanup_pop(int execute) {
   coro *c = this_thread()->current;
   if (!may_yield(c)) return -EPERM;
-  coro__cleanup *h = c->cleanups;
+  coro__cleanup *h = c->cold ? c->cold->cleanups : NULL;
   if (!h) return -ENOENT;
-  c->cleanups = h->next;
+  c->cold->cleanups = h->next;
   if (execute) {
     c->flags += CORO__F_CLEANUP_ONE;
     h->fn(h->arg);
@@ -588,13 +607,16 @@ const char *coro_state_name(int state) {
 
 int coro_set_name(coro *c, const char *name) {
   if (!c) return -EINVAL;
-  set_name(c, name);
+  if (!c->cold && !(name && *name)) return 0; /* nothing to clear */
+  coro__cold *x = coro__cold_get(c);
+  if (!x) return -ENOMEM; /* copy-stack: its name keeps its old value */
+  set_name(x, name);
   return 0;
 }
 
-const char *coro_name(const coro *c) { return c ? c->name : NULL; }
+const char *coro_name(const coro *c) { return c ? coro__cold_of(c)->name : NULL; }
 
-size_t coro_stack_size(const coro *c) { return c ? c->stack.size : 0; }
+size_t coro_stack_size(const coro *c) { return c ? coro__stack_of(c)->size : 0; }
 
 /* --- for the scheduler (sched.c) ----------------------------------------------------- */
 

@@ -64,10 +64,11 @@ int coro_group_spawn(coro_group *g, coro_fn fn, void *arg, const coro_attr *attr
   rc = coro_spawn(&c, fn, arg, attr);
   if (rc < 0) return rc;
   c->sched |= CORO__S_DETACHED;
-  c->group = g;
-  c->group_prev = NULL;
-  c->group_next = g->members;
-  if (g->members) g->members->group_prev = c;
+  coro__cold *x = c->cold; /* a micro-thread has one */
+  x->group = g;
+  x->group_prev = NULL;
+  x->group_next = g->members;
+  if (g->members) g->members->cold->group_prev = c;
   g->members = c;
   g->live++;
   return 0;
@@ -75,7 +76,7 @@ int coro_group_spawn(coro_group *g, coro_fn fn, void *arg, const coro_attr *attr
 
 static void cancel_members(coro__tls *t, coro_group *g) {
   g->cancelled = 1;
-  for (coro *c = g->members; c; c = c->group_next)
+  for (coro *c = g->members; c; c = c->cold->group_next)
     if (!(c->sched & CORO__S_CANCELLED)) coro__cancel(t, c);
 }
 
@@ -98,13 +99,14 @@ static void serve_all(coro__tls *t, coro_group *g) {
 }
 
 void coro__group_member_done(coro__tls *t, coro *c) {
-  coro_group *g = c->group;
-  if (c->group_prev)
-    c->group_prev->group_next = c->group_next;
+  coro__cold *x = c->cold;
+  coro_group *g = x->group;
+  if (x->group_prev)
+    x->group_prev->cold->group_next = x->group_next;
   else
-    g->members = c->group_next;
-  if (c->group_next) c->group_next->group_prev = c->group_prev;
-  c->group = NULL;
+    g->members = x->group_next;
+  if (x->group_next) x->group_next->cold->group_prev = x->group_prev;
+  x->group = NULL;
   g->live--;
   int rc = c->result_code;
   if (rc && !(rc == -ECANCELED && g->cancelled) && !g->error) {
@@ -116,7 +118,7 @@ void coro__group_member_done(coro__tls *t, coro *c) {
 
 /* Is the caller a member of g, which would wait for itself? */
 static int is_member(const coro__tls *t, const coro_group *g) {
-  return t->sched.running && t->sched.root && t->sched.root->group == g;
+  return t->sched.running && t->sched.root && t->sched.root->cold->group == g;
 }
 
 int coro_group_wait(coro_group *g, int64_t deadline) {

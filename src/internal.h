@@ -10,14 +10,18 @@
  *
  * Layout of one stack slot (stack.h owns the slot, coro.c what is at its top):
  *
- *     slot base                                                   slot end
- *     | guard page | usable stack, grows down <- ... | struct coro |
- *                  ^ stack.lo                        ^ struct, 64-byte aligned
- *                                                    = initial stack top
+ *     slot base                                                          slot end
+ *     | guard page | usable stack, grows down <- ... | coro__cold | struct coro |
+ *                  ^ stack.lo                        ^ initial    ^ record, 64-byte
+ *                                                      stack top    aligned
  *
  * The coroutine object lives at the top of its own stack, so creating one
  * costs no malloc and a suspended coroutine that used little stack touches a
- * single page.
+ * single page.  A copy-stack coroutine's record is a heap block instead:
+ *
+ *     | struct coro | coro__cold without its stack (micro-threads, named ones) |
+ *
+ * and its frames, while displaced, a second block (coro.saved).
  */
 #ifndef CORO_INTERNAL_H
 #define CORO_INTERNAL_H
@@ -45,6 +49,8 @@ enum {
                                    stack (copystack.h) */
   CORO__F_DESTROYING = 8u,      /* coro_destroy() of it is under way (its handlers
                                    may call it again): refused with -EBUSY */
+  CORO__F_SAVED_INLINE = 16u,   /* copy-stack: coro.saved is the end of the
+                                   record's own block (not freed on its own) */
   CORO__F_CLEANUP_ONE = 1u << 8 /* one level of cleanup handlers running on
                                    this stack (a count in the high bits):
                                    yield and cleanup_push are refused */
@@ -64,6 +70,45 @@ typedef struct coro__cleanup {
   struct coro__cleanup *next; /* the handler pushed before this one */
 } coro__cleanup;
 
+/* The fields of a coroutine that plain generators never use (scheduling,
+ * cleanup handlers, yield_from, names...), kept out of the record so that a
+ * suspended copy-stack generator costs its record and its saved frames and
+ * little else.  Own-stack coroutines have one right below the
+ * record, at the top of their stack (free: that page is touched anyway);
+ * copy-stack micro-threads and named copy-stack coroutines get one in the
+ * record's heap block; other copy-stack coroutines get one from the heap when
+ * they first need it (coro__cold_get), and coro.cold is NULL until then.
+ * Readers of a coroutine that may have none go through coro__cold_of(). */
+typedef struct coro__cold {
+  /* --- scheduling (sched.c): what a hand-off touches, in one cache line --- */
+  coro *run_next;          /* next in the run queue */
+  coro *root;              /* while parked: the micro-thread whose chain we block */
+  coro *parked;            /* micro-thread: the coroutine of its chain parked now */
+  int wake;                /* what the pending park returns once woken */
+  const char *wait_what;   /* while parked: what it waits on ("sleep", "chan recv"...) */
+  const void *wait_obj;    /* while parked: the object it waits on, or NULL */
+  coro__cleanup *cleanups; /* pushed handlers, most recent first */
+  coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
+  /* --- the rest --- */
+  coro *delegate;           /* coroutine we delegate to via yield_from, or NULL */
+  size_t heap_at;           /* 1 + index in the timer heap; 0 when not in it */
+  coro__wait_list joiners;  /* micro-thread: joins waiting for it to finish */
+  coro_group *group;        /* micro-thread: the group that owns it, or NULL */
+  coro *group_prev;         /* neighbours among the group's members */
+  coro *group_next;
+  char name[CORO_NAME_MAX]; /* NUL-terminated; read by the overflow handler */
+  /* Last, so that a copy-stack coroutine's block stops before it
+   * (CORO__COLD_COPY bytes): */
+  coro__stack stack; /* own stack only: the stack we run on (the record is at
+                        its top); a copy-stack coroutine's is the thread's
+                        shared stack (coro__stack_of) */
+} coro__cold;
+
+/* The size of a copy-stack coroutine's cold block: everything but `stack`. */
+#define CORO__COLD_COPY offsetof(coro__cold, stack)
+
+/* A coroutine's record: what every resume and yield touches.  128 bytes on
+ * x86_64 and aarch64, two cache lines (tests/copystack.c keeps it so). */
 struct coro {
   coro__context ctx;       /* saved machine context while not running; first
                               member so the switch finds it at offset 0 */
@@ -79,11 +124,9 @@ struct coro {
                               destroyed; wraps after 2^32 creations): how
                               debuggers name it */
   void **out;              /* where the resumer wants the value we hand out
-                              (yielded or returned); &sink to discard */
+                              (yielded or returned); &owner->sink to discard */
   void **in;               /* where our pending coro_yield wants the sent value;
-                              &sink if not wanted */
-  void *sink;              /* target of out/in when the caller passed NULL, so
-                              the hot paths store without a branch */
+                              &owner->sink if not wanted */
   coro_fn fn;              /* body */
   void *arg;               /* its argument */
   void *result;            /* return value once CLOSED */
@@ -91,45 +134,36 @@ struct coro {
   int fail;                /* error recorded by coro_fail(), applied on return */
   unsigned flags;          /* CORO__F_*: zero for an ordinary guarded
                               coroutine, so the yield path tests one word */
-  coro__cleanup *cleanups; /* pushed handlers, most recent first */
-  coro *delegator;         /* coroutine delegating to us via yield_from, or NULL */
-  coro *delegate;          /* coroutine we delegate to via yield_from, or NULL */
-  coro__stack stack;       /* the stack we run on (this struct is at its top);
-                              copy-stack mode: the thread's shared stack, slab NULL */
+  unsigned sched;          /* CORO__S_* (scheduler.h); 0 for a plain generator */
   void *saved;             /* copy-stack mode: our frames while displaced from
-                              the shared stack (heap), or NULL */
+                              the shared stack (heap, or the end of our own
+                              block: CORO__F_SAVED_INLINE), or NULL */
   uint32_t saved_len;      /*   bytes of it in use: the top of the shared stack
                               down to our saved stack pointer */
   uint32_t saved_cap;      /*   its allocated size */
-  /* --- scheduling (sched.c, timer.c); unused by plain generators --- */
-  unsigned sched;          /* CORO__S_* */
-  coro *run_next;          /* next in the run queue */
-  coro *root;              /* while parked: the micro-thread whose chain we block */
-  coro *parked;            /* micro-thread: the coroutine of its chain parked now */
-  int wake;                /* what the pending park returns once woken */
-  size_t heap_at;          /* 1 + index in the timer heap; 0 when not in it */
-  int64_t deadline;        /* while in the timer heap: when to wake */
-  uint64_t timer_seq;      /* while in the timer heap: order among equal deadlines */
-  coro__wait_list joiners; /* micro-thread: joins waiting for it to finish */
-  const char *wait_what;   /* while parked: what it waits on ("sleep", "chan recv"...) */
-  const void *wait_obj;    /* while parked: the object it waits on, or NULL */
-  coro_group *group;       /* micro-thread: the group that owns it, or NULL */
-  coro *group_prev;        /* neighbours among the group's members */
-  coro *group_next;
-  coro *all_prev; /* neighbours in the thread's list of live coroutines */
-  coro *all_next; /*   (coro__tls.all), for coro_list() */
+  coro__cold *cold;        /* the rest (above); NULL for a copy-stack coroutine
+                              that has not needed it yet */
+  coro *all_prev;          /* neighbours in the thread's list of live coroutines */
+  coro *all_next;          /*   (coro__tls.all), for coro_list() */
 #ifdef CORO_ASAN
   void *asan_fake; /* ASan fake-stack handle saved while switched away */
 #endif
-  char name[CORO_NAME_MAX]; /* NUL-terminated; read by the overflow handler */
 };
+
+/* An entry of the timer heap (timer.c): the deadline sits in the heap itself,
+ * so that sifting compares without touching the coroutines' records. */
+typedef struct coro__timer {
+  int64_t deadline; /* when to wake */
+  uint64_t seq;     /* order among equal deadlines (FIFO) */
+  coro *c;          /* the parked coroutine (its cold.heap_at points back) */
+} coro__timer;
 
 /* This thread's scheduler (sched.c).  coro__tls embeds it, so its layout is
  * here; what its fields mean and the operations on it are in scheduler.h. */
 typedef struct coro__sched {
   coro *head, *tail;  /* run queue, FIFO: micro-threads to start or resume, and
                          parked coroutines to wake */
-  coro **heap;        /* timer min-heap by deadline, heap[0] the earliest */
+  coro__timer *heap;  /* timer min-heap by deadline, heap[0] the earliest */
   size_t nheap;       /* entries in heap */
   size_t capheap;     /* its allocated length */
   uint64_t timer_seq; /* next timer's sequence number (FIFO among equal deadlines) */
@@ -182,6 +216,9 @@ struct coro__tls {
                                            attributes; 0 until first read */
   coro *all;                   /* every live coroutine of the thread, newest first */
   size_t nall;                 /* how many */
+  void *sink;                  /* where a value nobody wants is stored (coro.out
+                                  and coro.in when the caller passed NULL), so
+                                  the hot paths store without a branch */
   unsigned next_id, id_end;    /* coro.id of the thread's next coroutine, and the
                                            end of the block of ids it took (registry.c) */
   /* --- the debuggers' registry (registry.c), under its lock --- */
@@ -189,6 +226,7 @@ struct coro__tls {
   int thread_listed;                    /* linked in coro__threads */
   int tid;                              /* kernel thread id (gettid), to match the
                                            debugger's threads */
+  coro__cold main_cold;                 /* main's cold part (its name, its stack) */
   coro main;                            /* the thread's own stack as a coroutine (flag
                                            CORO__F_MAIN): the resumer at the root of
                                            every chain, so a resumer is never NULL;
@@ -210,6 +248,34 @@ static inline coro__tls *coro__tls_get(void) {
   __asm__("" : "+r"(t));
 #endif
   return t;
+}
+
+/* --- the cold part of a record ------------------------------------------- */
+
+/* c's cold part for reading: a coroutine that has none yet reads as one with
+ * no name, not parked, in no group, with no timer and no joiners. */
+extern const coro__cold coro__cold_none;
+static inline const coro__cold *coro__cold_of(const coro *c) {
+  return c->cold ? c->cold : &coro__cold_none;
+}
+
+/* An empty cold part: no name, not parked, no handlers, no timer, group or
+ * joiners (its stack is not touched). */
+void coro__cold_init(coro__cold *x);
+
+/* c's cold part for writing, allocated first if c has none (copy-stack
+ * mode only); NULL: no memory. */
+coro__cold *coro__cold_alloc(coro *c);
+static inline coro__cold *coro__cold_get(coro *c) {
+  return CORO__LIKELY(c->cold != NULL) ? c->cold : coro__cold_alloc(c);
+}
+
+/* The stack c runs on: its own (in its cold part), or for a copy-stack
+ * coroutine the thread's shared stack (copystack.c). */
+coro__stack *coro__copy_stack_of(const coro *c);
+static inline coro__stack *coro__stack_of(const coro *c) {
+  if (CORO__UNLIKELY(c->flags & CORO__F_COPY)) return coro__copy_stack_of(c);
+  return &c->cold->stack;
 }
 
 /* --- thread.c ------------------------------------------------------------ */
@@ -234,6 +300,10 @@ void coro__registry_remove(coro__tls *t);
 void coro__registry_ids(coro__tls *t);
 
 /* --- coro.c: the switching primitives the scheduler builds on ------------ */
+
+/* coro_create(), and for coro_spawn() (`spawn`) with the cold part a
+ * micro-thread needs in the same block in copy-stack mode. */
+int coro__create(coro **out, coro_fn fn, void *arg, const coro_attr *attr, int spawn);
 
 /* Enter c, which must be a fresh or yielded coroutine, as coro_send would; returns its
  * outcome (CORO_YIELDED, CORO_RETURNED, its error) or CORO__PARKED when a
@@ -274,8 +344,9 @@ static inline int coro__switch_to(coro *from, coro *to, int pass, int dying) {
   /* A copy-stack coroutine displaced from the shared stack: copystack.c. */
   if (CORO__UNLIKELY(!coro__copy_ready(to))) return coro__copy_switch(from, to, pass, dying);
 #ifdef CORO_ASAN
-  __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, to->stack.lo,
-                                 (size_t)(to->stack.hi - to->stack.lo));
+  const coro__stack *st = coro__stack_of(to);
+  __sanitizer_start_switch_fiber(dying ? NULL : &from->asan_fake, st->lo,
+                                 (size_t)(st->hi - st->lo));
   int got = coro__context_switch(&from->ctx, &to->ctx, pass);
   /* Back in `from` (never reached when dying). */
   __sanitizer_finish_switch_fiber(from->asan_fake, NULL, NULL);
@@ -287,7 +358,9 @@ static inline int coro__switch_to(coro *from, coro *to, int pass, int dying) {
 }
 
 static inline void coro__check_canary(const coro *c) {
-  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->stack))) coro__stack_smashed(c->name, &c->stack);
+  /* Only own stacks are unguarded: c has its cold part. */
+  if (CORO__UNLIKELY(!coro__stack_canary_ok(&c->cold->stack)))
+    coro__stack_smashed(c->cold->name, &c->cold->stack);
 }
 
 /* Switch from the current coroutine to `to`, whose pending switch returns

@@ -34,16 +34,16 @@ static uintptr_t saved_sp(const coro *c) {
 }
 
 /* Bytes from the top of c's stack down to the lowest committed page. */
-static size_t high_water(const coro *c) {
+static size_t high_water(const coro__stack *st) {
   size_t page = coro__page_size;
-  size_t npages = (size_t)(c->stack.hi - c->stack.lo) / page;
+  size_t npages = (size_t)(st->hi - st->lo) / page;
   unsigned char vec[256];
   /* Scan from the low end up: the first resident page is the deepest. */
   for (size_t at = 0; at < npages; at += sizeof(vec)) {
     size_t n = npages - at < sizeof(vec) ? npages - at : sizeof(vec);
-    if (mincore(c->stack.lo + at * page, n * page, vec) < 0) return 0;
+    if (mincore(st->lo + at * page, n * page, vec) < 0) return 0;
     for (size_t i = 0; i < n; i++)
-      if (vec[i] & 1) return (size_t)(c->stack.hi - (c->stack.lo + (at + i) * page));
+      if (vec[i] & 1) return (size_t)(st->hi - (st->lo + (at + i) * page));
   }
   return 0;
 }
@@ -54,13 +54,14 @@ static size_t high_water(const coro *c) {
 static const char *waiting_on(const coro *c, int state, const void **obj) {
   *obj = NULL;
   if (state != CORO_WAITING) return NULL;
-  if (c->parked && c->parked != c) { /* a coroutine of its chain waits for it */
-    *obj = c->parked;
+  const coro__cold *x = coro__cold_of(c);
+  if (x->parked && x->parked != c) { /* a coroutine of its chain waits for it */
+    *obj = x->parked;
     return "chain";
   }
-  if (c->wait_what) {
-    *obj = c->wait_obj;
-    return c->wait_what;
+  if (x->wait_what) {
+    *obj = x->wait_obj;
+    return x->wait_what;
   }
   if (c->sched & CORO__S_SPAWNED && !(c->sched & CORO__S_STARTED)) return "start";
   if (c->sched & CORO__S_YIELDED) return "yield";
@@ -68,23 +69,23 @@ static const char *waiting_on(const coro *c, int state, const void **obj) {
 }
 
 static void describe(const coro__tls *t, const coro *c, coro_info *i) {
+  const coro__stack *st = coro__stack_of(c);
   i->handle = (coro *)(uintptr_t)c;
-  memcpy(i->name, c->name, sizeof(i->name));
+  memcpy(i->name, coro__cold_of(c)->name, sizeof(i->name));
   i->state = coro_get_state(c);
   i->micro_thread = (c->sched & CORO__S_SPAWNED) != 0;
   i->cancelled = (c->sched & CORO__S_CANCELLED) != 0;
   i->waiting_on = waiting_on(c, i->state, &i->wait_object);
-  i->deadline = c->heap_at ? c->deadline : -1;
-  i->stack_size = c->stack.size;
+  i->deadline = coro__timer_deadline(&t->sched, c);
+  i->stack_size = st->size;
   uintptr_t sp = 0;
   if (c == t->current)
     sp = (uintptr_t)__builtin_frame_address(0);
   else if (c->state != CORO_CREATED && c->state != CORO_CLOSED &&
            !(c->sched & CORO__S_SPAWNED && !(c->sched & CORO__S_STARTED)))
     sp = saved_sp(c);
-  i->stack_used = sp > (uintptr_t)c->stack.lo && sp <= (uintptr_t)c->stack.hi
-                      ? (size_t)((uintptr_t)c->stack.hi - sp)
-                      : 0;
+  i->stack_used =
+      sp > (uintptr_t)st->lo && sp <= (uintptr_t)st->hi ? (size_t)((uintptr_t)st->hi - sp) : 0;
   i->copy_stack = (c->flags & CORO__F_COPY) != 0;
   i->stack_saved = 0;
   if (i->copy_stack) { /* the shared stack's pages say nothing of this one */
@@ -92,7 +93,7 @@ static void describe(const coro__tls *t, const coro *c, coro_info *i) {
     i->stack_saved = displaced ? c->saved_len : 0;
     i->stack_high_water = c->saved_cap;
   } else {
-    i->stack_high_water = high_water(c);
+    i->stack_high_water = high_water(st);
   }
   if (i->stack_high_water < i->stack_used) i->stack_high_water = i->stack_used;
 }

@@ -79,7 +79,7 @@ int64_t coro_now(void) {
 static coro *dequeue(coro__sched *s) {
   coro *c = s->head;
   s->nqueued--;
-  s->head = c->run_next;
+  s->head = c->cold->run_next;
   if (!s->head) s->tail = NULL;
   c->sched &= ~(unsigned)CORO__S_QUEUED;
   return c;
@@ -112,11 +112,12 @@ static inline __attribute__((always_inline)) int park_now(coro__tls *t, coro *c,
                                                           const char *what, const void *obj) {
   coro__sched *s = &t->sched;
   coro *root = s->root;
-  c->root = root;
-  c->wake = 0;
-  c->wait_what = what;
-  c->wait_obj = obj;
-  root->parked = c;
+  coro__cold *x = c->cold;
+  x->root = root;
+  x->wake = 0;
+  x->wait_what = what;
+  x->wait_obj = obj;
+  root->cold->parked = c;
   if (flags & PARK_REQUEUE) coro__enqueue(s, c);
   coro *next = s->head;
   /* A hand-off never has to save frames (only the host, which can wait for
@@ -124,10 +125,11 @@ static inline __attribute__((always_inline)) int park_now(coro__tls *t, coro *c,
   if (next && parked_kind(next) && s->handoffs < HANDOFF_MAX && coro__copy_ready(next)) {
     s->handoffs++;
     dequeue(s);
-    s->root = next->root;
-    next->root->parked = NULL;
-    if (next == c) return c->wake;
-    return coro__transfer(t, next, next->wake);
+    coro__cold *nx = next->cold;
+    s->root = nx->root;
+    nx->root->cold->parked = NULL;
+    if (next == c) return nx->wake;
+    return coro__transfer(t, next, nx->wake);
   }
   return coro__transfer(t, s->host, CORO__PARKED);
 }
@@ -144,6 +146,9 @@ static __attribute__((noinline)) int park_checked(coro__tls *t, int64_t deadline
   if (in_chain && s->root->sched & CORO__S_CANCELLED && !(flags & PARK_SHIELD)) return -ECANCELED;
   if (deadline >= 0 && !requeue && (deadline == 0 || deadline <= coro_now())) return -ETIMEDOUT;
   if (!in_chain) return -EDEADLK;
+  /* A copy-stack coroutine's first park: what it waits on goes in its cold
+   * part, which it gets now. */
+  if (CORO__UNLIKELY(!c->cold) && !coro__cold_alloc(c)) return -ENOMEM;
   if (deadline >= 0 && !requeue) {
     int rc = coro__timer_add(s, c, deadline);
     if (rc < 0) return rc;
@@ -158,7 +163,7 @@ static inline __attribute__((always_inline)) int
 park(coro__tls *t, int64_t deadline, unsigned flags, const char *what, const void *obj) {
   coro__sched *s = &t->sched;
   coro *c = t->current;
-  if (CORO__UNLIKELY(deadline >= 0 || !s->running || c == s->host ||
+  if (CORO__UNLIKELY(deadline >= 0 || !s->running || c == s->host || !c->cold ||
                      (s->root->sched & CORO__S_CANCELLED && !(flags & PARK_SHIELD))))
     return park_checked(t, deadline, flags, what, obj);
   return park_now(t, c, flags, what, obj);
@@ -176,7 +181,7 @@ int coro__park_shielded(coro__tls *t, int64_t deadline, const char *what, const 
 
 int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
   coro *c;
-  int rc = coro_create(&c, fn, arg, attr);
+  int rc = coro__create(&c, fn, arg, attr, 1);
   if (rc < 0) return rc;
   coro__tls *t = c->owner;
   c->state = CORO_RUNNING;
@@ -191,9 +196,10 @@ int coro_spawn(coro **out, coro_fn fn, void *arg, const coro_attr *attr) {
 static void finished(coro__tls *t, coro *c) {
   coro__sched *s = &t->sched;
   s->live--;
-  if (c->group) coro__group_member_done(t, c);
-  for (coro__waiter *w; (w = coro__wait_first(&c->joiners));) {
-    coro__wait_remove(&c->joiners, w);
+  coro__cold *x = c->cold; /* a micro-thread has one */
+  if (x->group) coro__group_member_done(t, c);
+  for (coro__waiter *w; (w = coro__wait_first(&x->joiners));) {
+    coro__wait_remove(&x->joiners, w);
     w->done = 1;
     coro__wake(s, w->who, 0);
   }
@@ -211,7 +217,7 @@ static void not_run(coro__sched *s, coro *c) {
   s->root = NULL;
   s->nqueued++;
   c->sched |= CORO__S_QUEUED;
-  c->run_next = s->head;
+  c->cold->run_next = s->head;
   s->head = c;
   if (!s->tail) s->tail = c;
   s->nomem = 1;
@@ -240,10 +246,11 @@ static void run_one(coro__tls *t, coro *c) {
     rc = coro__enter(t, c, c->sched & CORO__S_CANCELLED ? -ECANCELED : 0);
     if (CORO__UNLIKELY(rc == CORO__NOMEM)) c->sched |= CORO__S_YIELDED;
   } else { /* a parked coroutine: straight back into its chain */
-    s->root = c->root;
-    c->root->parked = NULL;
-    rc = coro__transfer(t, c, c->wake);
-    if (CORO__UNLIKELY(rc == CORO__NOMEM)) c->root->parked = c;
+    coro__cold *x = c->cold;
+    s->root = x->root;
+    x->root->cold->parked = NULL;
+    rc = coro__transfer(t, c, x->wake);
+    if (CORO__UNLIKELY(rc == CORO__NOMEM)) x->root->cold->parked = c;
   }
   if (CORO__UNLIKELY(rc == CORO__NOMEM)) { /* copy-stack: nothing ran */
     not_run(s, c);
@@ -274,13 +281,14 @@ static void idle_until(int64_t deadline) {
  * those of the earliest deadline (the next ones at the next round), since the
  * round that runs them is shuffled and a later deadline must not run first. */
 static void fire_timers(coro__sched *s) {
-  coro *c = coro__timer_first(s);
+  int64_t first, at;
+  coro *c = coro__timer_first(s, &first);
   if (!c) return;
   int64_t now = coro_now();
-  int64_t first = c->deadline;
-  while (c && c->deadline <= now && (!s->seeded || c->deadline == first)) {
+  at = first;
+  while (c && at <= now && (!s->seeded || at == first)) {
     coro__wake(s, c, -ETIMEDOUT);
-    c = coro__timer_first(s);
+    c = coro__timer_first(s, &at);
   }
 }
 
@@ -398,7 +406,7 @@ static void seeded_round(coro__tls *t) {
   }
   for (size_t i = 0; i < n; i++) {
     s->round[i] = s->head;
-    s->head = s->head->run_next;
+    s->head = s->head->cold->run_next;
   }
   s->tail = NULL; /* n was every entry: the queue starts again empty */
   for (size_t left = n; left; left--) {
@@ -452,8 +460,8 @@ int coro_run(void) {
     /* Watches fired by the poll, their deadline or a close: spawn them now. */
     int64_t wnext = coro__watch_round(t);
     if (s->head || !(s->live || coro__watch_pending(t))) continue;
-    coro *first = coro__timer_first(s);
-    int64_t next = first ? first->deadline : -1;
+    int64_t next = -1;
+    coro__timer_first(s, &next); /* leaves -1 if there is none */
     if (wnext >= 0 && (next < 0 || wnext < next)) next = wnext;
     /* Nothing runnable: sleep in the I/O backend until an fd is ready or the
      * first deadline, if any coroutine waits on an fd; else in idle_until. */
@@ -506,10 +514,10 @@ int coro_join(coro *c, void **result, int64_t deadline) {
     coro__waiter local, *w = coro__waiters_get(t, &local, 1, 0);
     if (!w) return -ENOMEM;
     *w = (coro__waiter){.who = t->current};
-    coro__wait_push(&c->joiners, w);
+    coro__wait_push(&c->cold->joiners, w);
     int rc = park(t, deadline, 0, "join", c);
     int done = w->done;
-    if (!done) coro__wait_remove(&c->joiners, w); /* a timeout or a cancel: still linked */
+    if (!done) coro__wait_remove(&c->cold->joiners, w); /* a timeout or a cancel: still linked */
     coro__waiters_put(t, w, &local, 1, 0);
     if (!done) return rc < 0 ? rc : -EINTR;
   }
@@ -529,5 +537,5 @@ int coro_cancel(coro *c) {
 
 void coro__cancel(coro__tls *t, coro *c) {
   c->sched |= CORO__S_CANCELLED;
-  if (c->parked) coro__wake(&t->sched, c->parked, -ECANCELED);
+  if (c->cold->parked) coro__wake(&t->sched, c->cold->parked, -ECANCELED);
 }

@@ -48,7 +48,8 @@ enum {
   CORO__S_CANCELLED = 8u, /* coro_cancel()ed: blocking calls in its chain fail */
   CORO__S_JOINED = 16u,   /* its result has been taken by coro_join() */
   CORO__S_QUEUED = 32u,   /* in the run queue */
-  CORO__S_YIELDED = 64u   /* a micro-thread that called coro_yield(): resume it */
+  CORO__S_YIELDED = 64u,  /* a micro-thread that called coro_yield(): resume it */
+  CORO__S_TIMER = 128u    /* in the timer heap (its place: cold.heap_at) */
 };
 
 /* What a parked coroutine passes to the scheduler: not a resume outcome. */
@@ -66,9 +67,9 @@ int coro__park(coro__tls *t, int64_t deadline, const char *what, const void *obj
 static inline void coro__enqueue(coro__sched *s, coro *c) {
   s->nqueued++;
   c->sched |= CORO__S_QUEUED;
-  c->run_next = NULL;
+  c->cold->run_next = NULL; /* queued: a micro-thread, or a parked coroutine */
   if (s->tail)
-    s->tail->run_next = c;
+    s->tail->cold->run_next = c;
   else
     s->head = c;
   s->tail = c;
@@ -84,9 +85,9 @@ void coro__timer_remove(coro__sched *s, coro *c);
  * so a value it was served is not lost. */
 static inline void coro__wake(coro__sched *s, coro *c, int code) {
   if (coro__woken(c)) return;
-  if (c->heap_at) coro__timer_remove(s, c);
-  c->wait_what = NULL; /* runnable now (a yield keeps "yield": it never waited) */
-  c->wake = code;
+  if (c->sched & CORO__S_TIMER) coro__timer_remove(s, c);
+  c->cold->wait_what = NULL; /* runnable now (a yield keeps "yield": it never waited) */
+  c->cold->wake = code;
   coro__enqueue(s, c);
 }
 
@@ -152,6 +153,9 @@ void coro__group_member_done(coro__tls *t, coro *c);
 int coro__timer_add(coro__sched *s, coro *c, int64_t deadline); /* 0 or -ENOMEM */
 /* coro__timer_remove(s, c), declared above the wake that uses it: a no-op if
  * c is not in the heap. */
-coro *coro__timer_first(const coro__sched *s); /* NULL if empty */
+/* The earliest timer's coroutine and its *deadline; NULL if none. */
+coro *coro__timer_first(const coro__sched *s, int64_t *deadline);
+/* c's deadline, or -1 if it is not in the heap. */
+int64_t coro__timer_deadline(const coro__sched *s, const coro *c);
 
 #endif

@@ -45,8 +45,8 @@ static void make_key(void) { pthread_key_create(&exit_key, thread_exit); }
 static const coro__stack *running_stack(const char **name) {
   coro *c = coro__tls_get()->current;
   if (!c || (c->flags & CORO__F_MAIN)) return NULL;
-  *name = c->name;
-  return &c->stack;
+  *name = coro__cold_of(c)->name;
+  return coro__stack_of(c);
 }
 
 int coro__thread_setup(coro__tls *t) {
@@ -58,8 +58,9 @@ int coro__thread_setup(coro__tls *t) {
   t->main.owner = t;
   t->main.state = CORO_RUNNING;
   t->main.flags = CORO__F_MAIN;
-  t->main.out = t->main.in = &t->main.sink;
-  memcpy(t->main.name, "(thread)", sizeof("(thread)"));
+  t->main.out = t->main.in = &t->sink;
+  t->main.cold = &t->main_cold;
+  memcpy(t->main_cold.name, "(thread)", sizeof("(thread)"));
   t->current = &t->main;
   pthread_setspecific(exit_key, t);
   coro__registry_add(t);

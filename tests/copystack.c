@@ -604,10 +604,14 @@ TEST(yield_to_a_displaced_resumer_without_memory_is_enomem) {
 
 static long ran;
 
+/* Yields from under a local bigger than the room a record brings for saved
+ * frames (HINT_MAX): its save needs a malloc whatever the thread learnt. */
 static void *yield_twice(void *arg) {
   long me = VI(arg);
+  volatile char deep[1024];
+  deep[0] = (char)me;
   ASSERT_EQ(coro_sched_yield(), 0);
-  ran += me;
+  ran += me + deep[0] - (char)me;
   return NULL;
 }
 
@@ -749,4 +753,301 @@ TEST(stack_trim_while_copy_stack_coroutines_are_alive) {
     }
   }
   for (int i = 0; i < N; i++) ASSERT_EQ(coro_destroy(g[i]), 0);
+}
+
+/* --- the record: small, and its cold part only where it is needed ------------------------ */
+
+TEST(the_record_stays_small_and_plain_generators_have_no_cold_part) {
+#if UINTPTR_MAX == UINT64_MAX && !defined(CORO_USE_UCONTEXT)
+  /* What a suspended copy-stack generator costs besides its frames: the
+   * bench's 400-byte target leaves ~200 bytes for the record. */
+#ifdef CORO_ASAN
+  ASSERT_EQ(sizeof(coro), 128 + sizeof(void *)); /* asan_fake */
+#else
+  ASSERT_EQ(sizeof(coro), 128);
+#endif
+#endif
+  coro *plain = gen(ret_arg, NULL);
+  ASSERT_PTR_EQ(plain->cold, NULL);
+  coro_attr a = copy_attr();
+  a.name = "named";
+  coro *named = NULL;
+  ASSERT_EQ(coro_create(&named, ret_arg, NULL, &a), 0);
+  ASSERT_PTR_EQ(named->cold, (coro__cold *)(named + 1)); /* one block */
+  ASSERT_STR_EQ(coro_name(named), "named");
+  a.name = "";
+  coro *empty = NULL;
+  ASSERT_EQ(coro_create(&empty, ret_arg, NULL, &a), 0);
+  ASSERT_PTR_EQ(empty->cold, NULL); /* an empty name needs none */
+  coro *mt = NULL;
+  spawn(&mt, ret_arg, NULL);
+  ASSERT_PTR_EQ(mt->cold, (coro__cold *)(mt + 1));
+  coro *own = NULL;
+  coro_attr o = CORO_ATTR_INIT;
+  o.stack_mode = CORO_STACK_MODE_OWN; /* whatever CORO_STACK_MODE says */
+  ASSERT_EQ(coro_create(&own, ret_arg, NULL, &o), 0);
+  ASSERT_TRUE(own->cold != NULL); /* at the top of its own stack */
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(coro_join(mt, NULL, -1), 0);
+  coro *all[] = {plain, named, empty, mt, own};
+  for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) ASSERT_EQ(coro_destroy(all[i]), 0);
+}
+
+TEST(a_generator_without_cold_part_reads_as_empty) {
+  coro *g = gen(summer, IV(3));
+  void *v;
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_STR_EQ(coro_name(g), "");
+  ASSERT_EQ(coro_stack_size(g), CORO_STACK_SHARED);
+  coro_info i;
+  ASSERT_EQ(coro_list(&i, 1), 1);
+  ASSERT_PTR_EQ(i.handle, g);
+  ASSERT_STR_EQ(i.name, "");
+  ASSERT_EQ(i.deadline, -1);
+  ASSERT_PTR_EQ(i.waiting_on, NULL);
+  ASSERT_EQ(i.stack_size, CORO_STACK_SHARED);
+  ASSERT_PTR_EQ(g->cold, NULL); /* reading made none */
+  ASSERT_EQ(coro_destroy(g), 0);
+}
+
+TEST(set_name_gives_a_generator_its_cold_part_or_enomem) {
+  long before = baseline();
+  coro *g = gen(ret_arg, NULL);
+  ASSERT_EQ(coro_set_name(g, NULL), 0); /* clearing no name needs nothing */
+  ASSERT_EQ(coro_set_name(g, ""), 0);
+  ASSERT_PTR_EQ(g->cold, NULL);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  ASSERT_EQ(coro_set_name(g, "late"), -ENOMEM);
+  coro__fault_reset();
+  ASSERT_STR_EQ(coro_name(g), ""); /* unchanged */
+  ASSERT_EQ(coro_set_name(g, "late"), 0);
+  ASSERT_STR_EQ(coro_name(g), "late");
+  ASSERT_TRUE(g->cold != NULL && g->cold != (coro__cold *)(g + 1));
+  ASSERT_EQ(coro_set_name(g, NULL), 0);
+  ASSERT_STR_EQ(coro_name(g), "");
+  ASSERT_EQ(coro_destroy(g), 0); /* frees the separate cold part too */
+  ASSERT_EQ(coro__live_allocs(), before);
+}
+
+/* A plain copy-stack generator that sleeps inside a micro-thread's chain:
+ * its first park needs its cold part (what it waits on, its timer). */
+static int sleep_rc[2];
+
+static void *sleeper_gen(void *arg) {
+  (void)arg;
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  sleep_rc[0] = coro_sleep(coro_now() + MS);
+  coro__fault_reset();
+  sleep_rc[1] = coro_sleep(coro_now() + MS);
+  return IV(7);
+}
+
+static void *drives_sleeper(void *arg) {
+  coro *g = arg;
+  void *v = NULL;
+  ASSERT_EQ(coro_next(g, &v), CORO_RETURNED);
+  return v;
+}
+
+static void *lists_sleeper(void *arg) {
+  coro *g = arg;
+  coro_info i[8];
+  long n = coro_list(i, 8);
+  for (long k = 0; k < n; k++)
+    if (i[k].handle == g) {
+      ASSERT_STR_EQ(i[k].waiting_on, "sleep");
+      ASSERT_TRUE(i[k].deadline > 0);
+      return IV(1);
+    }
+  return IV(0);
+}
+
+static void *naps(void *arg) {
+  (void)arg;
+  ASSERT_EQ(coro_sleep(coro_now() + MS / 10), 0);
+  return NULL;
+}
+
+TEST(a_generator_parks_without_memory_for_its_cold_part_is_enomem) {
+  /* The thread's timer heap is kept from one coro_run() to the next: made
+   * before the baseline. */
+  ASSERT_EQ(coro_spawn(NULL, naps, NULL, NULL), 0);
+  ASSERT_EQ(coro_run(), 0);
+  long before = baseline();
+  coro *g = gen(sleeper_gen, NULL);
+  coro *d, *l;
+  spawn(&d, drives_sleeper, g);
+  spawn(&l, lists_sleeper, g);
+  ASSERT_EQ(coro_run(), 0);
+  ASSERT_EQ(sleep_rc[0], -ENOMEM);
+  ASSERT_EQ(sleep_rc[1], 0);
+  void *v;
+  ASSERT_EQ(coro_join(d, &v, -1), 0);
+  ASSERT_EQ(VI(v), 7);
+  ASSERT_EQ(coro_join(l, &v, -1), 0);
+  ASSERT_EQ(VI(v), 1); /* listed as sleeping, with its deadline */
+  ASSERT_TRUE(g->cold != NULL);
+  ASSERT_EQ(coro_destroy(d), 0);
+  ASSERT_EQ(coro_destroy(l), 0);
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro__live_allocs(), before);
+}
+
+/* Yields once from under a 16 KiB local, then from its own frame only. */
+static __attribute__((noinline)) int yield_deep(void) {
+  volatile char depth[16384];
+  for (size_t i = 0; i < sizeof(depth); i += 512) depth[i] = (char)(i / 512);
+  int rc = coro_yield(IV(1), NULL);
+  return rc + depth[512];
+}
+
+static void *deep_then_shallow(void *arg) {
+  (void)arg;
+  ASSERT_EQ(yield_deep(), 1); /* depth[512] survived being saved */
+  while (coro_yield(IV(2), NULL) == 0) {}
+  return NULL;
+}
+
+static size_t saved_cap_of(const coro *c) {
+  coro_info i[4];
+  long n = coro_list(i, 4);
+  for (long k = 0; k < n; k++)
+    if (i[k].handle == c) return i[k].stack_high_water; /* saved_cap, copy-stack */
+  return 0;
+}
+
+TEST(a_saved_buffer_shrinks_once_the_frames_are_much_smaller) {
+  coro *g = gen(deep_then_shallow, NULL), *other = gen(summer, IV(1));
+  void *v;
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(other, &v), CORO_YIELDED); /* displaces g: saved deep */
+  size_t deep = saved_cap_of(g);
+  ASSERT_TRUE(deep >= 16384);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);     /* from its own frame now */
+  ASSERT_EQ(coro_send(other, IV(10), &v), CORO_YIELDED); /* displaces g again */
+  size_t shallow = saved_cap_of(g);
+  ASSERT_TRUE(shallow < 4096);
+  ASSERT_EQ(shallow % 16, 0);
+  /* Saved again at about the same depth: the buffer stays (no malloc). */
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  ASSERT_EQ(coro_send(other, IV(11), &v), CORO_YIELDED);
+  coro__fault_reset();
+  ASSERT_EQ(saved_cap_of(g), shallow);
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_destroy(other), 0);
+}
+
+/* Shrinking is an economy, never a failure: without memory the big buffer
+ * is kept and the switch goes on. */
+TEST(a_shrink_without_memory_keeps_the_big_buffer) {
+  coro *g = gen(deep_then_shallow, NULL), *other = gen(summer, IV(1));
+  void *v;
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(other, &v), CORO_YIELDED);
+  size_t deep = saved_cap_of(g);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  ASSERT_EQ(coro_send(other, IV(10), &v), CORO_YIELDED);
+  coro__fault_reset();
+  ASSERT_EQ(saved_cap_of(g), deep);
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED); /* its frames came back intact */
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro_destroy(other), 0);
+}
+
+static int handler_ran;
+static void count_handler(void *arg) { handler_ran += (int)VI(arg); }
+
+static void *pushes_without_memory(void *arg) {
+  (void)arg;
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  int rc = coro_cleanup_push(count_handler, IV(100)); /* no cold part: none made */
+  coro__fault_reset();
+  ASSERT_EQ(rc, -ENOMEM);
+  ASSERT_EQ(coro_cleanup_pop(1), -ENOENT);
+  ASSERT_EQ(coro_cleanup_push(count_handler, IV(1)), 0);
+  ASSERT_EQ(coro_yield(NULL, NULL), 0);
+  return NULL;
+}
+
+TEST(cleanup_push_gives_a_generator_its_cold_part_or_enomem) {
+  handler_ran = 0;
+  long before = baseline();
+  coro *g = gen(pushes_without_memory, NULL);
+  ASSERT_EQ(coro_next(g, NULL), CORO_YIELDED);
+  ASSERT_TRUE(g->cold != NULL);
+  ASSERT_EQ(coro_next(g, NULL), CORO_RETURNED);
+  ASSERT_EQ(handler_ran, 1); /* the one pushed, once */
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro__live_allocs(), before);
+}
+
+static void *delegates_without_memory(void *arg) {
+  coro *sub = arg;
+  void *r = NULL;
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  int rc = coro_yield_from(sub, &r);
+  coro__fault_reset();
+  ASSERT_EQ(rc, -ENOMEM);
+  ASSERT_EQ(coro_get_state(sub), CORO_CREATED); /* nothing started */
+  ASSERT_EQ(coro_yield_from(sub, &r), 0);
+  return r;
+}
+
+TEST(yield_from_between_plain_copy_generators_without_memory_is_enomem) {
+  long before = baseline();
+  coro *sub = gen(counter, IV(2));
+  coro *g = gen(delegates_without_memory, sub);
+  void *v;
+  ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
+  ASSERT_EQ(VI(v), 100);
+  ASSERT_EQ(coro_send(g, IV(1), &v), CORO_YIELDED);
+  ASSERT_EQ(VI(v), 200);
+  ASSERT_EQ(coro_destroy(sub), -EBUSY); /* g delegates to it */
+  ASSERT_EQ(coro_send(g, IV(2), &v), CORO_RETURNED);
+  ASSERT_EQ(VI(v), -2);
+  ASSERT_EQ(coro_destroy(sub), 0);
+  ASSERT_EQ(coro_destroy(g), 0);
+  ASSERT_EQ(coro__live_allocs(), before);
+}
+
+/* Yields the sum of a small local array, which must survive being saved. */
+static void *sums8(void *arg) {
+  long a[8];
+  for (int i = 0; i < 8; i++) a[i] = VI(arg) * 10 + i;
+  for (;;) {
+    long sum = 0;
+    for (int i = 0; i < 8; i++) sum += a[i];
+    if (coro_yield(IV(sum), NULL) != 0) return NULL;
+  }
+}
+
+/* A thread's copy-stack coroutines saved at one depth: a new record brings
+ * room for that much, and its first save needs no malloc. */
+TEST(a_new_record_brings_room_for_its_frames) {
+  coro *a = gen(sums8, IV(1)), *b = gen(sums8, IV(2));
+  void *v;
+  ASSERT_EQ(coro_next(a, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(b, &v), CORO_YIELDED); /* a's first save: the thread learns */
+  coro *c = gen(sums8, IV(3));
+  ASSERT_TRUE(c->flags & CORO__F_SAVED_INLINE);
+  ASSERT_PTR_EQ(c->saved, (char *)(c + 1)); /* right after the record */
+  ASSERT_TRUE(c->saved_cap >= 8 * sizeof(long));
+  ASSERT_EQ(coro_next(c, &v), CORO_YIELDED);
+  coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
+  ASSERT_EQ(coro_next(a, &v), CORO_YIELDED); /* saves c into its room */
+  coro__fault_reset();
+  ASSERT_EQ(coro_next(c, &v), CORO_YIELDED); /* intact */
+  ASSERT_EQ(VI(v), 8 * 30 + 28);
+  ASSERT_TRUE(c->flags & CORO__F_SAVED_INLINE);
+  /* Saved deeper than its room: a buffer of its own; the room is unused. */
+  coro *d = gen(deep_then_shallow, NULL);
+  ASSERT_TRUE(d->flags & CORO__F_SAVED_INLINE);
+  ASSERT_EQ(coro_next(d, &v), CORO_YIELDED);
+  ASSERT_EQ(coro_next(b, &v), CORO_YIELDED);
+  ASSERT_TRUE(!(d->flags & CORO__F_SAVED_INLINE));
+  ASSERT_EQ(coro_next(d, &v), CORO_YIELDED);
+  coro *all[] = {a, b, c, d};
+  for (size_t i = 0; i < 4; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
 }

@@ -448,8 +448,8 @@ static void guard_fails_then_canary(int site, size_t size) {
   ASSERT_EQ(coro_create(&g, uses_stack, NULL, &attr), 0);
   coro__fault_reset();
   ASSERT_TRUE(g != SENTINEL_HANDLE);
-  ASSERT_EQ(g->stack.guarded, 0);
-  ASSERT_EQ(*(const uint64_t *)(const void *)g->stack.lo, CORO__CANARY); /* at its low end */
+  ASSERT_EQ(g->cold->stack.guarded, 0);
+  ASSERT_EQ(*(const uint64_t *)(const void *)g->cold->stack.lo, CORO__CANARY); /* at its low end */
   void *v;
   ASSERT_EQ(coro_next(g, &v), CORO_YIELDED);
   ASSERT_TRUE(VI(v) >= 16);
@@ -458,7 +458,7 @@ static void guard_fails_then_canary(int site, size_t size) {
   /* the next fresh slot, with no fault, gets its guard */
   coro *h;
   ASSERT_EQ(coro_create(&h, uses_stack, NULL, &attr), 0);
-  ASSERT_EQ(h->stack.guarded, 1);
+  ASSERT_EQ(h->cold->stack.guarded, 1);
   ASSERT_EQ(coro_next(h, &v), CORO_YIELDED);
   ASSERT_EQ(coro_next(h, &v), CORO_RETURNED);
   ASSERT_EQ(VI(v), 1);

@@ -178,7 +178,7 @@ __attribute__((noinline)) static long descend_and_smash(uintptr_t lo, long depth
 /* Overflows moderately, then yields: that switch must abort.  arg: a
  * coroutine to resume after the overflow instead of yielding, or NULL. */
 static void *smash_body(void *arg) {
-  descend_and_smash((uintptr_t)coro_self()->stack.lo, 0);
+  descend_and_smash((uintptr_t)coro_self()->cold->stack.lo, 0);
   if (arg) {
     coro_next(arg, NULL); /* a switch away: must abort before `arg` runs */
     fprintf(stderr, "back\n");
@@ -213,7 +213,7 @@ __attribute__((noreturn)) static void child_recurse(void) {
 __attribute__((noreturn)) static void child_smash(void) {
   child_setup();
   coro *c = create_named(smash_body, NULL, 64 << 10, "deep-recursion");
-  ASSERT_EQ(coro_stack_guard_mode() == CORO_GUARD_CANARY ? 0 : 1, c->stack.guarded);
+  ASSERT_EQ(coro_stack_guard_mode() == CORO_GUARD_CANARY ? 0 : 1, c->cold->stack.guarded);
   coro_next(c, NULL);
   fprintf(stderr, "survived the smash\n");
   exit(3);
@@ -303,7 +303,7 @@ static coro *create_until_unguarded(coro_fn fn, const char *name, long max, long
   coro *c = NULL;
   for (long i = 0; i < max; i++) {
     c = create_named(fn, NULL, 64 << 10, name);
-    if (!c->stack.guarded) break;
+    if (!c->cold->stack.guarded) break;
     ++*guarded;
   }
   return c;
@@ -318,7 +318,7 @@ TEST(overflow_past_mprotect_budget_smashes_canary) {
     long guarded = 0;
     coro *c = create_until_unguarded(smash_body, "deep-recursion", max_maps, &guarded);
     fprintf(stderr, "guarded=%ld of max_map_count=%ld\n", guarded, max_maps);
-    ASSERT_TRUE(!c->stack.guarded);
+    ASSERT_TRUE(!c->cold->stack.guarded);
     ASSERT_TRUE(guarded <= max_maps / 4 && guarded > max_maps / 4 - 16);
     coro_next(c, NULL);
     fprintf(stderr, "survived the smash\n");
@@ -338,7 +338,7 @@ TEST(overflow_guard_install_failed_smashes_canary) {
     coro__fault_arm(CORO__FAULT_MPROTECT, 0, ENOMEM);
     coro *c = create_named(smash_body, NULL, 64 << 10, "deep-recursion");
     coro__fault_reset();
-    ASSERT_EQ(c->stack.guarded, 0);
+    ASSERT_EQ(c->cold->stack.guarded, 0);
     coro_next(c, NULL);
     fprintf(stderr, "survived the smash\n");
     exit(3);
@@ -465,11 +465,11 @@ TEST(overflow_unguarded_past_budget_reported_by_name) {
     long max_maps = max_map_count();
     long guarded = 0;
     coro *c = create_until_unguarded(recurse_body, "other", max_maps, &guarded);
-    ASSERT_TRUE(!c->stack.guarded);
+    ASSERT_TRUE(!c->cold->stack.guarded);
     /* two more unguarded ones: the overflow runs through these first two */
     create_named(recurse_body, NULL, 64 << 10, "other");
     c = create_named(recurse_body, NULL, 64 << 10, "deep-recursion");
-    ASSERT_TRUE(!c->stack.guarded);
+    ASSERT_TRUE(!c->cold->stack.guarded);
     coro_next(c, NULL);
     fprintf(stderr, "survived the overflow\n");
     exit(3);
@@ -488,7 +488,7 @@ TEST(overflow_canary_mode_unbounded_reported_by_name) {
     create_named(recurse_body, NULL, 64 << 10, "other");
     create_named(recurse_body, NULL, 64 << 10, "other");
     coro *c = create_named(recurse_body, NULL, 64 << 10, "deep-recursion");
-    ASSERT_EQ(c->stack.guarded, 0);
+    ASSERT_EQ(c->cold->stack.guarded, 0);
     coro_next(c, NULL);
     fprintf(stderr, "survived the overflow\n");
     exit(3);

@@ -499,12 +499,12 @@ static void check_burst_guards(int n, int want_guard) {
   ASSERT_TRUE(all != NULL);
   for (int i = 0; i < n; i++) {
     ASSERT_EQ(coro_create(&all[i], live_body, IV(i), NULL), 0);
-    ASSERT_EQ(all[i]->stack.guarded, want_guard);
+    ASSERT_EQ(all[i]->cold->stack.guarded, want_guard);
     if (want_guard)
-      ASSERT_TRUE(faults_on_read(all[i]->stack.lo - 1));
+      ASSERT_TRUE(faults_on_read(all[i]->cold->stack.lo - 1));
     else
-      ASSERT_EQ(*(const uint64_t *)(const void *)all[i]->stack.lo, CORO__CANARY);
-    ASSERT_TRUE(!faults_on_read(all[i]->stack.lo));
+      ASSERT_EQ(*(const uint64_t *)(const void *)all[i]->cold->stack.lo, CORO__CANARY);
+    ASSERT_TRUE(!faults_on_read(all[i]->cold->stack.lo));
     void *v;
     ASSERT_EQ(coro_next(all[i], &v), CORO_YIELDED);
     ASSERT_EQ(VI(v), i);

@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "coro.h"
-#include "internal.h" /* coro.heap_at: a woken join's timer left the heap */
+#include "scheduler.h" /* CORO__S_TIMER, cold.heap_at: a woken join's timer left the heap */
 #include "test.h"
 
 #define MS ((int64_t)1000000)
@@ -296,7 +296,7 @@ static void *early_value;
 static void *early_joiner(void *arg) {
   (void)arg;
   early_join_rc = coro_join(target, &early_value, coro_now() + 3600 * 1000 * MS);
-  early_left_heap = coro_self()->heap_at == 0;
+  early_left_heap = coro_self()->cold->heap_at == 0 && !(coro_self()->sched & CORO__S_TIMER);
   int64_t d = coro_now() + 10 * MS;
   early_sleep_rc = coro_sleep(d);
   early_woke_early = coro_now() < d;

@@ -129,9 +129,25 @@ class Coroutine(object):
         self.sched = _int(value, "sched")
         self.state = self._state()
 
+    def _cold(self):
+        """Where the rarely used fields are: *coro.cold, None when it is NULL
+        (a copy-stack coroutine that has not needed them: they read as
+        empty), or the record itself in a layout without the split."""
+        cold = _field(self.value, "cold")
+        if cold is None:
+            return self.value
+        if int(cold) == 0:
+            return None
+        return cold.dereference()
+
+    def _cold_field(self, name):
+        cold = self._cold()
+        return _field(cold, name) if cold is not None else None
+
     def _name(self):
         try:
-            return _cstring(self.value["name"], 32)
+            cold = self._cold()
+            return _cstring(cold["name"], 32) if cold is not None else ""
         except gdb.error:
             return "?"
 
@@ -165,16 +181,16 @@ class Coroutine(object):
         """(what, object address or 0), as introspect.c's waiting_on()."""
         if self.state != WAITING:
             return None, 0
-        parked = _field(self.value, "parked")
+        parked = self._cold_field("parked")
         if parked is not None and int(parked) != 0 and _addr(parked) != self.address:
             return "chain", _addr(parked)
-        what = _field(self.value, "wait_what")
+        what = self._cold_field("wait_what")
         if what is not None and int(what) != 0:
             try:
                 text = _cstring(what, 32)
             except gdb.error:
                 text = "?"
-            obj = _field(self.value, "wait_obj")
+            obj = self._cold_field("wait_obj")
             return text, (_addr(obj) if obj is not None else 0)
         if self.sched & S_SPAWNED and not self.sched & S_STARTED:
             return "start", 0
@@ -183,12 +199,29 @@ class Coroutine(object):
         return None, 0
 
     def deadline(self):
-        if _int(self.value, "heap_at") == 0:
+        """When its timer fires (absolute ns), or None.  The deadline is in
+        the thread's timer heap (coro__sched.heap[heap_at - 1]), or in the
+        record in a layout before that."""
+        at = self._cold_field("heap_at")
+        if at is None or int(at) == 0:
             return None
-        return _int(self.value, "deadline")
+        if _field(self.value, "deadline") is not None:
+            return _int(self.value, "deadline")
+        try:
+            return int(self.tls["sched"]["heap"][int(at) - 1]["deadline"])
+        except (gdb.error, gdb.MemoryError):
+            return None
 
     def stack(self):
-        st = _field(self.value, "stack")
+        """(lo, hi, size) of the stack it runs on: its own (in its cold part),
+        or its thread's shared stack for a copy-stack coroutine."""
+        st = _field(self.value, "stack")  # a layout before the split
+        if st is None and self.is_copy():
+            cs = _field(self.tls, "copystack")
+            if cs is not None and int(cs) != 0:
+                st = _field(cs.dereference(), "shared")
+        elif st is None:
+            st = self._cold_field("stack")
         if st is None:
             return 0, 0, 0
         return _addr(st["lo"]), _addr(st["hi"]), _int(st, "size")
@@ -241,7 +274,7 @@ class Coroutine(object):
         return hi - sp if sp and lo < sp <= hi else 0
 
     def group(self):
-        g = _field(self.value, "group")
+        g = self._cold_field("group")
         return _addr(g) if g is not None else 0
 
     def describe(self):
