@@ -33,7 +33,7 @@
  *                 threads over unbuffered channels (capacity 0) and over
  *                 buffered ones (capacity 1); two threads over two one-slot
  *                 queues, each a mutex + two condvars; two processes over two
- *                 pipes; and, when `go` is on PATH, two goroutines over
+ *                 pipes (the partner is this program, --pipe-partner); and, when `go` is on PATH, two goroutines over
  *                 unbuffered channels with GOMAXPROCS=1 (bench/go/pingpong.go,
  *                 built with `go build` before anything is timed; it times
  *                 its own loop and prints ns per round trip).
@@ -47,6 +47,11 @@
  * the process: that is its "first round" figure.  Ratios are paired: the
  * ratio of the two samples of each round, then their median.
  *
+ * Child processes (the Go programs, the pipe partner) are started with
+ * posix_spawn, never fork: a fork would write-protect every page the stack
+ * pool holds, and the next round of each libcoro row would pay a page fault
+ * per stack (see spawn_child).
+ *
  * Nothing is asserted.  The issue's channel targets are printed with a
  * verdict (met / missed): chan ping-pong <= 50 ns, the thread version >= 500x
  * the chan ping-pong, and, when Go ran, chan ping-pong no slower than Go's.
@@ -58,6 +63,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -611,22 +617,33 @@ static void wait_child(pid_t pid, int *status) {
     if (errno != EINTR) die("waitpid", errno);
 }
 
+/* The partner process of the pipe row: bench_sched --pipe-partner RFD WFD
+ * replies v + 1 to every long read from RFD until EOF. */
+static int pipe_partner(int rfd, int wfd) {
+  long v;
+  while (read_full(rfd, &v, sizeof(v)) == 0) {
+    v++;
+    if (write_full(wfd, &v, sizeof(v)) != 0) break;
+  }
+  return 0;
+}
+
+static char self_exe[4096]; /* this program, to start the pipe partner with */
+
+static pid_t spawn_child(char *const argv[], const char *const env[], int out,
+                         const int *close_fds);
+
 static double bench_pipe_pingpong(long iters) {
   int down[2], up[2];
   if (pipe(down) != 0 || pipe(up) != 0) die("pipe", errno);
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) die("fork", errno);
-  if (pid == 0) { /* the partner process: reply v + 1 until EOF */
-    close(down[1]);
-    close(up[0]);
-    long v;
-    while (read_full(down[0], &v, sizeof(v)) == 0) {
-      v++;
-      if (write_full(up[1], &v, sizeof(v)) != 0) break;
-    }
-    _exit(0);
-  }
+  char rfd[16], wfd[16];
+  snprintf(rfd, sizeof(rfd), "%d", down[0]);
+  snprintf(wfd, sizeof(wfd), "%d", up[1]);
+  char *argv[] = {self_exe, "--pipe-partner", rfd, wfd, NULL};
+  const char *env[] = {NULL};
+  const int ours[] = {down[1], up[0], -1}; /* the partner keeps only its ends */
+  pid_t pid = spawn_child(argv, env, -1, ours);
+  if (pid < 0) die("posix_spawn of the pipe partner", errno);
   close(down[0]);
   close(up[1]);
   long bad = 0;
@@ -666,28 +683,66 @@ static int find_go(void) {
   return 0;
 }
 
+extern char **environ;
+
+/* Start argv[0] (a path) with posix_spawn, never fork: a fork copies this
+ * process's page tables and write-protects every page it holds, the stack
+ * pool's included, so the next round of every libcoro row would take a
+ * fault on each page it touches (~10-15 us each on this VM), which a program
+ * that does not fork never pays and the Go rows (fresh processes) never see.
+ * glibc's posix_spawn shares the address space until the exec (CLONE_VM |
+ * CLONE_VFORK): nothing is copied or write-protected.  `env`: NAME=value
+ * strings (NULL-ended) set on top of our environment; `out`: the child's
+ * stdout (-1: ours); `close_fds` (-1-ended): descriptors the child must not
+ * keep.  Its stdin is /dev/null, its stderr too with --json. */
+static pid_t spawn_child(char *const argv[], const char *const env[], int out,
+                         const int *close_fds) {
+  size_t n = 0, k = 0;
+  while (environ[n]) n++;
+  for (const char *const *e = env; *e; e++) k++;
+  char **envp = malloc((n + k + 1) * sizeof(*envp));
+  if (!envp) die("malloc", ENOMEM);
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    int replaced = 0;
+    for (const char *const *e = env; *e && !replaced; e++) {
+      size_t len = strcspn(*e, "=") + 1;
+      replaced = strncmp(environ[i], *e, len) == 0;
+    }
+    if (!replaced) envp[m++] = environ[i];
+  }
+  for (const char *const *e = env; *e; e++) envp[m++] = (char *)(uintptr_t)*e;
+  envp[m] = NULL;
+  posix_spawn_file_actions_t fa;
+  check_pt(posix_spawn_file_actions_init(&fa), "posix_spawn_file_actions_init");
+  check_pt(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), "addopen");
+  if (opt.json)
+    check_pt(posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0), "addopen");
+  if (out >= 0) check_pt(posix_spawn_file_actions_adddup2(&fa, out, 1), "adddup2");
+  for (const int *fd = close_fds; *fd >= 0; fd++)
+    check_pt(posix_spawn_file_actions_addclose(&fa, *fd), "addclose");
+  fflush(NULL);
+  pid_t pid;
+  if (posix_spawn(&pid, argv[0], &fa, NULL, argv, envp) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  free(envp);
+  return pid;
+}
+
 /* Run argv[0] (a path) with `env` (NAME=value strings, NULL-ended) added,
  * stdin from /dev/null, stdout into out (cap bytes, NUL-terminated), stderr
  * kept in table mode, dropped with --json.  Returns the exit status (-1 if
- * it did not exit normally). */
+ * it did not exit normally; 127 if it could not be started). */
 static int run_capture(char *const argv[], const char *const env[], char *out, size_t cap) {
   int fds[2];
-  if (pipe(fds) != 0) die("pipe", errno);
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0) die("fork", errno);
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull >= 0) {
-      dup2(devnull, 0);
-      if (opt.json) dup2(devnull, 2);
-    }
-    dup2(fds[1], 1);
+  if (pipe2(fds, O_CLOEXEC) != 0) die("pipe", errno);
+  const int none[] = {-1};
+  pid_t pid = spawn_child(argv, env, fds[1], none); /* dup2 clears CLOEXEC on the copy */
+  if (pid < 0) {
     close(fds[0]);
     close(fds[1]);
-    for (const char *const *e = env; *e; e++) putenv((char *)(uintptr_t)*e);
-    execv(argv[0], argv);
-    _exit(127);
+    out[0] = '\0';
+    return 127;
   }
   close(fds[1]);
   size_t got = 0;
@@ -1271,6 +1326,11 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 4 && strcmp(argv[1], "--pipe-partner") == 0) /* the pipe row's other end */
+    return pipe_partner(atoi(argv[2]), atoi(argv[3]));
+  ssize_t len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+  if (len <= 0) die("readlink /proc/self/exe", errno);
+  self_exe[len] = '\0';
   opt.repeats = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];

@@ -529,18 +529,22 @@ CORO_API int coro_stack_guard_mode(void);
 /* Give this thread's pooled stack memory back to the kernel now.  A freed
  * stack stays with its thread for the next coroutine: its mapping, its guard
  * page and the pages it touched, so that a burst of coroutines after another
- * costs no system call and no page fault.  Empty slabs beyond 4096 stacks'
- * worth per stack size (at most 256 MiB of them) are already offered to the
- * kernel with MADV_FREE (it takes their pages back only when memory runs
- * short), but their address space stays reserved.  This call unmaps every slab of the thread with no stack in
- * use and discards the pages of every free stack in the others (their guard
- * pages stay).  Safe at any time, from any coroutine or the thread's own
- * stack: stacks in use, the caller's included, are not touched.  Only the
- * calling thread's stacks are trimmed.  *released (if not NULL) gets the
- * bytes of stack address space unmapped or discarded (0 if there was nothing
- * to trim).  Returns 0, or the error of a munmap/madvise the kernel refused
- * (-ENOMEM, -EINVAL): what could be trimmed was, the rest stays pooled and
- * usable. */
+ * costs no system call and no page fault.  The pool decays by itself as the
+ * thread keeps creating and destroying coroutines: per stack size, the empty
+ * slabs beyond 4096 stacks' worth (at most 256 MiB of them) that stay unused
+ * while the thread makes eight times as many stack allocations and frees as
+ * the pool has stacks of that size are offered to the kernel with MADV_FREE
+ * (it takes their pages back only when memory runs short), and unmapped if
+ * they stay unused as long again.  A thread that stops creating coroutines
+ * keeps its pool as it is.  This call unmaps every slab of the thread with
+ * no stack in use and discards the pages of every free stack in the others
+ * (their guard pages stay).  Safe at any time, from any coroutine or the
+ * thread's own stack: stacks in use, the caller's included, are not touched.
+ * Only the calling thread's stacks are trimmed.  *released (if not NULL)
+ * gets the bytes of stack address space unmapped or discarded (0 if there
+ * was nothing to trim).  Returns 0, or the error of a munmap/madvise the
+ * kernel refused (-ENOMEM, -EINVAL): what could be trimmed was, the rest
+ * stays pooled and usable. */
 CORO_API int coro_stack_trim(size_t *released);
 
 /* ========================================================================== */

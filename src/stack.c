@@ -24,9 +24,10 @@
  * The canary is checked at every switch away from a coroutine; a smashed one
  * is a broken invariant: report and abort.
  *
- * The pool never pays the kernel twice for memory it already has.  A slab's
+ * The pool never pays the kernel twice for memory it still uses.  A slab's
  * mapping, its guards and the pages its stacks touched stay with the thread
- * until coro_stack_trim() or the thread's exit:
+ * while the thread keeps needing them, until the decay below, or
+ * coro_stack_trim(), or the thread's exit:
  *   - a slot's guard is installed the first time the slot is handed out (one
  *     system call, once per slab lifetime: a new slab costs one mmap and a
  *     slab used by three coroutines pays three guards, not a slab's worth);
@@ -35,19 +36,27 @@
  *   - freed slots go on their slab's free list, kept in the slab's side
  *     table (LIFO, so the next coroutine reuses the warmest slot; nothing is
  *     written into a free slot, so its pages may be discarded);
- *   - a slab with no slot in use joins its class's empty list and stays
- *     mapped.  The first CORO__STACK_WARM slots' worth of empty slabs per
- *     class (4096 stacks, at most 256 MiB of slabs) stay warm (their pages
- *     resident: the next burst takes them with no fault); beyond that an
- *     emptied slab gets one madvise(MADV_FREE),
- *     which lets the kernel take its pages back only when memory runs short
- *     (until then, reuse costs nothing; after, a fault per first touch).
+ *   - a slab with no slot in use joins its class's warm list, mapped, its
+ *     pages as they are (the next burst takes it with no fault and no
+ *     system call).
+ * Decay: each class counts the stack operations that reach its slabs (every
+ * allocation and free the thread's cache does not absorb).  The first
+ * CORO__STACK_WARM slots' worth of empty slabs per class (4096 stacks, at
+ * most 256 MiB of slabs) never decay.  Beyond those, an empty slab that
+ * stayed unused while the class handled CORO__STACK_DECAY_TURNS (8) times as
+ * many operations as it has slots (stack.h) gets one madvise(MADV_FREE) and turns
+ * cold: the kernel takes its pages back only when memory runs short (until
+ * then reuse costs no fault, but each page's first write after it may cost
+ * a trap: ~5-10 us a page on a shadow-paging VM, hence not at once); a cold
+ * slab unused as long again is unmapped.  A kernel without MADV_FREE gets
+ * the unmap at the first step.  The decay runs only inside pool operations:
+ * a thread that stops creating coroutines keeps its pool until it resumes
+ * or calls coro_stack_trim().
  * Allocation takes a partly used slab first, then a warm empty one, then a
  * cold one, and maps a new slab last.  Each stack's usable top is coloured by
  * its slot (coro__stack_top, stack.h) so that stacks a whole number of pages
- * apart do not all start in the same cache sets.  The address space of a burst stays
- * reserved (as Go's heap keeps its arenas); coro_stack_trim() unmaps every
- * empty slab and discards the pages of free slots.
+ * apart do not all start in the same cache sets.  coro_stack_trim() unmaps
+ * every empty slab and discards the pages of free slots.
  *
  * Overflow: a SIGSEGV handler, on an alternate signal stack (the faulting
  * stack has no room left), checks whether the fault hit the running
@@ -107,6 +116,12 @@ typedef struct slot_info {
   unsigned char dirty;   /* handed out since its pages were last discarded */
 } slot_info;
 
+/* A list of slabs, linked both ways through coro__slab.prev/next. */
+typedef struct slab_list {
+  coro__slab *head; /* the first, taken first */
+  coro__slab *tail; /* the last */
+} slab_list;
+
 /* A pool of stack slots of one size, per thread. */
 struct coro__stack_class {
   size_t size;                    /* usable size of its stacks (page multiple) */
@@ -115,21 +130,22 @@ struct coro__stack_class {
   unsigned nslabs;                /* slabs mapped */
   unsigned nempty;                /* of them, with no slot in use (on the empty list) */
   unsigned nwarm;                 /* of those, with their pages resident (not MADV_FREE'd) */
-  unsigned warm_cap;              /* empty slabs kept warm: CORO__STACK_WARM slots' worth */
+  unsigned warm_cap;              /* empty slabs never decayed: CORO__STACK_WARM slots' worth */
+  unsigned long long ops;         /* stack operations that reached the slabs (cache
+                                     misses): the clock that idle slabs age by */
   coro__slab *avail;              /* slabs with a free slot and a slot in use, most
                                      recently freed into first */
-  coro__slab *warm;               /* slabs with nothing in use, pages resident: the
-                                     ones whose every slot was used first */
-  coro__slab *warm_tail;          /* the last of them */
-  coro__slab *cold;               /* slabs with nothing in use, MADV_FREE'd (ordered
-                                     as the warm ones) */
-  coro__slab *cold_tail;          /* the last of them */
+  slab_list warm;                 /* slabs with nothing in use, pages resident: the
+                                     ones whose every slot was used first, the most
+                                     recently emptied first */
+  slab_list cold;                 /* slabs with nothing in use, MADV_FREE'd by the
+                                     decay, the most recently decayed first */
   struct coro__stack_class *next; /* next size class of this thread */
 };
 
-/* Empty slabs per class kept warm: CORO__STACK_WARM slots' worth, but no
- * more than CORO__STACK_WARM_BYTES of them (big stacks), at least one; see
- * the top of the file. */
+/* Empty slabs per class that never decay: CORO__STACK_WARM slots' worth,
+ * but no more than CORO__STACK_WARM_BYTES of them (big stacks), at least
+ * one; see the top of the file. */
 #define CORO__STACK_WARM 4096u
 #define CORO__STACK_WARM_BYTES ((size_t)256 << 20)
 
@@ -137,16 +153,17 @@ struct coro__stack_class {
 enum { ON_NONE, ON_AVAIL, ON_EMPTY };
 
 struct coro__slab {
-  char *base;              /* start of the mapping */
-  coro__stack_class *cls;  /* size class it belongs to */
-  unsigned bumped;         /* slots [0, bumped) have been handed out at least once */
-  unsigned nused;          /* slots in use now */
-  unsigned nguarded;       /* slots with an mprotect guard (for the process budget) */
-  unsigned free_head;      /* 1 + index of the first free slot below bumped, 0 if none */
-  coro__slab *prev, *next; /* links in cls->avail (both), cls->warm or cls->cold (next) */
-  int on;                  /* ON_*: the list it is linked in (none while full) */
-  int cold;                /* empty and given to the kernel with MADV_FREE */
-  slot_info slots[];       /* one per slot */
+  char *base;                    /* start of the mapping */
+  coro__stack_class *cls;        /* size class it belongs to */
+  unsigned bumped;               /* slots [0, bumped) have been handed out at least once */
+  unsigned nused;                /* slots in use now */
+  unsigned nguarded;             /* slots with an mprotect guard (for the process budget) */
+  unsigned free_head;            /* 1 + index of the first free slot below bumped, 0 if none */
+  coro__slab *prev, *next;       /* links in cls->avail, cls->warm or cls->cold */
+  int on;                        /* ON_*: the list it is linked in (none while full) */
+  int cold;                      /* empty and given to the kernel with MADV_FREE */
+  unsigned long long idle_since; /* while empty: cls->ops when it emptied or was decayed */
+  slot_info slots[];             /* one per slot */
 };
 
 /* --- process-wide state -------------------------------------------------- */
@@ -424,56 +441,111 @@ static void avail_remove(coro__stack_class *cls, coro__slab *s) {
 
 static size_t slab_bytes(const coro__stack_class *cls) { return cls->slot_size * cls->nslots; }
 
+static void list_push_front(slab_list *l, coro__slab *s) {
+  s->prev = NULL;
+  s->next = l->head;
+  if (l->head)
+    l->head->prev = s;
+  else
+    l->tail = s;
+  l->head = s;
+}
+
+static void list_push_back(slab_list *l, coro__slab *s) {
+  s->next = NULL;
+  s->prev = l->tail;
+  if (l->tail)
+    l->tail->next = s;
+  else
+    l->head = s;
+  l->tail = s;
+}
+
+static void list_remove(slab_list *l, coro__slab *s) {
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    l->head = s->next;
+  if (s->next)
+    s->next->prev = s->prev;
+  else
+    l->tail = s->prev;
+  s->prev = s->next = NULL;
+}
+
 /* Link s into a list of empty slabs: first, or last if it has slots never
  * used (a fresh slot costs a guard and a fault where a used one costs
  * nothing, so those are taken last). */
-static void empty_push(coro__slab **head, coro__slab **tail, coro__slab *s) {
-  s->next = NULL;
-  if (!*head) {
-    *head = *tail = s;
-  } else if (s->bumped < s->cls->nslots) {
-    (*tail)->next = s;
-    *tail = s;
-  } else {
-    s->next = *head;
-    *head = s;
-  }
+static void empty_push(slab_list *l, coro__slab *s) {
+  if (s->bumped < s->cls->nslots)
+    list_push_back(l, s);
+  else
+    list_push_front(l, s);
 }
 
-/* A slab has just lost its last slot in use: keep it, warm while the class
- * keeps fewer than warm_cap warm ones, else handed to the kernel to take
- * back lazily (cold). */
+/* A slab has just lost its last slot in use: keep it warm, its pages as
+ * they are (the decay decides later what to give back). */
 static void retire(coro__stack_class *cls, coro__slab *s) {
   s->on = ON_EMPTY;
-  s->prev = NULL;
-  cls->nempty++;
-  if (cls->nwarm >= cls->warm_cap && coro__madvise(s->base, slab_bytes(cls), MADV_FREE) == 0) {
-    s->cold = 1;
-    empty_push(&cls->cold, &cls->cold_tail, s);
-    return;
-  }
   s->cold = 0;
+  s->idle_since = cls->ops;
+  cls->nempty++;
   cls->nwarm++;
-  empty_push(&cls->warm, &cls->warm_tail, s);
+  empty_push(&cls->warm, s);
 }
 
 /* Take an empty slab for use, warm ones first; NULL if none. */
 static coro__slab *unretire(coro__stack_class *cls) {
-  coro__slab *s = cls->warm;
+  coro__slab *s = cls->warm.head;
   if (s) {
-    cls->warm = s->next;
-    if (!cls->warm) cls->warm_tail = NULL;
+    list_remove(&cls->warm, s);
     cls->nwarm--;
-  } else if ((s = cls->cold) != NULL) {
-    cls->cold = s->next;
-    if (!cls->cold) cls->cold_tail = NULL;
+  } else if ((s = cls->cold.head) != NULL) {
+    list_remove(&cls->cold, s);
     s->cold = 0;
   } else {
     return NULL;
   }
-  s->next = NULL;
   cls->nempty--;
   return s;
+}
+
+static int release_slab(coro__slab *s);
+
+/* The decay (see the top of the file): the empty slabs beyond the warm cap
+ * that stayed idle get one MADV_FREE each (cold; unmapped at once where the
+ * kernel has no MADV_FREE), cold ones that stayed idle as long again are
+ * unmapped.  Both lists are taken from their tail: the slabs the next
+ * allocations would take last, which are also (but for the one slab with
+ * slots never used, kept last) the ones idle longest.  Called on every
+ * operation that reaches the slabs; costs a comparison when nothing is due. */
+static void decay(coro__stack_class *cls) {
+  for (;;) {
+    unsigned long long idle =
+        (unsigned long long)CORO__STACK_DECAY_TURNS * cls->nslabs * cls->nslots;
+    coro__slab *s = cls->warm.tail;
+    if (cls->nwarm > cls->warm_cap && cls->ops - s->idle_since >= idle) {
+      list_remove(&cls->warm, s);
+      cls->nwarm--;
+      if (coro__madvise(s->base, slab_bytes(cls), MADV_FREE) == 0) {
+        s->cold = 1;
+        s->idle_since = cls->ops;
+        list_push_front(&cls->cold, s);
+        continue;
+      }
+      cls->nempty--;
+      release_slab(s);
+      continue;
+    }
+    s = cls->cold.tail;
+    if (s && cls->ops - s->idle_since >= idle) {
+      list_remove(&cls->cold, s);
+      cls->nempty--;
+      release_slab(s);
+      continue;
+    }
+    return;
+  }
 }
 
 static coro__stack_class *find_class(coro__stack_pool *p, size_t size) {
@@ -545,9 +617,15 @@ static void guard_slot(coro__slab *s, char *slot, slot_info *si) {
   }
 }
 
+/* Anything due to decay?  One comparison in the common case. */
+static inline void maybe_decay(coro__stack_class *cls) {
+  if (cls->nwarm > cls->warm_cap || cls->cold.tail) decay(cls);
+}
+
 int coro__stack_alloc(coro__stack_pool *p, size_t size, coro__stack *out) {
   coro__stack_class *cls = find_class(p, size);
   if (!cls) return -ENOMEM;
+  cls->ops++;
   coro__slab *s = cls->avail;
   if (!s) {
     s = unretire(cls);
@@ -583,6 +661,7 @@ int coro__stack_alloc(coro__stack_pool *p, size_t size, coro__stack *out) {
   out->slab = s;
   out->slot = i;
   out->guarded = si->guarded;
+  maybe_decay(cls);
   return 0;
 }
 
@@ -595,6 +674,7 @@ void coro__stack_free(coro__stack_pool *p, const coro__stack *st) {
    * that went through the cache was cleaned there already: harmless). */
   ASAN_UNPOISON_MEMORY_REGION(st->lo, (size_t)(st->hi - st->lo));
 #endif
+  cls->ops++;
   slot_info *si = &s->slots[st->slot];
   si->busy = 0;
   si->next_free = s->free_head;
@@ -605,6 +685,7 @@ void coro__stack_free(coro__stack_pool *p, const coro__stack *st) {
   } else if (s->on == ON_NONE) {
     avail_push(cls, s); /* was full */
   }
+  maybe_decay(cls);
 }
 
 /* --- giving memory back ------------------------------------------------------ */

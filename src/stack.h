@@ -44,6 +44,15 @@ typedef struct coro__stack {
 /* Stacks freed most recently, kept whole for the next create (LIFO). */
 #define CORO__STACK_CACHE 16
 
+/* The decay's unit (stack.c): an empty slab beyond a class's warm cap is
+ * idle once the class has handled this many times as many stack operations
+ * (allocations and frees the cache did not absorb) as it has slots since the
+ * slab emptied or was decayed.  A burst of the class's whole size is two
+ * (every slot allocated, then freed), so one that comes back after up to
+ * three bursts' worth of other work finds its slabs warm; bench_sched's
+ * 10^6-alive rounds come back after one 1 000-alive round of the same N. */
+#define CORO__STACK_DECAY_TURNS 8u
+
 /* One thread's stacks: a member of the thread's context, zero-initialised. */
 typedef struct coro__stack_pool {
   unsigned ncached;                     /* entries in cache[] */

@@ -387,8 +387,8 @@ static void many_live(void) {
   struct mem before = mem_now();
   many_live_round();
   /* A second round reuses what the first left: no growth at all, and no
-   * mmap, mprotect or guard install (the only memory calls allowed are the
-   * MADV_FREE of slabs emptied beyond the warm ones: at most one a slab). */
+   * mmap, mprotect or guard install (the only memory calls allowed would be
+   * the decay's MADV_FREE of idle slabs: at most one a slab). */
   struct mem mid = mem_now();
   long mmaps = coro__sys_calls(CORO__FAULT_MMAP), mprotects = coro__sys_calls(CORO__FAULT_MPROTECT);
   long madvises = coro__sys_calls(CORO__FAULT_MADVISE);
@@ -630,31 +630,124 @@ TEST(trim_with_nothing_to_trim) {
   ASSERT_EQ(coro_stack_trim(NULL), 0);
 }
 
-/* Big stacks: the warm empty slabs of a size are capped at 256 MiB of them
- * (not 4096 stacks: that would be 32 GiB of 8 MiB stacks kept resident);
- * every empty slab beyond gets one MADV_FREE, and none more when reused. */
-TEST(warm_slabs_of_big_stacks_are_capped_by_bytes) {
-  enum { N = 64 };
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+/* --- decay: empty slabs kept while the pool needs them ------------------------------ */
+
+/* Big stacks, one a slab, so that every slab-level step shows in the
+ * system-call counts. */
+enum { BIG_N = 64 };
+#define BIG_STACK ((size_t)8 << 20)
+
+static void big_burst(coro **all, int n) {
   coro_attr attr = CORO_ATTR_INIT;
-  attr.stack_size = (size_t)8 << 20; /* one a slab */
-  coro *all[N];
-  for (int i = 0; i < N; i++) {
+  attr.stack_size = BIG_STACK;
+  for (int i = 0; i < n; i++) {
     ASSERT_EQ(coro_create(&all[i], live_body, IV(i), &attr), 0);
     void *v;
-    ASSERT_EQ(coro_next(all[i], &v), CORO_YIELDED);
+    ASSERT_EQ(coro_next(all[i], &v), CORO_YIELDED); /* its top page touched */
+    ASSERT_EQ(VI(v), i);
   }
+}
+
+static void big_drain(coro **all, int n) {
+  for (int i = 0; i < n; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
+}
+
+/* Churn with 20 alive (16 through the thread's cache, 4 through slabs:
+ * CHURN_OPS slab operations a cycle): `cycles` times. */
+enum { CHURN = 20, CHURN_OPS = 2 * (CHURN - CORO__STACK_CACHE) };
+static void big_churn(long cycles) {
+  coro *few[CHURN];
+  for (long c = 0; c < cycles; c++) {
+    big_burst(few, CHURN);
+    big_drain(few, CHURN);
+  }
+}
+
+/* Empty slabs the class keeps warm whatever happens: 256 MiB of 8 MiB stacks. */
+static long big_warm_cap(void) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  return (long)(((size_t)256 << 20) / (BIG_STACK + page));
+}
+
+/* A pool in regular use keeps everything it emptied: burst after burst of
+ * 64 stacks (twice the warm cap of this size), with up to three bursts'
+ * worth of churn between them, takes its slabs back with no system call at
+ * all: no MADV_FREE when a burst drains (its pages would be re-dirtied at
+ * the next: a trap per page on some VMs), no munmap, no mmap, no guard. */
+TEST(emptied_slabs_stay_warm_across_bursts) {
+  ASSERT_TRUE(big_warm_cap() < BIG_N - CORO__STACK_CACHE);
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+  coro *all[BIG_N];
+  big_burst(all, BIG_N); /* maps the slabs, installs the guards */
+  long mmaps = coro__sys_calls(CORO__FAULT_MMAP), munmaps = coro__sys_calls(CORO__FAULT_MUNMAP);
   long madvises = coro__sys_calls(CORO__FAULT_MADVISE);
-  for (int i = 0; i < N; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
-  long warm = (long)(((size_t)256 << 20) / (attr.stack_size + page));
-  long emptied = N - CORO__STACK_CACHE; /* the cache keeps the last ones whole */
-  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE) - madvises, emptied - warm);
-  /* a second burst takes them all back without a guard or an mmap */
-  long mmaps = coro__sys_calls(CORO__FAULT_MMAP);
-  madvises = coro__sys_calls(CORO__FAULT_MADVISE);
-  for (int i = 0; i < N; i++) ASSERT_EQ(coro_create(&all[i], live_body, IV(i), &attr), 0);
+  long mprotects = coro__sys_calls(CORO__FAULT_MPROTECT);
+  for (int round = 0; round < 20; round++) {
+    big_drain(all, BIG_N);
+    ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE), madvises);
+    if (round % 2) big_churn(3 * 2 * BIG_N / CHURN_OPS);
+    big_burst(all, BIG_N);
+  }
+  big_drain(all, BIG_N);
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MMAP), mmaps);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP), munmaps);
   ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE), madvises);
-  for (int i = 0; i < N; i++) ASSERT_EQ(coro_destroy(all[i]), 0);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MPROTECT), mprotects);
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+}
+
+/* Churn cycles in the decay's unit for the big class: its slabs (one slot
+ * each) times CORO__STACK_DECAY_TURNS stack operations. */
+static long decay_cycles(void) { return (long)CORO__STACK_DECAY_TURNS * BIG_N / CHURN_OPS; }
+
+/* After a burst, a pool that keeps working with fewer stacks gives the rest
+ * back in two steps: the empty slabs beyond the warm cap that stayed unused
+ * while the class handled CORO__STACK_DECAY_TURNS times as many stack
+ * operations as it has slots get one MADV_FREE each, and once they stay
+ * unused as long again they are unmapped.  The warm cap's worth stays mapped
+ * and warm for good. */
+TEST(idle_slabs_decay_then_unmap) {
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+  coro *all[BIG_N];
+  big_burst(all, BIG_N);
+  big_drain(all, BIG_N);
+  /* the cache holds 16 of them whole; 48 empty slabs, 4 of them in the churn */
+  long idle = BIG_N - CORO__STACK_CACHE - big_warm_cap();
+  long munmaps = coro__sys_calls(CORO__FAULT_MUNMAP);
+  long madvises = coro__sys_calls(CORO__FAULT_MADVISE);
+  big_churn(decay_cycles() / 2); /* not idle yet */
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE), madvises);
+  big_churn(decay_cycles()); /* 1.5 units: idle, not yet twice */
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE) - madvises, idle); /* MADV_FREE, once */
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP), munmaps);
+  big_churn(4 * decay_cycles());
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MADVISE) - madvises, idle);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP) - munmaps, idle); /* then unmapped */
+  /* a new burst gets its slabs back: the warm ones, then new mappings */
+  long mmaps = coro__sys_calls(CORO__FAULT_MMAP);
+  big_burst(all, BIG_N);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MMAP) - mmaps, idle);
+  big_drain(all, BIG_N);
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+}
+
+/* A kernel without MADV_FREE (before 4.5: EINVAL): the idle slabs are
+ * unmapped at the first step instead. */
+TEST(idle_slabs_unmapped_when_madv_free_fails) {
+  ASSERT_EQ(coro_stack_trim(NULL), 0);
+  coro *all[BIG_N];
+  big_burst(all, BIG_N);
+  big_drain(all, BIG_N);
+  long idle = BIG_N - CORO__STACK_CACHE - big_warm_cap();
+  long munmaps = coro__sys_calls(CORO__FAULT_MUNMAP);
+  coro__fault_arm(CORO__FAULT_MADVISE, 0, EINVAL);
+  big_churn(decay_cycles() / 2);
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP), munmaps);
+  big_churn(decay_cycles());
+  coro__fault_reset();
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP) - munmaps, idle);
+  big_churn(4 * decay_cycles()); /* nothing more to give back */
+  ASSERT_EQ(coro__sys_calls(CORO__FAULT_MUNMAP) - munmaps, idle);
+  check_usable(BIG_STACK, (size_t)1 << 20);
   ASSERT_EQ(coro_stack_trim(NULL), 0);
 }
