@@ -198,11 +198,13 @@ enum {
  *
  * COPY (copy-stack, or shared-stack): every copy-stack coroutine of a thread
  * runs on the thread's one shared stack (CORO_STACK_SHARED bytes, guarded);
- * a suspended one keeps only the bytes of stack it used, in a heap buffer
- * sized to fit, and its record is a small heap block: ~330 bytes in all for a
- * generator suspended one call deep (figures in README.md).  A micro-thread
- * or a named coroutine has 96 bytes more in its record; a plain generator gets
- * them at its first blocking call or name.
+ * a suspended one keeps only the bytes of stack it used, and its record is a
+ * small heap block, which also brings room for as many bytes of frames as the
+ * thread's last new coroutine needed: 256 bytes in all for a generator
+ * suspended one call deep (figures in README.md).  Frames that do not fit take
+ * a buffer of their own, sized to fit.  A micro-thread or a named coroutine
+ * has 152 bytes more in its record; a plain generator gets them from the heap
+ * at its first blocking call, cleanup handler, yield_from or name.
  * Switching to a coroutine whose frames are not on the shared stack copies
  * the frames of the one there out and its own in (a few hundred bytes
  * usually); a generator driven from an ordinary stack is switched without
