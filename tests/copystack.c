@@ -836,9 +836,11 @@ static int sleep_rc[2];
 static void *sleeper_gen(void *arg) {
   (void)arg;
   coro__fault_arm(CORO__FAULT_MALLOC, 0, ENOMEM);
-  sleep_rc[0] = coro_sleep(coro_now() + MS);
+  /* Deadlines far enough ahead that a slow run (valgrind, qemu) still parks
+   * rather than finding them passed at once. */
+  sleep_rc[0] = coro_sleep(coro_now() + 50 * MS);
   coro__fault_reset();
-  sleep_rc[1] = coro_sleep(coro_now() + MS);
+  sleep_rc[1] = coro_sleep(coro_now() + 50 * MS);
   return IV(7);
 }
 
@@ -864,7 +866,7 @@ static void *lists_sleeper(void *arg) {
 
 static void *naps(void *arg) {
   (void)arg;
-  ASSERT_EQ(coro_sleep(coro_now() + MS / 10), 0);
+  ASSERT_EQ(coro_sleep(coro_now() + 50 * MS), 0); /* parks, so the heap is made */
   return NULL;
 }
 
