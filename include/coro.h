@@ -83,15 +83,15 @@
 
 /* In the manual's order (see above), which clang-format must not sort: */
 /* clang-format off */
-#include "coro/core.h"       /* coroutines: create, resume, yield; signals; state, name, stack */
+#include "coro/core.h"       /* coroutines: create, resume, yield; state, name, stack; errors */
 #include "coro/sched.h"      /* micro-threads, the cooperative scheduler, groups */
 #include "coro/chan.h"       /* channels */
 #include "coro/sync.h"       /* mutexes, condition variables, semaphores, wait groups */
-#include "coro/io.h"         /* file descriptors, sockets, watches */
+#include "coro/io.h"         /* file descriptors, sockets, watches; signals */
 #include "coro/offload.h"    /* blocking calls on a thread pool */
 #include "coro/net.h"        /* TCP, buffered readers and writers */
 #include "coro/proc.h"       /* the pre-fork runner, the process pool */
-#include "coro/introspect.h" /* the live coroutines; error names */
+#include "coro/introspect.h" /* the live coroutines */
 /* clang-format on */
 
 #ifdef __cplusplus

@@ -2,8 +2,8 @@
 /*
  * coro/core.h - coroutines: the handle and its types, creating and destroying,
  * resuming (send, next, throw, close), what a body does inside (yield, yield
- * from, fail, cleanup handlers), waiting for signals, a coroutine's state,
- * name and stack.  Every other file of include/coro/ builds on it.
+ * from, fail, cleanup handlers), a coroutine's state, name and stack, and the
+ * names of error codes.  Every other file of include/coro/ builds on it.
  *
  * Part of the API <coro.h> declares: programs include <coro.h>, which
  * includes every file of include/coro/ in the order of the manual; this one
@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/select.h> /* sigset_t (signals), even under -std=c11 */
 
 #ifdef __cplusplus
 extern "C" {
@@ -359,49 +358,6 @@ CORO_API int coro_cleanup_push(coro_cleanup_fn fn, void *arg);
 CORO_API int coro_cleanup_pop(int execute);
 
 /* ========================================================================== */
-/* Signals                                                                    */
-/* ========================================================================== */
-
-/* Wait until one of the signals in `set` is pending for the thread or the
- * process, take it (it is then no longer pending) and return its number (> 0).
- * The other coroutines run meanwhile; this is how a server hears SIGTERM,
- * SIGINT or SIGHUP without a signal handler:
- *
- *   sigset_t s;
- *   sigemptyset(&s);
- *   sigaddset(&s, SIGTERM);
- *   sigaddset(&s, SIGINT);
- *   int sig = coro_signal_wait(&s, -1);   -- then stop accepting, drain, exit
- *
- * The signals of `set` are blocked in the calling thread (pthread_sigmask) by
- * the first call and stay blocked after it returns, so that one arriving
- * between two waits stays pending for the next instead of running its default
- * action (usually: ending the process).  Unblock them yourself to undo that.
- * A signal sent to the process goes to any thread that does not block it: in
- * a program with other threads, block the set in every thread (before
- * creating them: the mask is inherited) or some other thread may take it.
- * Children made by fork() inherit the blocked mask; exec() keeps it too.
- *
- * A delivered signal wakes every coroutine of the thread that waits for it
- * (a broadcast, as a condition variable's): two coroutines waiting for
- * SIGTERM both return SIGTERM for one kill.  A waiter whose set does not
- * hold it goes on waiting, and a signal that arrives while no wait of the
- * thread wants it (or again, before the waiters it reached have returned)
- * stays pending for the next wait: nothing is lost.  The thread holds one
- * signalfd, for the union of the waited sets, while any wait lasts; a thread
- * that exits while coroutines wait (pthread_exit from a micro-thread, say)
- * closes it, and those waits never return.
- * Returns the signal number, or -EINVAL (set NULL, empty, or
- * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
- * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
- * thread; with one pending it returns at once, scheduler or not), -EMFILE
- * (no fd left for the thread's signalfd, opened by its first wait),
- * -ENOMEM (copy-stack caller: no memory for its waiter record; or no memory
- * for the thread's fd table or the deadline, as coro_wait_fd), -EBUSY (io_uring: its submission queue stayed
- * full; see coro_io(3)). */
-CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
-
-/* ========================================================================== */
 /* Introspection: state, name, stack                                          */
 /* ========================================================================== */
 
@@ -464,6 +420,19 @@ CORO_API int coro_stack_guard_mode(void);
  * kernel refused (-ENOMEM, -EINVAL): what could be trimmed was, the rest
  * stays pooled and usable. */
 CORO_API int coro_stack_trim(size_t *released);
+
+/* ========================================================================== */
+/* Errors                                                                     */
+/* ========================================================================== */
+
+/* A short message for an error code libcoro returns ("generator already
+ * executing", "resource busy", ...); never NULL, never fails.  0 gives
+ * "success"; unknown codes give "unknown error". */
+CORO_API const char *coro_strerror(int err);
+
+/* The symbolic name of an error code ("EINVAL", "EPIPE", ...; libcoro's own
+ * codes by their enum names); never NULL, never fails.  0 gives "OK"; unknown codes give "UNKNOWN". */
+CORO_API const char *coro_err_name(int err);
 
 #ifdef __cplusplus
 }

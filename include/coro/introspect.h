@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * coro/introspect.h - the live coroutines of a thread: a snapshot of each
- * (state, what it waits on, its stack) and a table of them for a debugger;
- * and the names and messages of error codes.
+ * (state, what it waits on, its stack) and a table of them for a debugger.
  *
  * Part of the API <coro.h> declares: programs include <coro.h>, which
  * includes every file of include/coro/ in the order of the manual; this one
@@ -72,19 +71,6 @@ CORO_API long coro_list(coro_info *out, size_t n);
  * Returns the number of coroutines, or -EINVAL (fd < 0), or the negated
  * errno of a failed write (-EBADF, -EPIPE, -EIO, -ENOSPC...). */
 CORO_API long coro_dump(int fd);
-
-/* ========================================================================== */
-/* Errors                                                                     */
-/* ========================================================================== */
-
-/* A short message for an error code libcoro returns ("generator already
- * executing", "resource busy", ...); never NULL, never fails.  0 gives
- * "success"; unknown codes give "unknown error". */
-CORO_API const char *coro_strerror(int err);
-
-/* The symbolic name of an error code ("EINVAL", "EPIPE", ...; libcoro's own
- * codes by their enum names); never NULL, never fails.  0 gives "OK"; unknown codes give "UNKNOWN". */
-CORO_API const char *coro_err_name(int err);
 
 #ifdef __cplusplus
 }

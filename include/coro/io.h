@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * coro/io.h - file descriptors without blocking the thread: reads, writes
- * and socket calls that park the calling coroutine until the fd is ready,
- * and watches that spawn a micro-thread when one is, through the thread's
- * readiness backend (epoll or io_uring).
+ * coro/io.h - waiting on the kernel without blocking the thread: reads,
+ * writes and socket calls on file descriptors that park the calling
+ * coroutine until the fd is ready, watches that spawn a micro-thread when
+ * one is, and signals taken as events (coro_signal_wait).  Both go through
+ * the thread's readiness backend (epoll or io_uring).
  *
  * Part of the API <coro.h> declares: programs include <coro.h>, which
  * includes every file of include/coro/ in the order of the manual; this one
@@ -15,6 +16,7 @@
 
 #include "core.h"
 
+#include <sys/select.h> /* sigset_t (signals), even under -std=c11 */
 #include <sys/socket.h> /* struct sockaddr, socklen_t */
 #include <sys/types.h>  /* ssize_t */
 #include <sys/uio.h>    /* struct iovec */
@@ -228,6 +230,49 @@ CORO_API int coro_sock_connect(int fd, const struct sockaddr *addr, socklen_t ad
  * writing; -ENOTSOCK). */
 CORO_API ssize_t coro_sock_recv(int fd, void *buf, size_t len, int flags, int64_t deadline);
 CORO_API ssize_t coro_sock_send(int fd, const void *buf, size_t len, int flags, int64_t deadline);
+
+/* ========================================================================== */
+/* Signals                                                                    */
+/* ========================================================================== */
+
+/* Wait until one of the signals in `set` is pending for the thread or the
+ * process, take it (it is then no longer pending) and return its number (> 0).
+ * The other coroutines run meanwhile; this is how a server hears SIGTERM,
+ * SIGINT or SIGHUP without a signal handler:
+ *
+ *   sigset_t s;
+ *   sigemptyset(&s);
+ *   sigaddset(&s, SIGTERM);
+ *   sigaddset(&s, SIGINT);
+ *   int sig = coro_signal_wait(&s, -1);   -- then stop accepting, drain, exit
+ *
+ * The signals of `set` are blocked in the calling thread (pthread_sigmask) by
+ * the first call and stay blocked after it returns, so that one arriving
+ * between two waits stays pending for the next instead of running its default
+ * action (usually: ending the process).  Unblock them yourself to undo that.
+ * A signal sent to the process goes to any thread that does not block it: in
+ * a program with other threads, block the set in every thread (before
+ * creating them: the mask is inherited) or some other thread may take it.
+ * Children made by fork() inherit the blocked mask; exec() keeps it too.
+ *
+ * A delivered signal wakes every coroutine of the thread that waits for it
+ * (a broadcast, as a condition variable's): two coroutines waiting for
+ * SIGTERM both return SIGTERM for one kill.  A waiter whose set does not
+ * hold it goes on waiting, and a signal that arrives while no wait of the
+ * thread wants it (or again, before the waiters it reached have returned)
+ * stays pending for the next wait: nothing is lost.  The thread holds one
+ * signalfd, for the union of the waited sets, while any wait lasts; a thread
+ * that exits while coroutines wait (pthread_exit from a micro-thread, say)
+ * closes it, and those waits never return.
+ * Returns the signal number, or -EINVAL (set NULL, empty, or
+ * holding SIGKILL or SIGSTOP, which cannot be waited for), -ETIMEDOUT,
+ * -ECANCELED, -EDEADLK (no signal is pending and no scheduler runs on the
+ * thread; with one pending it returns at once, scheduler or not), -EMFILE
+ * (no fd left for the thread's signalfd, opened by its first wait),
+ * -ENOMEM (copy-stack caller: no memory for its waiter record; or no memory
+ * for the thread's fd table or the deadline, as coro_wait_fd), -EBUSY (io_uring: its submission queue stayed
+ * full; see coro_io(3)). */
+CORO_API int coro_signal_wait(const sigset_t *set, int64_t deadline);
 
 #ifdef __cplusplus
 }
