@@ -322,7 +322,13 @@ CORO_API int coro_yield(void *value, void **in);
  *   coroutine);
  *   -ENOMEM     copy-stack mode, as coro_send() and coro_yield() say: a
  *               switch could not be made; sub stays SUSPENDED, no longer
- *               delegated to (a value it yielded is not handed out).
+ *               delegated to (a value it yielded is not handed out).  Also
+ *               when the caller or sub is a plain copy-stack generator that
+ *               has never parked, been named, pushed a cleanup handler or
+ *               been in a yield_from: this call must first get the rest of
+ *               its record from the heap (see CORO_STACK_MODE_COPY; it holds
+ *               the delegation's links), and without memory for it the
+ *               delegation never starts (sub is not resumed).
  * sub is not destroyed: the caller still owns it. */
 CORO_API int coro_yield_from(coro *sub, void **result);
 
