@@ -3,10 +3,11 @@
 #       -DVERSION=x.y.z -P cmake/man.cmake
 # The build step of the manual: runs tools/man.awk over the header -- HEADER
 # (include/coro.h), then the files of include/coro/ in the order it includes
-# them (cmake/headers.cmake) -- into OUT/man3 and OUT/man7 (emptied first: a call removed from the header loses
-# its page), then makes the other names of each page (OUT/links) symlinks to
-# it, as Debian prefers to .so pages.  The date is SOURCE_DATE_EPOCH's when it
-# is set (string(TIMESTAMP) reads it), so a package build is reproducible.
+# them (cmake/headers.cmake) -- into OUT/man3 and OUT/man7 (emptied first: a
+# call removed from the header loses its page), then makes the other names of
+# each page (OUT/links) symlinks to it, as Debian prefers to .so pages.  The
+# date is SOURCE_DATE_EPOCH's when it is set (string(TIMESTAMP) reads it), so a
+# package build is reproducible.
 include(${CMAKE_CURRENT_LIST_DIR}/headers.cmake)
 coro_public_headers(${HEADER} headers)
 string(TIMESTAMP date "%Y-%m-%d" UTC)
