@@ -16,7 +16,8 @@
 #   make install     install under PREFIX (default /usr/local; DESTDIR is honoured).
 #                    The prefix is given at install time, so it holds whatever
 #                    configured build/ first (make demo, make test)
-#   make man         the manual pages, generated from include/coro.h (build/man/)
+#   make man         the manual pages, generated from the header (include/coro.h,
+#                    include/coro/*.h) into build/man/
 #   make dist        the source tarball build/libcoro-VERSION.tar.gz (git archive of HEAD)
 #   make deb         Debian packages of the library and its -dev files (CPack, build-deb/)
 
@@ -91,7 +92,7 @@ deb:
 	cd build-deb && cpack -G DEB
 
 format:
-	clang-format -i include/*.h src/*.c src/*.h src/arch/*.c src/arch/*.h tests/*.c tests/*.h examples/*.c examples/*.h bench/*.c
+	clang-format -i include/*.h include/coro/*.h src/*.c src/*.h src/arch/*.c src/arch/*.h tests/*.c tests/*.h examples/*.c examples/*.h bench/*.c
 
 clean:
 	rm -rf $(BUILD)

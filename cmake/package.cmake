@@ -5,8 +5,9 @@
 #
 #   libcoro0.MINOR  the shared library (its soname names the package: see
 #                   docs/RELEASING.md), Depends from dpkg-shlibdeps, a shlibs file
-#   libcoro-dev     libcoro.so, libcoro.a, coro.h, coro.pc, the CMake package and
-#                   the manual pages; Depends on the same version of the first
+#   libcoro-dev     libcoro.so, libcoro.a, the header (coro.h, coro/*.h), coro.pc,
+#                   the CMake package and the manual pages; Depends on the same
+#                   version of the first
 #
 # Each carries usr/share/doc/<package>/copyright (LICENSE), installed only
 # into packages (EXCLUDE_FROM_ALL), not by `make install`.
@@ -71,8 +72,8 @@ close, yield from) on stackful coroutines, micro-threads on a cooperative
 scheduler with channels, timers, locks and I/O, a pre-fork runner and a
 process pool.
 
-This package holds the header, the static library, the pkg-config file, the
-CMake package and the manual pages.")
+This package holds the header (coro.h and coro/*.h), the static library,
+the pkg-config file, the CMake package and the manual pages.")
 # Compressed manual pages, as Debian has them (CPACK_PRE_BUILD_SCRIPTS: CMake 3.19+).
 if(NOT CMAKE_VERSION VERSION_LESS 3.19)
   set(CPACK_PRE_BUILD_SCRIPTS ${PROJECT_SOURCE_DIR}/cmake/deb_man_gzip.cmake)

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-# cmake -DLIB=libcoro.so -DHEADER=coro.h -DNM=nm -P test_exports.cmake
+# cmake -DLIB=libcoro.so -DHEADER=include/coro.h -DNM=nm -P test_exports.cmake
 # The shared library must export exactly the functions the header declares
-# with CORO_API: nothing internal leaks, nothing declared is missing.
-file(STRINGS ${HEADER} decls REGEX "^CORO_API ")
+# with CORO_API (HEADER and the files of include/coro/ it includes:
+# cmake/headers.cmake): nothing internal leaks, nothing declared is missing.
+include(${CMAKE_CURRENT_LIST_DIR}/headers.cmake)
+coro_public_decls(${HEADER} decls)
 set(declared "")
 foreach(d ${decls})
   string(REGEX MATCH "([a-z_0-9]+)\\(" _ "${d}")
@@ -21,7 +23,7 @@ if(NOT declared STREQUAL exported)
   list(REMOVE_ITEM extra ${declared})
   set(missing ${declared})
   list(REMOVE_ITEM missing ${exported})
-  message(FATAL_ERROR "exports differ from coro.h\n exported, not declared: ${extra}\n declared, not exported: ${missing}")
+  message(FATAL_ERROR "exports differ from the header\n exported, not declared: ${extra}\n declared, not exported: ${missing}")
 endif()
 list(LENGTH declared n)
-message(STATUS "${n} functions declared in coro.h, the same ${n} exported")
+message(STATUS "${n} functions declared in coro.h and include/coro/, the same ${n} exported")

@@ -23,6 +23,17 @@ foreach(f include/coro.h lib/libcoro.a lib/pkgconfig/coro.pc lib/cmake/coro/coro
   endif()
 endforeach()
 
+# The header: coro.h and each file of include/coro/ it includes, under
+# include/ as in the source tree (coro.h finds its files as "coro/NAME.h").
+include(${CMAKE_CURRENT_LIST_DIR}/headers.cmake)
+coro_public_headers(${SOURCE_DIR}/include/coro.h headers)
+foreach(h ${headers})
+  file(RELATIVE_PATH rel ${SOURCE_DIR} ${h})
+  if(NOT EXISTS ${WORK}/prefix/${rel})
+    message(FATAL_ERROR "not installed: ${rel}")
+  endif()
+endforeach()
+
 # A page's other names are symlinks to it (Debian's preference over .so pages).
 if(NOT IS_SYMLINK ${WORK}/prefix/share/man/man3/coro_chan_send.3)
   message(FATAL_ERROR "share/man/man3/coro_chan_send.3 is not a symlink to coro_chan.3")

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # cmake -DHEADER=include/coro.h -DMAN=build/man [-DMAN_PROGRAM=man] [-DGROFF=groff]
 #       -P test_man.cmake
-# Every public call of the header (each CORO_API declaration) has a manual
+# Every public call of the header (each CORO_API declaration of HEADER and of
+# the files of include/coro/ it includes: cmake/headers.cmake) has a manual
 # page: a page of man3 whose NAME names it, reachable under its own name
 # (the page or a symlink to it), whose ERRORS entry for it names error codes
 # (its own, those of the call it refers to, or its family's) or says it has
@@ -11,7 +12,8 @@
 # warning at 80 columns: `MANWIDTH=80 man --warnings -l` (and groff -ww, which
 # warns about more) print nothing on stderr and no line is wider than 80.
 # Without man (and groff) the rendering half is skipped, saying so.
-file(STRINGS ${HEADER} decls REGEX "^CORO_API ")
+include(${CMAKE_CURRENT_LIST_DIR}/headers.cmake)
+coro_public_decls(${HEADER} decls)
 file(STRINGS ${MAN}/calls lines)
 # The codes each call's comment refers to (another call's, its family's).
 file(STRINGS ${MAN}/refs ref_lines)
@@ -33,7 +35,7 @@ foreach(d ${decls})
   set(call ${CMAKE_MATCH_1})
   math(EXPR n "${n} + 1")
   if(NOT DEFINED page_${call})
-    string(APPEND problems "\n  ${call}: no page (is it under a banner section of coro.h?)")
+    string(APPEND problems "\n  ${call}: no page (is it under a banner section of the header?)")
     continue()
   endif()
   set(page ${MAN}/man3/${page_${call}})

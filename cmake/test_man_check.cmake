@@ -3,7 +3,7 @@
 #       -P test_man_check.cmake
 # The manual's check (test_man.cmake) can fail, and fails only where it
 # should: it runs tools/man.awk and test_man.cmake over edited copies of
-# include/coro.h --
+# the header (include/coro.h and include/coro/*.h) --
 #   - a call whose comment lost its codes (coro_mutex_create: it used to take
 #     its family's -ETIMEDOUT and -ECANCELED): the check must fail, naming it;
 #   - a call that refers to another for its returns ("the errors of
@@ -17,19 +17,49 @@
 #     -EPIPE goes to a case's result, coro_close returns 0 for CORO_EEXIT);
 #   - an unbalanced '[' in a comment: the rendered page is read line by line
 #     (not as a CMake list, where '[' opens a bracket): the check passes.
-file(READ ${SOURCE_DIR}/include/coro.h header)
-function(check name text expect_fail expect_msg)
+
+# The header's files (cmake/headers.cmake), each as its path under include/
+# and its text: an edit applies to whichever file holds what it replaces.
+include(${CMAKE_CURRENT_LIST_DIR}/headers.cmake)
+coro_public_headers(${SOURCE_DIR}/include/coro.h header_files)
+set(names "")
+foreach(f ${header_files})
+  file(RELATIVE_PATH rel ${SOURCE_DIR}/include ${f})
+  list(APPEND names ${rel})
+  file(READ ${f} "text_${rel}")
+endforeach()
+
+# check(name MODE from to expect_fail expect_msg): a copy of the header with
+# `from` replaced by `to` (MODE REGEX: string(REGEX REPLACE), STRING:
+# string(REPLACE), NONE: as it is; an edit that changes nothing fails: the
+# comment is no longer as this test expects), its pages, and their check.
+function(check name mode from to expect_fail expect_msg)
   set(dir ${WORK}/${name})
   file(REMOVE_RECURSE ${dir})
-  file(MAKE_DIRECTORY ${dir})
-  file(WRITE ${dir}/coro.h "${text}")
+  set(changed FALSE)
+  foreach(rel ${names})
+    set(text "${text_${rel}}")
+    if(mode STREQUAL "REGEX")
+      string(REGEX REPLACE "${from}" "${to}" text "${text}")
+    elseif(mode STREQUAL "STRING")
+      string(REPLACE "${from}" "${to}" text "${text}")
+    endif()
+    if(NOT text STREQUAL "${text_${rel}}")
+      set(changed TRUE)
+    endif()
+    file(WRITE ${dir}/include/${rel} "${text}")
+  endforeach()
+  if(NOT mode STREQUAL "NONE" AND NOT changed)
+    message(FATAL_ERROR "${name}: no comment of the header is as this test expects: update it")
+  endif()
   execute_process(COMMAND ${CMAKE_COMMAND} -DAWK=${AWK} -DSCRIPT=${SOURCE_DIR}/tools/man.awk
-                          -DHEADER=${dir}/coro.h -DOUT=${dir}/man -DVERSION=0 -P ${SOURCE_DIR}/cmake/man.cmake
+                          -DHEADER=${dir}/include/coro.h -DOUT=${dir}/man -DVERSION=0
+                          -P ${SOURCE_DIR}/cmake/man.cmake
                   RESULT_VARIABLE rc ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "${name}: man.cmake failed: ${err}")
   endif()
-  execute_process(COMMAND ${CMAKE_COMMAND} -DHEADER=${dir}/coro.h -DMAN=${dir}/man
+  execute_process(COMMAND ${CMAKE_COMMAND} -DHEADER=${dir}/include/coro.h -DMAN=${dir}/man
                           "-DMAN_PROGRAM=${MAN_PROGRAM}" -P ${SOURCE_DIR}/cmake/test_man.cmake
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(expect_fail AND rc EQUAL 0)
@@ -42,14 +72,12 @@ function(check name text expect_fail expect_msg)
   endif()
 endfunction()
 
-string(REGEX REPLACE "(A mutex, held by one coroutine at a time: the one that locked it.)\n \\* Errors: -EINVAL \\(out NULL\\), -ENOMEM." "\\1" t "${header}")
-if(t STREQUAL header)
-  message(FATAL_ERROR "coro_mutex_create's comment is not as this test expects: update it")
-endif()
-check(no_codes "${t}" TRUE "coro_mutex_create: its comment names no error code")
+check(no_codes REGEX
+      "(A mutex, held by one coroutine at a time: the one that locked it.)\n \\* Errors: -EINVAL \\(out NULL\\), -ENOMEM."
+      "\\1" TRUE "coro_mutex_create: its comment names no error code")
 
-string(REPLACE "or the errors of coro_fd_read()" "-EPROTO, or the errors of coro_fd_read()" t "${header}")
-check(refers "${t}" FALSE "public calls, each with its page")
+check(refers STRING "or the errors of coro_fd_read()" "-EPROTO, or the errors of coro_fd_read()"
+      FALSE "public calls, each with its page")
 file(READ ${WORK}/refers/man/man3/coro_reader_read.3 page)
 string(REGEX MATCH "\\.BR coro_reader_read \\(\\)\n[^\n]*" entry "${page}")
 foreach(c EINVAL EPROTO ETIMEDOUT EBADF)
@@ -58,13 +86,10 @@ foreach(c EINVAL EPROTO ETIMEDOUT EBADF)
   endif()
 endforeach()
 
-string(REPLACE "  Never fails: it always returns NULL." "" t "${header}")
-if(t STREQUAL header)
-  message(FATAL_ERROR "coro_fail's comment is not as this test expects: update it")
-endif()
-check(recorded "${t}" TRUE "coro_fail: its comment names no error code")
+check(recorded STRING "  Never fails: it always returns NULL." "" TRUE
+      "coro_fail: its comment names no error code")
 
-check(as_is "${header}" FALSE "public calls, each with its page")
+check(as_is NONE "" "" FALSE "public calls, each with its page")
 foreach(t coro_chan:coro_chan_select:EPIPE coro_send:coro_close:CORO_EEXIT
           coro_yield:coro_fail:EINVAL)
   string(REPLACE ":" ";" t "${t}")
@@ -82,5 +107,5 @@ if(NOT MAN_PROGRAM)
   message("SKIPPED: man is not installed: the '[' case needs rendered pages")
   return()
 endif()
-string(REPLACE "Wait until the counter is zero (0 at once" "Wait until the counter is zero [0 at once" t "${header}")
-check(bracket "${t}" FALSE "pages render at 80 columns")
+check(bracket STRING "Wait until the counter is zero (0 at once" "Wait until the counter is zero [0 at once"
+      FALSE "pages render at 80 columns")

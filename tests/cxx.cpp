@@ -3,7 +3,9 @@
 //
 // Built with g++'s strict set and -Wold-style-cast -Werror: every macro of
 // coro.h a C++ user may expand (CORO_ATTR_INIT, the size limits,
-// CORO_FOREACH) must compile warning-free there.  Run with a case name:
+// CORO_FOREACH) must compile warning-free there; so must each file of the
+// header alone (<coro/core.h>, <coro/chan.h>...: the files cmake/headers.cmake
+// generates into this program).  Run with a case name:
 //   generator                          a generator driven from C++
 //   exception_caught_inside_body       an exception thrown and caught within one body
 //   exception_escaping_body_terminates an exception leaving the body calls

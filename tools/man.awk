@@ -1,11 +1,22 @@
 # SPDX-License-Identifier: MIT
 # man.awk - the manual pages of libcoro, generated from include/coro.h.
 #
-#   awk -v out=DIR -v version=X.Y.Z -v date=YYYY-MM-DD -f tools/man.awk include/coro.h
+#   awk -v out=DIR -v version=X.Y.Z -v date=YYYY-MM-DD -f tools/man.awk \
+#       include/coro.h include/coro/core.h include/coro/sched.h ...
 #
 # POSIX awk only (Debian's base mawk runs it; gawk too).  The header is the
 # one source: its structure drives the pages, so a call added to it has its
 # page at the next build, and nothing here names a call.
+#
+# The header is several files: include/coro.h, then the files of
+# include/coro/ in the order it includes them (cmake/headers.cmake lists
+# them so; cmake/man.cmake passes them in that order, which is the order of
+# the sections here, of SEE ALSO and of libcoro(7)'s list of pages).  They
+# read as one header: from the first file everything, from each later one
+# its banner sections only -- what comes before its first banner (its own
+# opening comment, guard, includes, extern "C") is that file's, not the
+# manual's.  Each file ends as the header did (#ifdef __cplusplus, #endif),
+# code this script does not show.
 #
 #   - The opening comment (Concepts, Threads, ...) and the sections without a
 #     call (Types) make libcoro(7), with the Python-to-C table.
@@ -343,7 +354,10 @@ function calls_of(code,    n, C, k, s, out) {
   return out
 }
 
-{ L[++N] = $0 }
+# The input as one header (see above): a later file's lines from its first banner on.
+FNR == 1 { nfile++; skip = nfile > 1 }
+skip && /^\/\* =====+ \*\/$/ { skip = 0 }
+!skip { L[++N] = $0 }
 
 END {
   if (out == "") out = "."

@@ -37,7 +37,7 @@ import time
 import gdb
 import gdb.unwinder
 
-# coro.state, and the states coro_get_state() derives (include/coro.h).
+# coro.state, and the states coro_get_state() derives (include/coro/core.h).
 CREATED, RUNNING, SUSPENDED, NORMAL, CLOSED, WAITING = range(6)
 STATE_NAMES = ["CREATED", "RUNNING", "SUSPENDED", "NORMAL", "CLOSED", "WAITING"]
 # Flags of coro.flags and coro.sched (src/internal.h).
