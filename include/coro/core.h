@@ -115,11 +115,12 @@ enum {
  * runs on the thread's one shared stack (CORO_STACK_SHARED bytes, guarded);
  * a suspended one keeps only the bytes of stack it used, and its record is a
  * small heap block, which also brings room for as many bytes of frames as the
- * thread's last new coroutine needed: 256 bytes in all for a generator
- * suspended one call deep (figures in README.md).  Frames that do not fit take
- * a buffer of their own, sized to fit.  A micro-thread or a named coroutine
- * has 152 bytes more in its record; a plain generator gets them from the heap
- * at its first blocking call, cleanup handler, yield_from or name.
+ * thread's last new coroutine needed: 224 bytes in all for a generator
+ * suspended one call deep on x86_64 (figures in README.md).  Frames that do
+ * not fit take a buffer of their own, sized to fit.  A micro-thread or a
+ * named coroutine has 152 bytes more in its record; a plain generator gets
+ * them from the heap at its first blocking call, cleanup handler, yield_from
+ * or name.
  * Switching to a coroutine whose frames are not on the shared stack copies
  * the frames of the one there out and its own in (a few hundred bytes
  * usually); a generator driven from an ordinary stack is switched without
