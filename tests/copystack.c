@@ -801,14 +801,17 @@ TEST(the_record_stays_small_and_plain_generators_have_no_cold_part) {
  * fit a 216-byte request: glibc's 224-byte chunk, against libaco's 256 bytes
  * (bench/README.md).  Only where those frames are what the optimiser makes
  * of x86_64 code: -O0 and the sanitizers' frames are larger. */
+#if defined(__x86_64__) && defined(__OPTIMIZE__) && !defined(CORO_SANITIZE_BUILD) &&               \
+    !defined(CORO_USE_UCONTEXT)
+#define FRAMES_ARE_X86_64_O2 1
 static void *yields_once(void *arg) {
   coro_yield(arg, NULL);
   return NULL;
 }
+#endif
 
 TEST(a_generator_suspended_one_call_deep_fits_224_bytes) {
-#if defined(__x86_64__) && defined(__OPTIMIZE__) && !defined(CORO_SANITIZE_BUILD) &&               \
-    !defined(CORO_USE_UCONTEXT)
+#ifdef FRAMES_ARE_X86_64_O2
   coro *a = gen(yields_once, NULL), *b = gen(yields_once, NULL);
   void *v;
   ASSERT_EQ(coro_next(a, &v), CORO_YIELDED);
