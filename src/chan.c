@@ -141,8 +141,10 @@ static int wait_on(coro_chan *ch, coro__wait_list *l, void *data, int64_t deadli
   return rc;
 }
 
-/* Send without waiting: 0 done, -EPIPE closed, -EAGAIN it would have to wait. */
-static int try_send(coro_chan *ch, const void *elem) {
+/* Send without waiting: 0 done, -EPIPE closed, -EAGAIN it would have to wait.
+ * This and try_recv are on the path from coro_chan_send/recv to the switch:
+ * CORO__HOT_INLINE (sys.h). */
+static CORO__HOT_INLINE int try_send(coro_chan *ch, const void *elem) {
   if (ch->closed) return -EPIPE;
   coro__waiter *r = coro__wait_first(&ch->receivers);
   if (r) { /* a receiver waits: the buffer is empty, hand it over */
@@ -159,7 +161,7 @@ static int try_send(coro_chan *ch, const void *elem) {
 
 /* Receive without waiting: 0 done, -EPIPE closed and empty, -EAGAIN it would
  * have to wait. */
-static int try_recv(coro_chan *ch, void *elem) {
+static CORO__HOT_INLINE int try_recv(coro_chan *ch, void *elem) {
   if (ch->len) {
     copy_elem(elem, slot(ch, 0), ch->elem_size);
     ch->head = (ch->head + 1) % ch->capacity;
