@@ -134,6 +134,30 @@ static void run_cleanups(coro *c, coro *host) {
  * CORO_ELEAKEDDONE (PEP 479), so that it never reads as this one's end. */
 static inline int leaked(int err) { return err == CORO_EDONE ? CORO_ELEAKEDDONE : err; }
 
+/* What follows a body's return, out of line: the frame the body runs under,
+ * coro__entry's, is then one register and a return address, and a suspended
+ * copy-stack coroutine saves it with its own (tests/copystack.c counts it). */
+static __attribute__((noinline, noreturn)) void finish(coro *c) {
+  /* A handler that fails replaces the return value or the body's error
+   * (Python: an exception raised in `finally`). */
+  if (c->cold && c->cold->cleanups) run_cleanups(c, c);
+  int code = leaked(c->fail);
+  if (code) c->result = NULL;
+  c->result_code = code;
+  c->state = CORO_CLOSED;
+  if (c->flags & CORO__F_COPY) coro__copy_dead(c);
+  if (leave(c, code ? code : CORO_RETURNED, c->result, 1) == CORO__NOMEM) {
+    /* Our resumer runs on the shared stack, whose occupant could not be
+     * saved, and a finished coroutine has nowhere to wait: documented. */
+    static const char msg[] = "libcoro: no memory to save a copy-stack coroutine\n";
+    ssize_t w = write(2, msg, sizeof(msg) - 1);
+    (void)w;
+  }
+  /* A CLOSED coroutine is never switched to.  Not __builtin_unreachable():
+   * gcc 12 with -fsanitize=undefined then prunes the checks in leave(). */
+  abort();
+}
+
 /* First and last frame of every coroutine's stack. */
 void coro__entry(void *arg) {
   coro *c = arg;
@@ -149,25 +173,8 @@ void coro__entry(void *arg) {
     t->main_cold.stack.hi = (char *)(uintptr_t)lo + size;
   }
 #endif
-  void *r = c->fn(c->arg);
-  /* A handler that fails replaces the return value or the body's error
-   * (Python: an exception raised in `finally`). */
-  if (c->cold && c->cold->cleanups) run_cleanups(c, c);
-  int code = leaked(c->fail);
-  c->result = code ? NULL : r;
-  c->result_code = code;
-  c->state = CORO_CLOSED;
-  if (c->flags & CORO__F_COPY) coro__copy_dead(c);
-  if (leave(c, code ? code : CORO_RETURNED, c->result, 1) == CORO__NOMEM) {
-    /* Our resumer runs on the shared stack, whose occupant could not be
-     * saved, and a finished coroutine has nowhere to wait: documented. */
-    static const char msg[] = "libcoro: no memory to save a copy-stack coroutine\n";
-    ssize_t w = write(2, msg, sizeof(msg) - 1);
-    (void)w;
-  }
-  /* A CLOSED coroutine is never switched to.  Not __builtin_unreachable():
-   * gcc 12 with -fsanitize=undefined then prunes the checks in leave(). */
-  abort();
+  c->result = c->fn(c->arg); /* the same word: fn is not needed again */
+  finish(c);
 }
 
 /* The checks every call on a coroutine handle starts with. */
@@ -360,9 +367,8 @@ int coro__create(coro **out, coro_fn fn, void *arg, const coro_attr *attr, int s
   c->id = t->next_id++;
   c->out = &t->sink;
   c->in = &t->sink;
-  c->fn = fn;
+  c->fn = fn; /* c->result shares its word (set when it finishes) */
   c->arg = arg;
-  c->result = NULL;
   c->result_code = 0;
   c->fail = 0;
   c->sched = 0;

@@ -107,29 +107,32 @@ typedef struct coro__cold {
 /* The size of a copy-stack coroutine's cold block: everything but `stack`. */
 #define CORO__COLD_COPY offsetof(coro__cold, stack)
 
-/* A coroutine's record: what every resume and yield touches.  128 bytes on
- * x86_64 and aarch64, two cache lines (tests/copystack.c keeps it so). */
+/* A coroutine's record: what every resume and yield touches.  120 bytes on
+ * x86_64 and aarch64, within two cache lines (tests/copystack.c keeps it so):
+ * with a copy-stack generator's 96 bytes of frames, one 224-byte malloc chunk. */
 struct coro {
-  coro__context ctx;  /* saved machine context while not running; first
+  coro__context ctx; /* saved machine context while not running; first
                               member so the switch finds it at offset 0 */
-  coro__tls *owner;   /* thread context that created it: calls from any
+  coro__tls *owner;  /* thread context that created it: calls from any
                               other thread are refused (-EPERM) */
-  coro *resumer;      /* who resumed it last: where coro_yield returns;
+  coro *resumer;     /* who resumed it last: where coro_yield returns;
                               &owner->main for the thread's own stack */
-  int state;          /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
+  int state;         /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
                               coroutine that is not the current one is NORMAL
                               (it resumed another), which saves the resume
                               path from updating the whole chain */
-  unsigned id;        /* unique in the process while it lives (0 once
+  unsigned id;       /* unique in the process while it lives (0 once
                               destroyed; wraps after 2^32 creations): how
                               debuggers name it */
-  void **out;         /* where the resumer wants the value we hand out
+  void **out;        /* where the resumer wants the value we hand out
                               (yielded or returned); &owner->sink to discard */
-  void **in;          /* where our pending coro_yield wants the sent value;
+  void **in;         /* where our pending coro_yield wants the sent value;
                               &owner->sink if not wanted */
-  coro_fn fn;         /* body */
-  void *arg;          /* its argument */
-  void *result;       /* return value once CLOSED */
+  union {            /* never both needed: */
+    coro_fn fn;      /*   body, until coro__entry has called it */
+    void *result;    /*   its return value, once CLOSED */
+  };
+  void *arg;          /* the body's argument */
   int result_code;    /* 0, or the error it finished with, once CLOSED */
   int fail;           /* error recorded by coro_fail(), applied on return */
   unsigned flags;     /* CORO__F_*: zero for an ordinary guarded
