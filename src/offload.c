@@ -275,12 +275,17 @@ static void unreap(coro__offload_port *p, job *j) {
 
 static int port_get(coro__tls *t, coro__offload_port **out) {
   if (t->offload && t->offload->inherited) {
-    /* In a fork's child: the jobs the old port waits for run in the parent;
-     * its memory is the child's copy, left to the child's exit. */
+    /* In a fork's child: the jobs the old port waits for run in the parent,
+     * and no worker of this process knows the copy (the child started with
+     * none, and new jobs name the new port), so it is freed -- unless a
+     * coroutine of the child still waits on a job of the parent's (it was
+     * parked at the fork): that one may look at its job's port when woken
+     * by a deadline or a cancel, so the copy stays, left to the child's exit. */
     coro__offload_port *old = t->offload;
     coro__io_unhook(t, old->efd);
     close(old->efd);
     t->offload = NULL;
+    if (!old->parked && !old->done && !old->reaped) coro__free(old);
   }
   if (t->offload) {
     *out = t->offload;

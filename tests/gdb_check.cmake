@@ -123,6 +123,11 @@ function(check_parked out where_outer)
     expect("${out}" "\n  +[0-9]+ +1 +cs-away +gen +SUSPENDED +[0-9.]+[KM]? saved " "cs-away's frames are saved")
     expect("${out}" "Coroutine [0-9]+ \"cs-here\"[^\n]*(\n#[0-9]+ [^\n]*)*\n#[0-9]+ [^\n]*cs_inner" "cs-here's backtrace")
     expect("${out}" "libcoro: coroutine [0-9]+ \\(cs-away\\) is a copy-stack coroutine displaced" "cs-away has no backtrace, and says why")
+    # The second thread's unnamed copy-stack generator has no cold part
+    # (coro.cold NULL): no name ("-"), its thread's occupant, a backtrace.
+    expect("${out}" "\n  +[0-9]+ +2 +- +gen +SUSPENDED +[^\n]* shared +- +0x" "the generator without a cold part is listed")
+    expect("${out}" "Coroutine [0-9]+ \"-\" \\(SUSPENDED, thread 2\\):(\n#[0-9]+ [^\n]*)*\n#[0-9]+ [^\n]*anon_inner[^\n]*\n#[0-9]+ [^\n]*anon_body"
+           "the backtrace of the generator without a cold part")
   endif()
   set(fr "\n#[0-9]+ [^\n]*")
   expect("${out}" "Coroutine [0-9]+ \"sleeper\"[^\n]*(${fr})*${fr}park_in_sleep" "sleeper's backtrace")

@@ -22,6 +22,10 @@
  *             thread's shared stack (its occupant)
  *   cs-away   copy-stack generator SUSPENDED in cs_inner, its frames saved
  *             in its heap buffer (not in the ucontext build: no copy-stack)
+ *   (none)    copy-stack generator of the second thread, no name, SUSPENDED
+ *             in anon_inner, occupant of that thread's shared stack: it has
+ *             never needed its cold part, so its coro.cold is NULL (listed
+ *             with "-" as its name; not in the ucontext build)
  *
  * The other modes are the bad input of the gdb commands: "none" (libcoro
  * linked but never used), "empty" (a thread whose coroutines are all gone),
@@ -195,10 +199,38 @@ static void *t2_body(void *arg) {
   return NULL;
 }
 
+/* A plain copy-stack generator: no name, never parked, so it has no cold
+ * part (src/internal.h, coro__cold); gdb reads its missing fields as empty. */
+__attribute__((noinline)) static int anon_inner(void) {
+  void *in;
+  return coro_yield(NULL, &in) + 1; /* not a tail call: this frame stays */
+}
+static void *anon_body(void *arg) {
+  (void)arg;
+  for (;;) anon_inner();
+  return NULL;
+}
+
+static void make_coldless(void) {
+  coro_attr a;
+  coro_attr_init(&a);
+  a.stack_mode = CORO_STACK_MODE_COPY;
+  coro *c;
+  int rc = coro_create(&c, anon_body, NULL, &a);
+  if (rc == -ENOTSUP) return; /* the ucontext build has no copy-stack mode */
+  check(rc, "coro_create(anonymous copy-stack)");
+  check(coro_next(c, NULL), "coro_next(anonymous copy-stack)");
+  if (c->cold != NULL) { /* the scenario this exists for is gone */
+    fprintf(stderr, "gdb_target: the anonymous copy-stack generator has a cold part\n");
+    exit(2);
+  }
+}
+
 static void *second_thread(void *arg) {
   (void)arg;
   coro *g = make(t2_body, NULL, "t2-gen", 0, NULL);
   check(coro_next(g, NULL), "coro_next(t2-gen)");
+  make_coldless(); /* the thread's shared stack is its alone */
   pthread_mutex_lock(&ready_lock);
   t2_ready = 1;
   pthread_cond_signal(&ready_cond);

@@ -6,7 +6,8 @@
  * be started, several scheduler threads, a thread that exits with its jobs
  * queued, running, finished but not polled, or polled but not yet taken by
  * their coroutines, getaddrinfo (names, bad names, bad hints, deadlines racing
- * the workers), pread/pwrite of a temporary file, and coro_tcp_dial by name.
+ * the workers), pread/pwrite of a temporary file, coro_tcp_dial by name, and
+ * the port a fork's child inherits.
  * Every case also runs on io_uring (<case>.uring).
  */
 #define _GNU_SOURCE
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -686,4 +688,43 @@ TEST(tcp_dial_resolves_host_names) {
   go(accept_one, (void *)(intptr_t)lfd);
   go(dial_by_name, NULL);
   ASSERT_EQ(coro_run(), 0);
+}
+
+/* --- fork ------------------------------------------------------------------------ */
+
+/* One offload, its result checked. */
+static void *offload_once(void *arg) {
+  void *r = NULL;
+  ASSERT_EQ(coro_offload(plus_one, arg, &r, -1), 0);
+  ASSERT_EQ(VI(r), VI(arg) + 1);
+  return NULL;
+}
+
+/* A fork's child inherits its thread's port, whose eventfd the parent shares:
+ * its first offload replaces it, and the copy must go then (every child of a
+ * server that offloads would keep one).  Counted in the child: that first
+ * offload leaves as many blocks allocated as a second one, which replaces
+ * nothing. */
+TEST(a_forked_child_frees_the_port_it_replaces) {
+  go(offload_once, IV(1));
+  ASSERT_EQ(coro_run(), 0); /* this thread has a port now */
+  fflush(NULL);
+  pid_t pid = fork();
+  ASSERT_TRUE(pid >= 0);
+  if (pid == 0) {
+    long base = coro__live_allocs();
+    go(offload_once, IV(2)); /* a new port; the inherited one must be freed */
+    ASSERT_EQ(coro_run(), 0);
+    long first = coro__live_allocs() - base;
+    base = coro__live_allocs();
+    go(offload_once, IV(3)); /* the same port again */
+    ASSERT_EQ(coro_run(), 0);
+    ASSERT_EQ(coro__live_allocs() - base, 0);
+    ASSERT_EQ(first, 0);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
 }
