@@ -28,14 +28,18 @@
 #define CORO__TLS __thread __attribute__((tls_model("initial-exec")))
 #define CORO__LIKELY(x) __builtin_expect(!!(x), 1)
 #define CORO__UNLIKELY(x) __builtin_expect(!!(x), 0)
-/* For the functions that sit between a loop and a context switch (coro_run's
- * host loop, a blocking call's path to its park).  A switch returns into the
- * other side's call chain, so the CPU's return-address predictor, filled by
- * the side that switched away, misses on every return until the chain is
- * unwound: each call frame left there costs a mispredicted return per switch
- * back (about 14 ns on the bench machine: bench/README.md, "The inlining
- * regression").  gcc's heuristics out-lined such helpers once they grew, so
- * they are inlined by order, not by estimate. */
+/* For a function whose frame would stay live under a context switch: one
+ * called from a loop that then switches (coro_run's host loop) or on the way
+ * to a park.  A switch returns into the other side's call chain, so the
+ * CPU's return-address predictor, filled by the side that switched away,
+ * misses on the returns that unwind such frames: each one costs a
+ * mispredicted return per switch back (copy-stack ping-pong, which passes
+ * the host twice a round trip, lost about a fifth of its time to one frame:
+ * bench/README.md, "The inlining regression").  gcc out-lined such a helper
+ * once it grew, so these are inlined by order, not by estimate.  (A helper
+ * that returns before the switch, a balanced call and return, is not at
+ * risk; the channels' try_send/try_recv use this for a measured reason of
+ * their own: chan.c.) */
 #define CORO__HOT_INLINE inline __attribute__((always_inline))
 
 enum coro__fault_site {
