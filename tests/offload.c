@@ -700,6 +700,25 @@ static void *offload_once(void *arg) {
   return NULL;
 }
 
+static void *do_nothing(void *arg) { return arg; }
+
+/* Whether a fork's child of this (now threaded) process can start a thread:
+ * qemu-user 7.2 aborts the child when it tries (an assertion in its plugin
+ * hooks, exit status 127), which no C library can work around.  Probed, not
+ * assumed, so that an emulator that mends it runs the test. */
+static int forked_child_can_start_a_thread(void) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, do_nothing, NULL) != 0 || pthread_join(t, NULL) != 0) _exit(1);
+    _exit(0);
+  }
+  int status = 0;
+  return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+         WEXITSTATUS(status) == 0;
+}
+
 /* A fork's child inherits its thread's port, whose eventfd the parent shares:
  * its first offload replaces it, and the copy must go then (every child of a
  * server that offloads would keep one).  Counted in the child: that first
@@ -708,6 +727,10 @@ static void *offload_once(void *arg) {
 TEST(a_forked_child_frees_the_port_it_replaces) {
   go(offload_once, IV(1));
   ASSERT_EQ(coro_run(), 0); /* this thread has a port now */
+  if (!forked_child_can_start_a_thread()) {
+    puts("skipped: a fork's child of a threaded process cannot start a thread here");
+    return;
+  }
   fflush(NULL);
   pid_t pid = fork();
   ASSERT_TRUE(pid >= 0);
