@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# man.awk - the manual pages of libcoro, generated from include/coro.h.
+# man.awk - the manual pages of libcoro, generated from the public header
+# (include/coro.h and include/coro/*.h).
 #
 #   awk -v out=DIR -v version=X.Y.Z -v date=YYYY-MM-DD -f tools/man.awk \
 #       include/coro.h include/coro/core.h include/coro/sched.h ...
@@ -357,7 +358,7 @@ function calls_of(code,    n, C, k, s, out) {
 # The input as one header (see above): a later file's lines from its first banner on.
 FNR == 1 { nfile++; skip = nfile > 1 }
 skip && /^\/\* =====+ \*\/$/ { skip = 0 }
-!skip { L[++N] = $0 }
+!skip { L[++N] = $0; F[N] = FILENAME }
 
 END {
   if (out == "") out = "."
@@ -384,6 +385,7 @@ END {
       nsec++
       S_title[nsec] = title
       S_page[nsec] = page
+      S_file[nsec] = F[i]
       S_intro[nsec] = ""
       S_first[nsec] = ne + 1
       S_calls[nsec] = ""
@@ -444,14 +446,16 @@ function see_also(f, self,    s, n, P, k) {
   for (k = 1; k <= n; k++) print ".BR " P[k] (k < n ? "," : "") > f
 }
 
-function header(f, name, sec) {
-  print ".\\\" Generated from include/coro.h by tools/man.awk: edit the header, not this page." > f
+# `from` is the header file the page is made of, as the build named it.
+function header(f, name, sec, from) {
+  sub(/^.*\/include\//, "include/", from)
+  print ".\\\" Generated from " from " by tools/man.awk: edit the header, not this page." > f
   print ".TH " toupper(name) " " sec " " q(date) " " q("libcoro " version) " " q("libcoro manual") > f
 }
 
 function family(s,    f, e, n, C, k, names, cs, first, how, ref, refl, d) {
   f = out "/man3/" S_page[s] ".3"
-  header(f, S_page[s], 3)
+  header(f, S_page[s], 3, S_file[s])
   print ".SH NAME" > f
   names = S_calls[s] S_macros[s]
   gsub(/ /, ", ", names)
@@ -555,7 +559,7 @@ function type_name(code,    s, n, C, k) {
 # libcoro(7): the opening comment, the call-less sections, the pages.
 function seven(    f, n, T, k, j, t, head, s, e, body, C) {
   f = out "/man7/libcoro.7"
-  header(f, "libcoro", 7)
+  header(f, "libcoro", 7, "include/coro.h and include/coro/*.h")
   n = split(top, T, "\n")
   # "coro.h - libcoro, what it is." then paragraphs; "Title" over "-----" opens a section.
   head = T[1]
