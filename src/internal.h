@@ -112,22 +112,22 @@ typedef struct coro__cold {
  * with a copy-stack generator's 96 bytes of frames, one 224-byte malloc chunk. */
 struct coro {
   coro__context ctx; /* saved machine context while not running; first
-                              member so the switch finds it at offset 0 */
+                        member so the switch finds it at offset 0 */
   coro__tls *owner;  /* thread context that created it: calls from any
-                              other thread are refused (-EPERM) */
+                        other thread are refused (-EPERM) */
   coro *resumer;     /* who resumed it last: where coro_yield returns;
-                              &owner->main for the thread's own stack */
+                        &owner->main for the thread's own stack */
   int state;         /* CREATED, RUNNING, SUSPENDED or CLOSED: a RUNNING
-                              coroutine that is not the current one is NORMAL
-                              (it resumed another), which saves the resume
-                              path from updating the whole chain */
+                        coroutine that is not the current one is NORMAL
+                        (it resumed another), which saves the resume
+                        path from updating the whole chain */
   unsigned id;       /* unique in the process while it lives (0 once
-                              destroyed; wraps after 2^32 creations): how
-                              debuggers name it */
+                        destroyed; wraps after 2^32 creations): how
+                        debuggers name it */
   void **out;        /* where the resumer wants the value we hand out
-                              (yielded or returned); &owner->sink to discard */
+                        (yielded or returned); &owner->sink to discard */
   void **in;         /* where our pending coro_yield wants the sent value;
-                              &owner->sink if not wanted */
+                        &owner->sink if not wanted */
   union {            /* never both needed: */
     coro_fn fn;      /*   body, until coro__entry has called it */
     void *result;    /*   its return value, once CLOSED */
@@ -136,16 +136,16 @@ struct coro {
   int result_code;    /* 0, or the error it finished with, once CLOSED */
   int fail;           /* error recorded by coro_fail(), applied on return */
   unsigned flags;     /* CORO__F_*: zero for an ordinary guarded
-                              coroutine, so the yield path tests one word */
+                         coroutine, so the yield path tests one word */
   unsigned sched;     /* CORO__S_* (scheduler.h); 0 for a plain generator */
   void *saved;        /* copy-stack mode: our frames while displaced from
-                              the shared stack (heap, or the end of our own
-                              block: CORO__F_SAVED_INLINE), or NULL */
+                         the shared stack (heap, or the end of our own
+                         block: CORO__F_SAVED_INLINE), or NULL */
   uint32_t saved_len; /*   bytes of it in use: the top of the shared stack
-                              down to our saved stack pointer */
+                         down to our saved stack pointer */
   uint32_t saved_cap; /*   its allocated size */
   coro__cold *cold;   /* the rest (above); NULL for a copy-stack coroutine
-                              that has not needed it yet */
+                         that has not needed it yet */
   coro *all_prev;     /* neighbours in the thread's list of live coroutines */
   coro *all_next;     /*   (coro__tls.all), for coro_list() */
 #ifdef CORO_ASAN
